@@ -1,0 +1,457 @@
+// ONNX protobuf → IR. Every field the IR does not model is kept (as a raw field, at its position in
+// container messages), and every leaf message remembers its source bytes (see origin.ts).
+
+import { Attribute, AttributeField, AttributeType, type AttributeValue } from './attribute.js';
+import { encodeAttribute, encodeNode, encodeOpsetImport, encodeStringEntry, encodeValueInfo } from './encode.js';
+import { ModelFormatError } from './errors.js';
+import { IrFunction } from './function.js';
+import { Graph, type LayoutEntry } from './graph.js';
+import { type MetadataEntry, Model, type OpsetImport } from './model.js';
+import { Node } from './node.js';
+import { makeOrigin } from './origin.js';
+import { Tensor } from './tensor.js';
+import { Value } from './value.js';
+import { ValueInfo } from './value-info.js';
+import {
+  type RawField, WireType, appendFloats, appendInt64s, asFloat, asInt64, asString, parseFields,
+} from './wire.js';
+
+export const ModelField = {
+  irVersion: 1, producerName: 2, producerVersion: 3, domain: 4, modelVersion: 5, docString: 6, graph: 7,
+  opsetImport: 8, metadataProps: 14, functions: 25,
+} as const;
+
+export const GraphField = {
+  node: 1, name: 2, initializer: 5, docString: 10, input: 11, output: 12, valueInfo: 13, sparseInitializer: 15,
+} as const;
+
+export const NodeField = {
+  input: 1, output: 2, name: 3, opType: 4, attribute: 5, docString: 6, domain: 7, overload: 8,
+} as const;
+
+export const FunctionField = {
+  name: 1, input: 4, output: 5, attribute: 6, node: 7, docString: 8, opsetImport: 9, domain: 10,
+  attributeProto: 11, valueInfo: 12, overload: 13,
+} as const;
+
+const MODEL_KNOWN = new Set<number>(Object.values(ModelField));
+const GRAPH_KNOWN = new Set<number>(Object.values(GraphField));
+const FUNCTION_KNOWN = new Set<number>(Object.values(FunctionField));
+
+/** Decodes a ModelProto. `baseDir` is where external-data locations are resolved (validated by the loader). */
+export function decodeModel(bytes: Uint8Array, baseDir: string | null = null): Model {
+  if (bytes.length === 0) throw new ModelFormatError('empty file: not an ONNX model');
+  const fields = parseFields(bytes);
+  let graphField: RawField | null = null;
+  const layout: LayoutEntry[] = [];
+  const functionFields: RawField[] = [];
+  const model = new Model(new Graph(''));
+  model.baseDir = baseDir;
+  for (const f of fields) {
+    layout.push(MODEL_KNOWN.has(f.no) ? f.no : f);
+    switch (f.no) {
+      case ModelField.irVersion: model.irVersion = asInt64(f); break;
+      case ModelField.producerName: model.producerName = asString(f); break;
+      case ModelField.producerVersion: model.producerVersion = asString(f); break;
+      case ModelField.domain: model.domain = asString(f); break;
+      case ModelField.modelVersion: model.modelVersion = asInt64(f); break;
+      case ModelField.docString: model.docString = asString(f); break;
+      case ModelField.graph: graphField = f; break;
+      case ModelField.opsetImport: model.opsetImports.push(decodeOpsetImport(f)); break;
+      case ModelField.metadataProps: model.metadataProps.push(decodeStringEntry(f)); break;
+      case ModelField.functions: functionFields.push(f); break;
+      default: model.unknownFields.push(f);
+    }
+  }
+  if (!graphField) throw new ModelFormatError('not an ONNX model: no graph');
+  if (graphField.wireType !== WireType.LengthDelimited) throw new ModelFormatError('not an ONNX model: graph field has the wrong wire type');
+  if (!fields.some((f) => f.no === ModelField.irVersion)) throw new ModelFormatError('not an ONNX model: no ir_version');
+  model.layout = layout;
+  model.graph = decodeGraph(graphField.payload, null);
+  for (const f of functionFields) model.functions.push(decodeFunction(f));
+  return model;
+}
+
+function decodeOpsetImport(f: RawField): OpsetImport {
+  let domain = '';
+  let version = 0n;
+  for (const x of parseFields(message(f))) {
+    if (x.no === 1) domain = asString(x);
+    else if (x.no === 2) version = asInt64(x);
+  }
+  const entry: OpsetImport = { domain, version };
+  entry.origin = makeOrigin(f.payload, encodeOpsetImport(entry));
+  return entry;
+}
+
+function decodeStringEntry(f: RawField): MetadataEntry {
+  let key = '';
+  let value = '';
+  for (const x of parseFields(message(f))) {
+    if (x.no === 1) key = asString(x);
+    else if (x.no === 2) value = asString(x);
+  }
+  const entry: MetadataEntry = { key, value };
+  entry.origin = makeOrigin(f.payload, encodeStringEntry(entry));
+  return entry;
+}
+
+function message(f: RawField): Uint8Array {
+  if (f.wireType !== WireType.LengthDelimited) throw new ModelFormatError(`field ${f.no} should be a message`);
+  return f.payload;
+}
+
+/** A scope while decoding: name → value, for the graph being decoded and its enclosing graphs. */
+class DecodeScope {
+  readonly names = new Map<string, Value>();
+  constructor(readonly graph: Graph, readonly parent: DecodeScope | null) {}
+
+  define(v: Value): void {
+    v.scope = this.graph;
+    // First definition wins; a duplicate is left for the verifier to report.
+    if (!this.names.has(v.name)) this.names.set(v.name, v);
+  }
+
+  resolve(name: string): Value {
+    for (let s: DecodeScope | null = this; s; s = s.parent) {
+      const v = s.names.get(name);
+      if (v) return v;
+    }
+    // Undefined name: keep it as a value without a scope; the verifier names it.
+    const dangling = new Value(name);
+    this.names.set(name, dangling);
+    dangling.scope = null;
+    return dangling;
+  }
+}
+
+interface PendingNode {
+  node: Node;
+  inputNames: string[];
+  graphAttrs: Array<{ attr: Attribute; raws: RawField[] }>;
+  attributeSources: Array<{ attr: Attribute; src: Uint8Array }>;
+  src: Uint8Array;
+}
+
+function decodeGraph(bytes: Uint8Array, parentScope: DecodeScope | null, outer: Graph | null = parentScope?.graph ?? null): Graph {
+  const graph = new Graph('', outer);
+  const scope = new DecodeScope(graph, parentScope);
+  const layout: LayoutEntry[] = [];
+  const nodeFields: RawField[] = [];
+  const outputFields: RawField[] = [];
+  const valueInfoFields: RawField[] = [];
+  for (const f of parseFields(bytes)) {
+    layout.push(GRAPH_KNOWN.has(f.no) ? f.no : f);
+    switch (f.no) {
+      case GraphField.node: nodeFields.push(f); break;
+      case GraphField.name: graph.name = asString(f); break;
+      case GraphField.docString: graph.docString = asString(f); break;
+      case GraphField.initializer: {
+        const t = Tensor.decode(message(f));
+        const v = new Value(t.name);
+        v.initializer = t;
+        // Keep file order; a duplicate initializer name is kept under a distinct key for the verifier.
+        let key = t.name;
+        for (let i = 1; graph.initializers.has(key); i++) key = `${t.name}\u0000dup${i}`;
+        graph.initializers.set(key, v);
+        scope.define(v);
+        break;
+      }
+      case GraphField.sparseInitializer: {
+        const v = new Value(sparseTensorName(message(f)));
+        graph.sparseInitializers.push({ value: v, bytes: f.payload });
+        scope.define(v);
+        break;
+      }
+      case GraphField.input: {
+        const { name, info } = decodeValueInfo(f);
+        // Before IR 4 an input may also be an initializer: then both are the same value.
+        const existing = scope.names.get(name);
+        const v = existing && existing.initializer ? existing : new Value(name);
+        graph.inputs.push(v);
+        graph.inputInfos.push(info);
+        if (v !== existing) scope.define(v);
+        break;
+      }
+      case GraphField.output: outputFields.push(f); break;
+      case GraphField.valueInfo: valueInfoFields.push(f); break;
+      default: graph.unknownFields.push(f);
+    }
+  }
+  graph.layout = layout;
+  // Initializers listed after an input of the same name (old models): unify them with the input.
+  for (const [k, v] of graph.initializers) {
+    const input = graph.inputs.find((i) => i.name === v.name && i !== v);
+    if (input && !input.initializer) {
+      input.initializer = v.initializer;
+      graph.initializers.set(k, input);
+    }
+  }
+
+  const pending = decodeNodes(graph, scope, nodeFields);
+  for (const f of outputFields) {
+    const { name, info } = decodeValueInfo(f);
+    graph.outputs.push(scope.resolve(name));
+    graph.outputInfos.push(info);
+  }
+  for (const f of valueInfoFields) {
+    const { name, info } = decodeValueInfo(f);
+    graph.valueInfos.push({ value: scope.resolve(name), info });
+  }
+  finishNodes(pending, scope);
+  return graph;
+}
+
+function sparseTensorName(bytes: Uint8Array): string {
+  for (const f of parseFields(bytes)) {
+    if (f.no === 1) return Tensor.decode(message(f)).name; // values
+  }
+  return '';
+}
+
+function decodeValueInfo(f: RawField): { name: string; info: ValueInfo } {
+  let name = '';
+  const info = new ValueInfo(null);
+  for (const x of parseFields(message(f))) {
+    if (x.no === 1) name = asString(x);
+    else if (x.no === 2) info.typeBytes = message(x);
+    else if (x.no === 3) info.docString = asString(x);
+    else info.unknownFields.push(x);
+  }
+  info.origin = makeOrigin(f.payload, encodeValueInfo(name, info));
+  return { name, info };
+}
+
+function decodeNodeShell(bytes: Uint8Array): PendingNode {
+  const inputNames: string[] = [];
+  const outputNames: string[] = [];
+  let name = '';
+  let opType = '';
+  let domain = '';
+  let overload: string | null = null;
+  let docString: string | null = null;
+  const attrs: Attribute[] = [];
+  const graphAttrs: PendingNode['graphAttrs'] = [];
+  const attributeSources: PendingNode['attributeSources'] = [];
+  const unknown: RawField[] = [];
+  let sawOpType = false;
+  for (const f of parseFields(bytes)) {
+    switch (f.no) {
+      case NodeField.input: inputNames.push(asString(f)); break;
+      case NodeField.output: outputNames.push(asString(f)); break;
+      case NodeField.name: name = asString(f); break;
+      case NodeField.opType: opType = asString(f); sawOpType = true; break;
+      case NodeField.domain: domain = asString(f); break;
+      case NodeField.overload: overload = asString(f); break;
+      case NodeField.docString: docString = asString(f); break;
+      case NodeField.attribute: {
+        const { attr, graphRaws, src } = decodeAttribute(message(f));
+        attrs.push(attr);
+        attributeSources.push({ attr, src });
+        if (graphRaws) graphAttrs.push({ attr, raws: graphRaws });
+        break;
+      }
+      default: unknown.push(f);
+    }
+  }
+  if (!sawOpType) throw new ModelFormatError(`node '${name || outputNames[0] || '?'}' has no op_type`);
+  const node = new Node(opType, [], { domain, name, attributes: attrs, outputNames });
+  node.overload = overload;
+  node.docString = docString;
+  node.unknownFields = unknown;
+  // Inputs are set once every name of the scope is known.
+  return { node, inputNames, graphAttrs, attributeSources, src: bytes };
+}
+
+function decodeAttribute(bytes: Uint8Array): { attr: Attribute; graphRaws: RawField[] | null; src: Uint8Array } {
+  const fields = parseFields(bytes);
+  let name = '';
+  let type: number | null = null;
+  let refAttrName: string | null = null;
+  let docString: string | null = null;
+  const floats: number[] = [];
+  const ints: bigint[] = [];
+  const strings: Uint8Array[] = [];
+  const tensors: Tensor[] = [];
+  const graphRaws: RawField[] = [];
+  let f32: number | null = null;
+  let i64: bigint | null = null;
+  let s: Uint8Array | null = null;
+  let t: Tensor | null = null;
+  let g: RawField | null = null;
+  const unknown: RawField[] = [];
+  for (const x of fields) {
+    switch (x.no) {
+      case AttributeField.name: name = asString(x); break;
+      case AttributeField.type: type = Number(asInt64(x)); break;
+      case AttributeField.refAttrName: refAttrName = asString(x); break;
+      case AttributeField.docString: docString = asString(x); break;
+      case AttributeField.f: f32 = asFloat(x); break;
+      case AttributeField.i: i64 = asInt64(x); break;
+      case AttributeField.s: s = message(x); break;
+      case AttributeField.t: t = Tensor.decode(message(x)); break;
+      case AttributeField.g: g = x; break;
+      case AttributeField.floats: appendFloats(x, floats); break;
+      case AttributeField.ints: appendInt64s(x, ints); break;
+      case AttributeField.strings: strings.push(message(x)); break;
+      case AttributeField.tensors: tensors.push(Tensor.decode(message(x))); break;
+      case AttributeField.graphs: graphRaws.push(x); break;
+      default: unknown.push(x);
+    }
+  }
+  // Before IR 2 the type field did not exist: infer it from the one value present.
+  if (type === null) {
+    type = f32 !== null ? AttributeType.FLOAT : i64 !== null ? AttributeType.INT : s !== null ? AttributeType.STRING
+      : t !== null ? AttributeType.TENSOR : g !== null ? AttributeType.GRAPH : floats.length ? AttributeType.FLOATS
+      : ints.length ? AttributeType.INTS : strings.length ? AttributeType.STRINGS : tensors.length ? AttributeType.TENSORS
+      : graphRaws.length ? AttributeType.GRAPHS : AttributeType.UNDEFINED;
+  }
+  let data: AttributeValue;
+  let pendingGraphs: RawField[] | null = null;
+  switch (type) {
+    case AttributeType.FLOAT: data = { type, value: f32 ?? 0 }; break;
+    case AttributeType.INT: data = { type, value: i64 ?? 0n }; break;
+    case AttributeType.STRING: data = { type, value: s ?? new Uint8Array() }; break;
+    case AttributeType.TENSOR:
+      if (!t) throw new ModelFormatError(`attribute '${name}' of type TENSOR has no tensor`);
+      data = { type, value: t };
+      break;
+    case AttributeType.GRAPH:
+      if (!g) throw new ModelFormatError(`attribute '${name}' of type GRAPH has no graph`);
+      data = { type: AttributeType.GRAPH, value: new Graph('') }; // placeholder until decoded
+      pendingGraphs = [g];
+      break;
+    case AttributeType.FLOATS: data = { type, value: floats }; break;
+    case AttributeType.INTS: data = { type, value: ints }; break;
+    case AttributeType.STRINGS: data = { type, value: strings }; break;
+    case AttributeType.TENSORS: data = { type, value: tensors }; break;
+    case AttributeType.GRAPHS: data = { type: AttributeType.GRAPHS, value: [] }; pendingGraphs = graphRaws; break;
+    default: data = { type, value: null };
+  }
+  const attr = new Attribute(name, data);
+  attr.refAttrName = refAttrName;
+  attr.docString = docString;
+  // Fields outside the typed value (sparse tensors, type protos, values of other types that old
+  // exporters wrote beside the real one) are kept as unknown fields.
+  const typedFields = typedFieldNumbers(type);
+  for (const x of fields) {
+    const modelled = x.no === AttributeField.name || x.no === AttributeField.type || x.no === AttributeField.refAttrName
+      || x.no === AttributeField.docString || typedFields.has(x.no);
+    if (!modelled) attr.unknownFields.push(x);
+  }
+  return { attr, graphRaws: pendingGraphs, src: bytes };
+}
+
+function typedFieldNumbers(type: number): Set<number> {
+  switch (type) {
+    case AttributeType.FLOAT: return new Set([AttributeField.f]);
+    case AttributeType.INT: return new Set([AttributeField.i]);
+    case AttributeType.STRING: return new Set([AttributeField.s]);
+    case AttributeType.TENSOR: return new Set([AttributeField.t]);
+    case AttributeType.GRAPH: return new Set([AttributeField.g]);
+    case AttributeType.FLOATS: return new Set([AttributeField.floats]);
+    case AttributeType.INTS: return new Set([AttributeField.ints]);
+    case AttributeType.STRINGS: return new Set([AttributeField.strings]);
+    case AttributeType.TENSORS: return new Set([AttributeField.tensors]);
+    case AttributeType.GRAPHS: return new Set([AttributeField.graphs]);
+    default: return new Set();
+  }
+}
+
+function decodeFunction(f: RawField): IrFunction {
+  const fields = parseFields(message(f));
+  const layout: LayoutEntry[] = [];
+  let name = '';
+  let domain = '';
+  const inputNames: string[] = [];
+  const outputNames: string[] = [];
+  const nodeFields: RawField[] = [];
+  const valueInfoFields: RawField[] = [];
+  const fn = new IrFunction('', '', new Graph(''));
+  for (const x of fields) {
+    layout.push(FUNCTION_KNOWN.has(x.no) ? x.no : x);
+    switch (x.no) {
+      case FunctionField.name: name = asString(x); break;
+      case FunctionField.domain: domain = asString(x); break;
+      case FunctionField.overload: fn.overload = asString(x); break;
+      case FunctionField.docString: fn.docString = asString(x); break;
+      case FunctionField.input: inputNames.push(asString(x)); break;
+      case FunctionField.output: outputNames.push(asString(x)); break;
+      case FunctionField.attribute: fn.attributeNames.push(asString(x)); break;
+      case FunctionField.attributeProto: {
+        const { attr, src } = decodeAttribute(message(x));
+        attr.origin = makeOrigin(src, encodeAttribute(attr));
+        fn.attributeDefaults.push(attr);
+        break;
+      }
+      case FunctionField.opsetImport: fn.opsetImports.push(decodeOpsetImport(x)); break;
+      case FunctionField.node: nodeFields.push(x); break;
+      case FunctionField.valueInfo: valueInfoFields.push(x); break;
+      default: fn.unknownFields.push(x);
+    }
+  }
+  fn.name = name;
+  fn.domain = domain;
+  fn.layout = layout;
+  // Rebuild the body as a graph message so the graph decoder does the scoping: inputs and outputs
+  // are plain names in a FunctionProto, so they are recorded as typeless value infos.
+  const body = decodeFunctionBody(inputNames, outputNames, nodeFields, valueInfoFields);
+  body.name = name;
+  fn.body = body;
+  return fn;
+}
+
+function decodeFunctionBody(inputs: string[], outputs: string[], nodes: RawField[], valueInfos: RawField[]): Graph {
+  const graph = new Graph('', null);
+  const scope = new DecodeScope(graph, null);
+  for (const n of inputs) {
+    const v = new Value(n);
+    graph.inputs.push(v);
+    graph.inputInfos.push(new ValueInfo(null));
+    if (n !== '') scope.define(v);
+  }
+  const pending = decodeNodes(graph, scope, nodes);
+  for (const n of outputs) {
+    graph.outputs.push(scope.resolve(n));
+    graph.outputInfos.push(new ValueInfo(null));
+  }
+  for (const f of valueInfos) {
+    const { name, info } = decodeValueInfo(f);
+    graph.valueInfos.push({ value: scope.resolve(name), info });
+  }
+  finishNodes(pending, scope);
+  return graph;
+}
+
+/** Creates every node and its outputs first, so names resolve whatever the node order is. */
+function decodeNodes(graph: Graph, scope: DecodeScope, nodeFields: RawField[]): PendingNode[] {
+  const pending = nodeFields.map((f) => decodeNodeShell(message(f)));
+  for (const p of pending) {
+    graph.append(p.node);
+    for (const out of p.node.outputs) if (out.name !== '') scope.define(out);
+  }
+  for (const p of pending) {
+    p.inputNames.forEach((name, i) => p.node.setInput(i, name === '' ? null : scope.resolve(name)));
+  }
+  return pending;
+}
+
+/** Decodes subgraphs (last: they may use any value of the enclosing scope), then records origins. */
+function finishNodes(pending: PendingNode[], scope: DecodeScope): void {
+  for (const p of pending) {
+    for (const { attr, raws } of p.graphAttrs) {
+      const graphs = raws.map((r) => {
+        const g = decodeGraph(message(r), scope);
+        g.ownerNode = p.node;
+        return g;
+      });
+      attr.data = attr.data.type === AttributeType.GRAPH
+        ? { type: AttributeType.GRAPH, value: graphs[0]! }
+        : { type: AttributeType.GRAPHS, value: graphs };
+    }
+  }
+  for (const p of pending) {
+    for (const { attr, src } of p.attributeSources) attr.origin = makeOrigin(src, encodeAttribute(attr));
+    p.node.origin = makeOrigin(p.src, encodeNode(p.node));
+  }
+}

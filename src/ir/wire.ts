@@ -1,0 +1,288 @@
+// Protocol-buffer wire format, at the level of fields.
+//
+// The codec works on raw fields rather than on a generated message class because ONNX is proto2 and
+// grows new fields every release: a field this code does not know must come out exactly as it went
+// in, and a message nobody touched must come out as its original bytes. Decoding therefore keeps
+// views (subarrays) of the input, never copies.
+
+import { ModelFormatError } from './errors.js';
+
+export const enum WireType {
+  Varint = 0,
+  Fixed64 = 1,
+  LengthDelimited = 2,
+  StartGroup = 3,
+  EndGroup = 4,
+  Fixed32 = 5,
+}
+
+/** One field occurrence inside a message: its tag, and views of its whole encoding and of its payload. */
+export interface RawField {
+  readonly no: number;
+  readonly wireType: WireType;
+  /** The whole field: tag, length prefix (if any) and payload. */
+  readonly bytes: Uint8Array;
+  /** The payload: the varint bytes, the fixed bytes, or the length-delimited content. */
+  readonly payload: Uint8Array;
+}
+
+function fail(what: string): never {
+  throw new ModelFormatError(`malformed protobuf: ${what}`);
+}
+
+/** Reads a varint at `pos`; returns the value as bigint and the position after it. */
+export function readVarint(buf: Uint8Array, pos: number): [bigint, number] {
+  let result = 0n;
+  let shift = 0n;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= buf.length) fail('truncated varint');
+    const b = buf[pos++]!;
+    result |= BigInt(b & 0x7f) << shift;
+    if ((b & 0x80) === 0) return [BigInt.asUintN(64, result), pos];
+    shift += 7n;
+  }
+  fail('varint longer than 10 bytes');
+}
+
+/** Fast path for varints that fit in a JS number (tags, lengths). */
+export function readSmallVarint(buf: Uint8Array, pos: number): [number, number] {
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= buf.length) fail('truncated varint');
+    const b = buf[pos++]!;
+    result += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) {
+      if (result > Number.MAX_SAFE_INTEGER) fail('length or tag out of range');
+      return [result, pos];
+    }
+    mul *= 128;
+  }
+  fail('varint longer than 10 bytes');
+}
+
+/** Splits a message into its fields, in wire order. Throws ModelFormatError on any malformation. */
+export function parseFields(buf: Uint8Array): RawField[] {
+  const fields: RawField[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    const start = pos;
+    const [tag, afterTag] = readSmallVarint(buf, pos);
+    pos = afterTag;
+    const no = Math.floor(tag / 8);
+    const wireType = tag % 8;
+    if (no === 0) fail('field number 0');
+    let payloadStart = pos;
+    let payloadEnd: number;
+    switch (wireType) {
+      case WireType.Varint: {
+        payloadEnd = readVarint(buf, pos)[1];
+        break;
+      }
+      case WireType.Fixed64:
+        payloadEnd = pos + 8;
+        break;
+      case WireType.Fixed32:
+        payloadEnd = pos + 4;
+        break;
+      case WireType.LengthDelimited: {
+        const [len, after] = readSmallVarint(buf, pos);
+        payloadStart = after;
+        payloadEnd = after + len;
+        break;
+      }
+      case WireType.StartGroup:
+        payloadEnd = skipGroup(buf, pos, no);
+        break;
+      default:
+        fail(`unknown wire type ${wireType}`);
+    }
+    if (payloadEnd > buf.length) fail(`field ${no} runs past the end of its message`);
+    pos = payloadEnd;
+    fields.push({
+      no,
+      wireType: wireType as WireType,
+      bytes: buf.subarray(start, pos),
+      payload: buf.subarray(payloadStart, payloadEnd),
+    });
+  }
+  return fields;
+}
+
+function skipGroup(buf: Uint8Array, pos: number, groupNo: number): number {
+  // Groups are deprecated and unused by ONNX, but a message containing one is still valid protobuf.
+  while (pos < buf.length) {
+    const [tag, after] = readSmallVarint(buf, pos);
+    const no = Math.floor(tag / 8);
+    const wt = tag % 8;
+    pos = after;
+    if (wt === WireType.EndGroup) {
+      if (no !== groupNo) fail('mismatched end-group');
+      return pos;
+    }
+    switch (wt) {
+      case WireType.Varint: pos = readVarint(buf, pos)[1]; break;
+      case WireType.Fixed64: pos += 8; break;
+      case WireType.Fixed32: pos += 4; break;
+      case WireType.LengthDelimited: { const [len, a] = readSmallVarint(buf, pos); pos = a + len; break; }
+      case WireType.StartGroup: pos = skipGroup(buf, pos, no); break;
+      default: fail(`unknown wire type ${wt}`);
+    }
+  }
+  fail('unterminated group');
+}
+
+// ---- payload readers -------------------------------------------------------------------------
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+const utf8Encoder = new TextEncoder();
+
+export function asString(f: RawField): string {
+  expectWire(f, WireType.LengthDelimited);
+  return utf8.decode(f.payload);
+}
+
+export function asInt64(f: RawField): bigint {
+  expectWire(f, WireType.Varint);
+  return BigInt.asIntN(64, readVarint(f.payload, 0)[0]);
+}
+
+export function asInt(f: RawField): number {
+  const v = asInt64(f);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+    fail(`field ${f.no} value ${v} out of range`);
+  }
+  return Number(v);
+}
+
+export function asFloat(f: RawField): number {
+  expectWire(f, WireType.Fixed32);
+  return new DataView(f.payload.buffer, f.payload.byteOffset, 4).getFloat32(0, true);
+}
+
+/** Repeated int64 that may be packed (one length-delimited run) or unpacked (one varint per field). */
+export function appendInt64s(f: RawField, out: bigint[]): void {
+  if (f.wireType === WireType.Varint) {
+    out.push(asInt64(f));
+    return;
+  }
+  expectWire(f, WireType.LengthDelimited);
+  let pos = 0;
+  while (pos < f.payload.length) {
+    const [v, next] = readVarint(f.payload, pos);
+    out.push(BigInt.asIntN(64, v));
+    pos = next;
+  }
+}
+
+export function appendFloats(f: RawField, out: number[]): void {
+  if (f.wireType === WireType.Fixed32) {
+    out.push(asFloat(f));
+    return;
+  }
+  expectWire(f, WireType.LengthDelimited);
+  if (f.payload.length % 4 !== 0) fail(`packed float field ${f.no} has a length not divisible by 4`);
+  const dv = new DataView(f.payload.buffer, f.payload.byteOffset, f.payload.length);
+  for (let i = 0; i < f.payload.length; i += 4) out.push(dv.getFloat32(i, true));
+}
+
+function expectWire(f: RawField, wt: WireType): void {
+  if (f.wireType !== wt) fail(`field ${f.no} has wire type ${f.wireType}, expected ${wt}`);
+}
+
+// ---- writers ---------------------------------------------------------------------------------
+
+/** Accumulates encoded chunks without concatenating them (big initializers stay views). */
+export class ChunkWriter {
+  readonly chunks: Uint8Array[] = [];
+  length = 0;
+
+  push(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.chunks.push(bytes);
+    this.length += bytes.length;
+  }
+
+  varint(v: bigint | number): void {
+    this.push(encodeVarint(v));
+  }
+
+  tag(no: number, wt: WireType): void {
+    this.varint(no * 8 + wt);
+  }
+
+  int64Field(no: number, v: bigint | number): void {
+    this.tag(no, WireType.Varint);
+    this.varint(BigInt.asUintN(64, BigInt(v)));
+  }
+
+  floatField(no: number, v: number): void {
+    this.tag(no, WireType.Fixed32);
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setFloat32(0, v, true);
+    this.push(b);
+  }
+
+  bytesField(no: number, payload: Uint8Array): void {
+    this.tag(no, WireType.LengthDelimited);
+    this.varint(payload.length);
+    this.push(payload);
+  }
+
+  stringField(no: number, s: string): void {
+    this.bytesField(no, utf8Encoder.encode(s));
+  }
+
+  /** A nested message given as another writer's chunks (no concatenation). */
+  messageField(no: number, inner: ChunkWriter): void {
+    this.tag(no, WireType.LengthDelimited);
+    this.varint(inner.length);
+    for (const c of inner.chunks) this.push(c);
+  }
+
+  packedInt64s(no: number, values: readonly bigint[]): void {
+    const inner = new ChunkWriter();
+    for (const v of values) inner.varint(BigInt.asUintN(64, v));
+    this.messageField(no, inner);
+  }
+
+  packedFloats(no: number, values: readonly number[]): void {
+    const b = new Uint8Array(values.length * 4);
+    const dv = new DataView(b.buffer);
+    values.forEach((v, i) => dv.setFloat32(i * 4, v, true));
+    this.bytesField(no, b);
+  }
+
+  toBytes(): Uint8Array {
+    if (this.chunks.length === 1) return this.chunks[0]!;
+    const out = new Uint8Array(this.length);
+    let off = 0;
+    for (const c of this.chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    return out;
+  }
+}
+
+export function encodeVarint(v: bigint | number): Uint8Array {
+  if (typeof v === 'number' && v >= 0 && v < 0x80) return Uint8Array.of(v);
+  let x = BigInt.asUintN(64, BigInt(v));
+  const out: number[] = [];
+  while (x >= 0x80n) {
+    out.push(Number(x & 0x7fn) | 0x80);
+    x >>= 7n;
+  }
+  out.push(Number(x));
+  return Uint8Array.from(out);
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+}
+
+export function encodeUtf8(s: string): Uint8Array {
+  return utf8Encoder.encode(s);
+}
