@@ -2,7 +2,7 @@
 // `tensorType` decodes the common case for shape checks and reports.
 
 import type { Origin, UnknownFields } from './origin.js';
-import { appendInt64s, asInt, asString, parseFields } from './wire.js';
+import { ChunkWriter, appendInt64s, asInt, asString, parseFields } from './wire.js';
 
 export interface TensorTypeInfo {
   elemType: number;
@@ -19,6 +19,25 @@ export class ValueInfo {
 
   constructor(typeBytes: Uint8Array | null) {
     this.typeBytes = typeBytes;
+  }
+
+  /** A tensor type; dims are numbers, symbolic names, or null for unknown. */
+  static tensor(elemType: number, shape: ReadonlyArray<number | bigint | string | null> | null): ValueInfo {
+    const tensorType = new ChunkWriter();
+    tensorType.int64Field(1, elemType);
+    if (shape) {
+      const s = new ChunkWriter();
+      for (const d of shape) {
+        const dim = new ChunkWriter();
+        if (typeof d === 'string') dim.stringField(2, d);
+        else if (d !== null) dim.int64Field(1, d);
+        s.messageField(1, dim);
+      }
+      tensorType.messageField(2, s);
+    }
+    const type = new ChunkWriter();
+    type.messageField(1, tensorType);
+    return new ValueInfo(type.toBytes());
   }
 
   /** The tensor type, or null when the type is not a tensor (sequence, map, optional…) or absent. */

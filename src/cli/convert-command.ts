@@ -1,0 +1,153 @@
+// `jumprelu convert IN [OUT]` (also the `jumprelu-convert` bin): retrofit a model's ReLUs.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { JumpReluError, UsageError } from '../ir/errors.js';
+import { loadModel, saveModel } from '../ir/io.js';
+import { retrofit } from '../index.js';
+import { type RetrofitOptions, type SiteReport, planRetrofit } from '../passes/jumprelu.js';
+import { parseKappaMap } from '../passes/kappa-map.js';
+import { TARGETS, type Target } from '../passes/retrofit-record.js';
+import { emitCustomOps } from './emit-customops.js';
+
+export interface ConvertArgs {
+  input: string;
+  output?: string;
+  kappa?: number;
+  kappaMap?: string;
+  onlyMapped?: boolean;
+  gradKappa?: number;
+  target: string;
+  relu6?: boolean;
+  list?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  inPlace?: boolean;
+  externalData?: number;
+  externalDataLocation?: string;
+  emitCustomops?: string;
+  verbose?: boolean;
+}
+
+export function convertOptions(y: Argv): Argv<ConvertArgs> {
+  return y
+    .positional('input', { type: 'string', describe: 'ONNX model to convert', demandOption: true })
+    .positional('output', { type: 'string', describe: 'where to write the converted model' })
+    .option('kappa', { alias: 'k', type: 'number', describe: 'κ for every ReLU site (finite, ≥ 0)' })
+    .option('kappa-map', { type: 'string', describe: 'JSON file: node name, /regex/ or #index → κ (or {kappa, grad_kappa})' })
+    .option('only-mapped', { type: 'boolean', describe: 'sites the kappa map does not cover stay ReLU' })
+    .option('grad-kappa', { type: 'number', describe: 'κ used for gradients (recorded for the gradient compiler)' })
+    .option('target', { type: 'string', choices: TARGETS as string[], default: 'thresholded-relu', describe: 'how JumpReLU is written in ONNX' })
+    .option('relu6', { type: 'boolean', describe: 'also convert Clip(min=0[, max]) sites' })
+    .option('list', { type: 'boolean', describe: 'print the ReLU sites and exit' })
+    .option('dry-run', { type: 'boolean', describe: 'print what would change and exit' })
+    .option('json', { type: 'boolean', describe: 'machine-readable summary on stdout' })
+    .option('in-place', { type: 'boolean', describe: 'allow OUT to be IN (or omit OUT)' })
+    .option('external-data', { type: 'number', describe: 'store initializers of at least this many bytes in OUT.data' })
+    .option('external-data-location', { type: 'string', describe: 'file name for --external-data (relative to OUT)' })
+    .option('emit-customops', { type: 'string', describe: 'build the custom-op library and copy it to this folder' })
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'stack traces on errors' }) as unknown as Argv<ConvertArgs>;
+}
+
+function readKappaMap(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new UsageError(`cannot read kappa map '${file}'`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`kappa map '${file}' is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function retrofitOptions(a: ConvertArgs): RetrofitOptions {
+  const o: RetrofitOptions = { target: a.target as Target };
+  if (a.kappa !== undefined) o.kappa = a.kappa;
+  if (a.gradKappa !== undefined) o.gradKappa = a.gradKappa;
+  if (a.kappaMap !== undefined) o.kappaMap = parseKappaMap(readKappaMap(a.kappaMap));
+  if (a.onlyMapped) o.onlyMapped = true;
+  if (a.relu6) o.relu6 = true;
+  return o;
+}
+
+function formatKappa(k: SiteReport['kappa']): string {
+  if (k === undefined) return '-';
+  return Array.isArray(k) ? `[${k.length} channels]` : String(k);
+}
+
+export function formatSiteTable(sites: SiteReport[]): string {
+  const rows = [['#', 'kind', 'op', 'graph', 'node', 'κ', 'grad κ', 'target', 'action']];
+  for (const s of sites) {
+    rows.push([s.index >= 0 ? String(s.index) : '-', s.kind, s.op, s.graph, s.node || '(unnamed)', formatKappa(s.kappa),
+      formatKappa(s.gradKappa), s.target ?? '-', s.action + (s.note ? `: ${s.note}` : '')]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n');
+}
+
+export async function runConvert(a: ConvertArgs): Promise<void> {
+  const inspectOnly = a.list || a.dryRun;
+  const hasKappa = a.kappa !== undefined || a.kappaMap !== undefined;
+  const options = hasKappa || !a.list ? retrofitOptions(a) : null;
+  if (!inspectOnly && !hasKappa) throw new UsageError('give a κ (--kappa) or a kappa map (--kappa-map)');
+  const model = loadModel(a.input);
+
+  if (inspectOnly) {
+    const sites = planRetrofit(model, options);
+    if (a.json) process.stdout.write(`${JSON.stringify({ input: a.input, sites }, null, 2)}\n`);
+    else process.stdout.write(`${formatSiteTable(sites)}\n${sites.length} site(s)\n`);
+    return;
+  }
+
+  let output = a.output;
+  if (output === undefined) {
+    if (!a.inPlace) throw new UsageError('give an output file (or --in-place to overwrite the input)');
+    output = a.input;
+  }
+  if (!a.inPlace && sameFile(a.input, output)) {
+    throw new UsageError(`output '${output}' is the input; pass --in-place to overwrite it`);
+  }
+  const report = retrofit(model, options!);
+  const saveOptions = a.externalData !== undefined
+    ? { externalData: { threshold: checkThreshold(a.externalData), ...(a.externalDataLocation ? { location: a.externalDataLocation } : {}) } }
+    : {};
+  const saved = saveModel(model, output, saveOptions);
+  let customOps: string | undefined;
+  if (a.emitCustomops) customOps = emitCustomOps(a.emitCustomops);
+  if (a.json) {
+    process.stdout.write(`${JSON.stringify({ input: a.input, output, target: report.target, counts: report.counts, sites: report.sites, bytes: saved.modelBytes, externalFiles: saved.externalFiles, customOps }, null, 2)}\n`);
+  } else {
+    const c = report.counts;
+    process.stdout.write(`${formatSiteTable(report.sites)}\n`);
+    process.stdout.write(`wrote ${output} (${report.target}): ${c.converted} converted, ${c.updated} updated, ${c.unchanged} unchanged, ` +
+      `${c['kept-relu']} kept as ReLU (κ = 0), ${c.skipped} skipped, ${c.reported} reported\n`);
+    if (customOps) process.stdout.write(`custom-op library: ${customOps}\n`);
+  }
+}
+
+function checkThreshold(n: number): number {
+  if (!Number.isFinite(n) || n < 0) throw new UsageError('--external-data needs a byte threshold ≥ 0');
+  return n;
+}
+
+function sameFile(a: string, b: string): boolean {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  try {
+    return fs.realpathSync(a) === fs.realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
+export const convertCommand: CommandModule<object, ConvertArgs> = {
+  command: 'convert <input> [output]',
+  describe: 'replace ReLU with JumpReLU',
+  builder: (y) => convertOptions(y),
+  handler: async (argv: ArgumentsCamelCase<ConvertArgs>) => runConvert(argv),
+};
+
+export { JumpReluError };

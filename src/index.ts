@@ -1,0 +1,36 @@
+// Library entry point: load a model, retrofit it, save it. The CLI is a thin layer over these.
+
+export { loadModel, saveModel, readExternalBytes, type SaveOptions, type SaveResult } from './ir/io.js';
+export { decodeModel } from './ir/decode.js';
+export { encodeModel } from './ir/encode.js';
+export { verifyModel, assertValid } from './ir/verify.js';
+export { Model } from './ir/model.js';
+export { Graph } from './ir/graph.js';
+export { Node } from './ir/node.js';
+export { Value } from './ir/value.js';
+export { Tensor, DataType } from './ir/tensor.js';
+export { Attribute, AttributeType } from './ir/attribute.js';
+export { IrFunction } from './ir/function.js';
+export { NameAuthority } from './ir/names.js';
+export * from './ir/errors.js';
+export { PassManager, type Pass } from './passes/pass-manager.js';
+export { topologicalSort, eliminateDeadCode } from './passes/cleanup.js';
+export { findSites, type Site } from './passes/sites.js';
+export { parseKappaMap, type KappaMap } from './passes/kappa-map.js';
+export { RECORD_KEY, readRecord, TARGETS, type Target, type SiteRecord, type RetrofitRecord } from './passes/retrofit-record.js';
+export {
+  retrofit as retrofitInPlace, planRetrofit, jumpReluPass, type RetrofitOptions, type RetrofitReport, type SiteReport,
+} from './passes/jumprelu.js';
+
+import type { Model } from './ir/model.js';
+import { PassManager } from './passes/pass-manager.js';
+import { jumpReluPass, type RetrofitOptions, type RetrofitReport } from './passes/jumprelu.js';
+
+/**
+ * Replaces the model's ReLUs with JumpReLU (in place) through the pass manager, which verifies the
+ * graph before and after. Returns what happened to every site.
+ */
+export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport {
+  const [record] = new PassManager().add(jumpReluPass(options)).run(model);
+  return record!.result as RetrofitReport;
+}

@@ -1,0 +1,264 @@
+// Reading and writing model files, external data included.
+//
+// Loading validates every external-data reference before anything else runs: the location must stay
+// inside the model's folder (no absolute paths, no `..`, no symlink that leads out), the byte range
+// must lie inside the file, and a declared length must agree with the tensor's dims and type.
+// Saving is atomic: everything is written to temporary files first and renamed at the end, so a
+// failure leaves no partial output and never damages the input.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { decodeModel } from './decode.js';
+import { encodeModel } from './encode.js';
+import { ExternalDataError, JumpReluError, ModelFormatError } from './errors.js';
+import type { Model } from './model.js';
+import type { ExternalBytes, Tensor } from './tensor.js';
+import { AttributeType } from './attribute.js';
+
+/** Protobuf messages are limited to 2 GiB; larger models must keep their weights in external data. */
+export const PROTOBUF_LIMIT = 2 ** 31 - 1;
+
+export function loadModel(file: string): Model {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    throw new JumpReluError(`cannot read '${file}': no such file`);
+  }
+  if (!stat.isFile()) throw new JumpReluError(`cannot read '${file}': not a regular file`);
+  if (stat.size > PROTOBUF_LIMIT) {
+    throw new ModelFormatError(`'${file}' is ${stat.size} bytes, over protobuf's 2 GiB limit: not a valid ONNX file`);
+  }
+  const buf = fs.readFileSync(file);
+  const model = decodeModel(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), path.dirname(path.resolve(file)));
+  validateTensors(model);
+  return model;
+}
+
+/** Every tensor of the model (initializers and tensor attributes, all graphs), with its owner's name. */
+export function* allTensors(model: Model): Generator<Tensor> {
+  for (const g of model.graphs()) {
+    for (const v of g.initializers.values()) if (v.initializer) yield v.initializer;
+    for (const n of g.nodes) {
+      for (const a of n.attributes.values()) {
+        if (a.data.type === AttributeType.TENSOR) yield a.data.value as Tensor;
+        if (a.data.type === AttributeType.TENSORS) yield* a.data.value as Tensor[];
+      }
+    }
+  }
+}
+
+function validateTensors(model: Model): void {
+  for (const t of allTensors(model)) {
+    if (t.external) {
+      if (!model.baseDir) throw new ExternalDataError(`tensor '${t.name}' uses external data but the model has no folder`);
+      t.externalBytes = resolveExternalData(model.baseDir, t);
+    } else {
+      t.validateInlineData();
+    }
+  }
+}
+
+function resolveExternalData(baseDir: string, t: Tensor): ExternalBytes {
+  const ref = t.external!;
+  const loc = ref.location;
+  const where = `tensor '${t.name}': external data location '${loc}'`;
+  if (loc === '') throw new ExternalDataError(`${where} is empty`);
+  if (path.isAbsolute(loc) || path.win32.isAbsolute(loc) || loc.startsWith('/') || loc.startsWith('\\')) {
+    throw new ExternalDataError(`${where} is an absolute path; it must be relative to the model's folder`);
+  }
+  if (loc.split(/[\\/]/).includes('..')) throw new ExternalDataError(`${where} escapes the model's folder`);
+  if (loc.includes('\0')) throw new ExternalDataError(`${where} contains a NUL byte`);
+  const full = path.join(baseDir, loc);
+  let real: string;
+  try {
+    real = fs.realpathSync(full);
+  } catch {
+    throw new ExternalDataError(`${where}: file not found`);
+  }
+  const realBase = fs.realpathSync(baseDir);
+  if (!real.startsWith(realBase + path.sep)) {
+    throw new ExternalDataError(`${where} leads outside the model's folder through a symbolic link`);
+  }
+  const st = fs.statSync(real);
+  if (!st.isFile()) throw new ExternalDataError(`${where} is not a regular file`);
+  const expected = t.expectedByteLength;
+  if (ref.length !== null && expected !== null && ref.length !== expected) {
+    throw new ExternalDataError(
+      `tensor '${t.name}': external data length ${ref.length} disagrees with dims [${t.dims.join(', ')}] (${expected} bytes)`);
+  }
+  const length = ref.length ?? expected;
+  if (length === null) throw new ExternalDataError(`tensor '${t.name}': external data of a variable-size type needs a length`);
+  if (ref.offset > BigInt(st.size) || ref.offset + length > BigInt(st.size)) {
+    throw new ExternalDataError(
+      `tensor '${t.name}': external data range ${ref.offset}+${length} runs past the end of '${loc}' (${st.size} bytes)`);
+  }
+  return { file: real, offset: Number(ref.offset), length: Number(length) };
+}
+
+/** Reads a tensor's external bytes (only passes that need values call this). */
+export function readExternalBytes(ref: ExternalBytes): Uint8Array {
+  const out = Buffer.allocUnsafe(ref.length);
+  const fd = fs.openSync(ref.file, 'r');
+  try {
+    let done = 0;
+    while (done < ref.length) {
+      const n = fs.readSync(fd, out, done, ref.length - done, ref.offset + done);
+      if (n === 0) throw new ExternalDataError(`'${ref.file}' is shorter than declared`);
+      done += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+export interface SaveOptions {
+  /** Move initializers of at least `threshold` bytes into `location` (default `<model file>.data`). */
+  externalData?: { threshold: number; location?: string };
+}
+
+export interface SaveResult {
+  modelBytes: number;
+  externalFiles: string[];
+}
+
+/**
+ * Writes the model to `file` atomically. External data already referenced by the model stays where it
+ * is when the output is in the model's own folder, and is copied beside the output otherwise.
+ */
+export function saveModel(model: Model, file: string, options: SaveOptions = {}): SaveResult {
+  const outFile = path.resolve(file);
+  const outDir = path.dirname(outFile);
+  if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) {
+    throw new JumpReluError(`cannot write '${file}': folder '${outDir}' does not exist`);
+  }
+  const staged: Array<{ tmp: string; final: string }> = [];
+  const stage = (final: string): string => {
+    const tmp = path.join(path.dirname(final), `.${path.basename(final)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+    staged.push({ tmp, final });
+    return tmp;
+  };
+  try {
+    const replacements = new Map<Tensor, Tensor>();
+    const externalFiles: string[] = [];
+    if (options.externalData) {
+      const location = options.externalData.location ?? `${path.basename(outFile)}.data`;
+      checkOutputLocation(location);
+      const dataFile = path.join(outDir, location);
+      writeExternalData(model, stage(dataFile), location, options.externalData.threshold, replacements);
+      externalFiles.push(dataFile);
+    }
+    copyExistingExternalData(model, outDir, replacements, stage, externalFiles);
+    const chunks = encodeModel(model, (t) => (replacements.get(t) ?? t).encode());
+    if (chunks.length > PROTOBUF_LIMIT) {
+      throw new JumpReluError(
+        `the model would be ${chunks.length} bytes, over protobuf's 2 GiB limit; save with external data (--external-data)`);
+    }
+    writeChunks(stage(outFile), chunks.chunks);
+    for (const s of staged) fs.renameSync(s.tmp, s.final);
+    staged.length = 0;
+    return { modelBytes: chunks.length, externalFiles };
+  } finally {
+    for (const s of staged) fs.rmSync(s.tmp, { force: true });
+  }
+}
+
+function checkOutputLocation(location: string): void {
+  if (path.isAbsolute(location) || location.split(/[\\/]/).includes('..') || location === '') {
+    throw new JumpReluError(`external data location '${location}' must be a relative path inside the output folder`);
+  }
+}
+
+const ALIGN = 64;
+
+function writeExternalData(model: Model, tmp: string, location: string, threshold: number, replacements: Map<Tensor, Tensor>): void {
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    let offset = 0;
+    for (const g of model.graphs()) {
+      for (const v of g.initializers.values()) {
+        const t = v.initializer;
+        if (!t) continue;
+        const size = t.external ? t.externalBytes?.length ?? 0 : t.inlineRawData?.length ?? -1;
+        if (size < 0 || size < threshold) continue; // typed-field data stays inline; small tensors too
+        const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
+        if (pad) fs.writeSync(fd, new Uint8Array(pad), 0, pad, offset);
+        offset += pad;
+        if (t.externalBytes) copyRange(t.externalBytes, fd, offset);
+        else writeAll(fd, t.inlineRawData!, offset);
+        replacements.set(t, t.withExternalData(location, offset, size));
+        offset += size;
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function copyExistingExternalData(
+  model: Model, outDir: string, replacements: Map<Tensor, Tensor>, stage: (f: string) => string, externalFiles: string[],
+): void {
+  const sources = new Map<string, string>(); // real source file → location
+  for (const t of allTensors(model)) {
+    if (!t.externalBytes || replacements.has(t)) continue;
+    sources.set(t.externalBytes.file, t.external!.location);
+  }
+  for (const [src, location] of sources) {
+    const dest = path.join(outDir, location);
+    if (fs.existsSync(dest) && fs.realpathSync(dest) === src) continue; // same folder: nothing to copy
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.copyFileSync(src, stage(dest));
+    externalFiles.push(dest);
+  }
+}
+
+function copyRange(src: ExternalBytes, fd: number, at: number): void {
+  const CHUNK = 16 << 20;
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(src.length, 1)));
+  const inFd = fs.openSync(src.file, 'r');
+  try {
+    for (let done = 0; done < src.length;) {
+      const n = fs.readSync(inFd, buf, 0, Math.min(buf.length, src.length - done), src.offset + done);
+      if (n === 0) throw new ExternalDataError(`'${src.file}' is shorter than declared`);
+      writeAll(fd, buf.subarray(0, n), at + done);
+      done += n;
+    }
+  } finally {
+    fs.closeSync(inFd);
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array, at: number): void {
+  for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done, bytes.length - done, at + done);
+}
+
+function writeChunks(file: string, chunks: Uint8Array[]): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    // writev in batches: IOV_MAX is 1024 on Linux.
+    for (let i = 0; i < chunks.length; i += 1024) {
+      const batch = chunks.slice(i, i + 1024);
+      let remaining = batch.reduce((a, c) => a + c.length, 0);
+      let views = batch;
+      while (remaining > 0) {
+        const n = fs.writevSync(fd, views);
+        remaining -= n;
+        views = advance(views, n);
+      }
+    }
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function advance(views: Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const v of views) {
+    if (n >= v.length) { n -= v.length; continue; }
+    out.push(n > 0 ? v.subarray(n) : v);
+    n = 0;
+  }
+  return out;
+}

@@ -1,0 +1,300 @@
+// The retrofit pass: every ReLU site becomes JumpReLU J(z) = z·1[z > κ], lowered per --target.
+//
+// Rules a user can rely on:
+// - κ = 0 keeps the Relu node: J₀ is ReLU, and keeping it keeps the outputs bit for bit (and ORT's
+//   Conv+Relu fusion).
+// - Sites a previous run made are found through the model's metadata: the same κ changes nothing,
+//   a new κ updates them in place, a new target re-lowers them.
+// - Look-alikes that are not converted (Clip without --relu6, fused Conv+Relu) are reported.
+
+import { Attribute, AttributeType } from '../ir/attribute.js';
+import { UsageError } from '../ir/errors.js';
+import type { Model } from '../ir/model.js';
+import { NameAuthority } from '../ir/names.js';
+import { Node } from '../ir/node.js';
+import { Tensor } from '../ir/tensor.js';
+import { Value } from '../ir/value.js';
+import { topologicalSort } from './cleanup.js';
+import { type KappaMap, type KappaSpec, checkKappa, lookupKappa } from './kappa-map.js';
+import { type JumpSpec, type LoweringContext, lowerSite, requiredOpset, unlowerSite } from './lowering.js';
+import type { Pass } from './pass-manager.js';
+import {
+  type Kappa, type SiteRecord, type Target, TARGETS, isZeroKappa, readRecord, sameKappa, writeRecord,
+} from './retrofit-record.js';
+import { type Site, findSites } from './sites.js';
+
+export interface RetrofitOptions {
+  /** κ for every site the map does not cover. */
+  kappa?: number;
+  kappaMap?: KappaMap;
+  /** Sites the map does not cover stay as they are. */
+  onlyMapped?: boolean;
+  /** κ for gradients, recorded for the gradient compiler (and on custom-op nodes). */
+  gradKappa?: number;
+  target?: Target;
+  /** Also convert Clip(min=0[, max]) sites: JumpReLU in front of the Clip. */
+  relu6?: boolean;
+}
+
+export type SiteAction = 'converted' | 'updated' | 'unchanged' | 'kept-relu' | 'skipped' | 'reported';
+
+export interface SiteReport {
+  index: number;
+  kind: Site['kind'];
+  op: string;
+  graph: string;
+  node: string;
+  kappa?: Kappa;
+  gradKappa?: Kappa;
+  target?: Target | 'relu';
+  action: SiteAction;
+  note?: string;
+}
+
+export interface RetrofitReport {
+  target: Target;
+  sites: SiteReport[];
+  counts: Record<SiteAction, number>;
+}
+
+export function normaliseOptions(options: RetrofitOptions): Required<Pick<RetrofitOptions, 'target'>> & RetrofitOptions {
+  const target = options.target ?? 'thresholded-relu';
+  if (!TARGETS.includes(target)) throw new UsageError(`unknown target '${String(target)}' (one of ${TARGETS.join(', ')})`);
+  if (options.kappa !== undefined) checkKappa(options.kappa, 'kappa');
+  if (options.gradKappa !== undefined) checkKappa(options.gradKappa, 'grad-kappa');
+  if (options.kappa === undefined && !options.kappaMap) throw new UsageError('give a κ (--kappa) or a kappa map (--kappa-map)');
+  if (options.kappa === undefined && !options.onlyMapped) {
+    // Without a global κ, unmapped sites have nothing to become: behave as --only-mapped.
+    return { ...options, target, onlyMapped: true };
+  }
+  return { ...options, target };
+}
+
+/** The κ a site gets, or undefined when it stays as it is. */
+function specFor(site: Site, options: RetrofitOptions): KappaSpec | undefined {
+  const name = site.record?.node ?? site.node.name;
+  const mapped = options.kappaMap ? lookupKappa(options.kappaMap, name, site.index) : undefined;
+  if (mapped) return { kappa: mapped.kappa, gradKappa: mapped.gradKappa ?? options.gradKappa };
+  if (options.onlyMapped || options.kappa === undefined) return undefined;
+  return { kappa: options.kappa, gradKappa: options.gradKappa };
+}
+
+function graphOpset(model: Model, path: string): bigint {
+  if (path.startsWith('function ')) {
+    const fn = model.functions.find((f) => path === `function ${f.domain}::${f.name}` || path.startsWith(`function ${f.domain}::${f.name}/`));
+    const v = fn?.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version;
+    if (v !== undefined) return v;
+  }
+  return model.opsetVersion('') ?? 0n;
+}
+
+/** What retrofit would do, without changing the model (for --list and --dry-run). */
+export function planRetrofit(model: Model, options: RetrofitOptions | null): SiteReport[] {
+  const opts = options ? normaliseOptions(options) : null;
+  return findSites(model).map((site) => {
+    const base = siteBase(site);
+    if (site.kind === 'fused' || (site.kind === 'clip' && !opts?.relu6)) {
+      return { ...base, action: 'reported' as const, note: site.note ?? '' };
+    }
+    const spec = opts ? specFor(site, opts) : undefined;
+    if (!spec) return { ...base, kappa: site.record?.kappa, gradKappa: site.record?.grad_kappa, target: site.record?.target, action: 'skipped' as const };
+    const target = isZeroKappa(spec.kappa) ? 'relu' as const : opts!.target;
+    const unchanged = site.record && site.record.target === target && sameKappa(site.record.kappa, spec.kappa)
+      && sameKappa(site.record.grad_kappa, spec.gradKappa);
+    const action: SiteAction = unchanged ? 'unchanged'
+      : target === 'relu' && site.kind === 'relu' ? 'kept-relu'
+        : site.kind === 'jumprelu' ? 'updated' : 'converted';
+    return { ...base, kappa: spec.kappa, gradKappa: spec.gradKappa, target, action, ...(site.note ? { note: site.note } : {}) };
+  });
+}
+
+function siteBase(site: Site): Pick<SiteReport, 'index' | 'kind' | 'op' | 'graph' | 'node'> {
+  return { index: site.index, kind: site.kind, op: site.node.opType, graph: site.graphPath, node: site.record?.node ?? site.node.name };
+}
+
+export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport {
+  const opts = normaliseOptions(options);
+  const plan = planRetrofit(model, opts);
+  const sites = findSites(model);
+  const names = NameAuthority.forModel(model);
+  const oldRecord = readRecord(model);
+  const records = new Map<string, SiteRecord>();
+  for (const r of oldRecord?.sites ?? []) records.set(`${r.graph}\u0000${r.node}`, r);
+  const keyOf = (r: SiteRecord): string => `${r.graph}\u0000${r.node}`;
+
+  // Opset problems are reported before anything changes.
+  for (const [i, p] of plan.entries()) {
+    if (p.action !== 'converted' && p.action !== 'updated') continue;
+    if (p.target === 'relu' || p.target === undefined) continue;
+    const have = graphOpset(model, sites[i]!.graphPath);
+    const need = requiredOpset(p.target);
+    if (have < need) {
+      throw new UsageError(
+        `--target ${p.target} needs ai.onnx opset ≥ ${need}, but ${sites[i]!.graphPath} imports ${have}; ` +
+        (p.target === 'thresholded-relu' ? 'use --target where (opset ≥ 9) or --target custom' : 'use --target custom'));
+    }
+  }
+
+  for (const [i, site] of sites.entries()) {
+    const p = plan[i]!;
+    if (p.action !== 'converted' && p.action !== 'updated' && p.action !== 'kept-relu') continue;
+    const spec = { kappa: p.kappa!, gradKappa: p.gradKappa };
+    const ctx: LoweringContext = {
+      model, names, graph: site.graph, graphPath: site.graphPath,
+      inFunction: site.graphPath.startsWith('function '), opset: graphOpset(model, site.graphPath),
+    };
+    if (site.kind === 'relu') {
+      if (p.target === 'relu') {
+        // J₀ = ReLU: keep the node; record it only when a gradient κ must be remembered.
+        if (spec.gradKappa !== undefined && !isZeroKappa(spec.gradKappa)) {
+          const name = siteName(site, names);
+          site.node.name = name;
+          records.set(keyOf({ graph: site.graphPath, node: name } as SiteRecord), { graph: site.graphPath, node: name, target: 'relu', kappa: 0, grad_kappa: spec.gradKappa });
+        }
+        continue;
+      }
+      const x = requireInput(site);
+      const name = siteName(site, names);
+      const { record } = lowerSite(ctx, x, site.node.outputs[0]!, site.node, jumpSpec(p.target!, spec, name));
+      site.graph.remove(site.node, true);
+      records.set(keyOf(record), record);
+    } else if (site.kind === 'clip') {
+      if (p.target === 'relu') continue; // κ = 0: J₀ before Clip(min=0) changes nothing
+      const x = requireInput(site);
+      const y = new Value(names.fresh(`${x.name}_jumprelu`));
+      const name = names.fresh(`${site.node.name || 'clip'}_jumprelu`);
+      const { record } = lowerSite(ctx, x, y, site.node, jumpSpec(p.target!, spec, name));
+      site.node.setInput(0, y);
+      if (site.node.name) record.clip_node = site.node.name;
+      records.set(keyOf(record), record);
+    } else if (site.kind === 'jumprelu') {
+      const old = site.record!;
+      const target = p.target!;
+      records.delete(keyOf(old));
+      const updated = updateInPlace(site, old, target, spec);
+      if (updated) {
+        records.set(keyOf(updated), updated);
+        continue;
+      }
+      const x = old.target === 'relu' ? requireInput(site) : unlowerInput(site, old);
+      const y = site.node.outputs[0]!;
+      let record: SiteRecord;
+      if (target === 'relu') {
+        site.graph.insertBefore(site.node, new Node('Relu', [x], { name: old.node, outputs: [y] }));
+        record = { graph: site.graphPath, node: old.node, target: 'relu', kappa: 0 };
+        if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+      } else {
+        record = lowerSite(ctx, x, y, site.node, jumpSpec(target, spec, old.node)).record;
+      }
+      if (old.clip_node) record.clip_node = old.clip_node;
+      if (old.target === 'relu') site.graph.remove(site.node, true);
+      else unlowerSite(site.graph, site.node, old);
+      // A κ = 0 site without gradient κ is an ordinary Relu again: nothing to remember.
+      if (!(record.target === 'relu' && record.grad_kappa === undefined)) records.set(keyOf(record), record);
+    }
+  }
+
+  topologicalSort(model);
+  const newSites = [...records.values()];
+  if (oldRecord || newSites.length > 0) {
+    const next = { format: 1 as const, sites: newSites };
+    if (JSON.stringify(next) !== JSON.stringify(oldRecord)) writeRecord(model, next);
+  }
+  const counts = { converted: 0, updated: 0, unchanged: 0, 'kept-relu': 0, skipped: 0, reported: 0 };
+  for (const s of plan) counts[s.action]++;
+  return { target: opts.target, sites: plan, counts };
+}
+
+function jumpSpec(target: Target, spec: KappaSpec, name: string): JumpSpec {
+  const s: JumpSpec = { target, kappa: spec.kappa, name };
+  if (spec.gradKappa !== undefined) s.gradKappa = spec.gradKappa;
+  return s;
+}
+
+function requireInput(site: Site): Value {
+  const x = site.node.inputs[0];
+  if (!x) throw new UsageError(`${site.node.opType} node '${site.node.label}' has no input`);
+  return x;
+}
+
+/** A unique name for a site's node: its own if it has one nobody else in the graph uses. */
+function siteName(site: Site, names: NameAuthority): string {
+  const own = site.node.name;
+  if (own !== '' && site.graph.nodes.filter((n) => n.name === own).length === 1) return own;
+  return names.fresh(own !== '' ? own : `jumprelu_${site.index}`);
+}
+
+function unlowerInput(site: Site, record: SiteRecord): Value {
+  const x = record.target === 'where' ? site.node.inputs[1] : site.node.inputs[0];
+  if (!x) throw new UsageError(`recorded JumpReLU site '${record.node}' has no input`);
+  return x;
+}
+
+/** Same lowering, new κ: change the attribute or constant in place. Returns null when a re-lowering is needed. */
+function updateInPlace(site: Site, old: SiteRecord, target: Target | 'relu', spec: KappaSpec): SiteRecord | null {
+  if (old.target !== target || target === 'relu') return null;
+  if (Array.isArray(spec.kappa) !== Array.isArray(old.kappa)) return null;
+  const node = site.node;
+  const record: SiteRecord = { ...old, kappa: spec.kappa };
+  delete record.grad_kappa;
+  if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+  const setFloat = (name: string, v: number): void => {
+    if (node.attr(name)?.asFloat() !== Math.fround(v)) node.setAttr(Attribute.float(name, v));
+  };
+  switch (target) {
+    case 'thresholded-relu':
+      setFloat('alpha', spec.kappa as number);
+      return record;
+    case 'function':
+      setFloat('kappa', spec.kappa as number);
+      if (spec.gradKappa !== undefined && !Array.isArray(spec.gradKappa)) setFloat('grad_kappa', spec.gradKappa);
+      else node.attributes.delete('grad_kappa');
+      return record;
+    case 'custom': {
+      if (Array.isArray(spec.kappa)) {
+        if (!replaceConstant(node.inputs[1] ?? null, spec.kappa)) return null;
+      } else {
+        setFloat('kappa', spec.kappa);
+      }
+      const g = spec.gradKappa ?? spec.kappa;
+      setFloat('grad_kappa', Array.isArray(g) ? 0 : g);
+      return record;
+    }
+    case 'where': {
+      const mask = node.inputs[0]?.producer;
+      const k = mask?.inputs[1] ?? null;
+      if (!k || k.name !== old.kappa_value) return null;
+      return replaceConstant(k, typeof spec.kappa === 'number' ? [spec.kappa] : spec.kappa) ? record : null;
+    }
+  }
+}
+
+/** Replaces the data of a float constant (initializer or Constant node) keeping its name and shape rank. */
+function replaceConstant(v: Value | null, values: number[]): boolean {
+  if (!v) return false;
+  const current = v.initializer ?? constantOf(v);
+  if (!current) return false;
+  const dims = current.dims.map(Number);
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (count !== values.length) {
+    if (values.length !== 1 && dims.length > 0) dims[0] = values.length; // per-channel count changed
+    else return false;
+  }
+  const fresh = Tensor.fromFloat32(v.name, dims, values);
+  const same = current.inlineRawData && fresh.inlineRawData && Buffer.from(current.inlineRawData).equals(Buffer.from(fresh.inlineRawData))
+    && current.dims.length === fresh.dims.length;
+  if (same) return true;
+  if (v.initializer) v.initializer = fresh;
+  else v.producer!.setAttr(new Attribute('value', { type: AttributeType.TENSOR, value: fresh }));
+  return true;
+}
+
+function constantOf(v: Value): Tensor | null {
+  const a = v.producer?.opType === 'Constant' ? v.producer.attr('value') : undefined;
+  return a && a.data.type === AttributeType.TENSOR ? (a.data.value as Tensor) : null;
+}
+
+export function jumpReluPass(options: RetrofitOptions): Pass<RetrofitReport> {
+  return { name: 'jumprelu', run: (model) => retrofit(model, options) };
+}
+

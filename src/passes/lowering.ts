@@ -1,0 +1,175 @@
+// The four ways a JumpReLU site J(x) = x·1[x > κ] is written in ONNX.
+//
+//   thresholded-relu  ThresholdedRelu(alpha=κ)                 ai.onnx ≥ 10; portable (ORT CPU/CUDA, TensorRT)
+//   where             Where(Greater(x, κ), x, 0)               ai.onnx ≥ 9; κ may be per channel
+//   function          com.jumprelu.functions::JumpRelu(kappa)  a model-local function of standard ops
+//   custom            com.jumprelu::JumpRelu(kappa, grad_kappa) needs the library built from customops/
+//
+// Each lowering replaces the node that produced the site's output and keeps the output Value, so the
+// users of the activation are not touched.
+
+import { Attribute, AttributeType } from '../ir/attribute.js';
+import { UsageError } from '../ir/errors.js';
+import { IrFunction } from '../ir/function.js';
+import { Graph } from '../ir/graph.js';
+import type { Model } from '../ir/model.js';
+import type { NameAuthority } from '../ir/names.js';
+import { Node } from '../ir/node.js';
+import { Tensor } from '../ir/tensor.js';
+import { Value } from '../ir/value.js';
+import { ValueInfo } from '../ir/value-info.js';
+import { removeIfUnused } from './cleanup.js';
+import type { Kappa, SiteRecord, Target } from './retrofit-record.js';
+import { CUSTOM_DOMAIN, FUNCTION_DOMAIN } from './sites.js';
+
+export const FUNCTION_NAME = 'JumpRelu';
+/** The function body uses CastLike, which needs opset 15. */
+const FUNCTION_BODY_OPSET = 15n;
+
+export interface LoweringContext {
+  model: Model;
+  names: NameAuthority;
+  graph: Graph;
+  graphPath: string;
+  /** True inside a function body, where constants must be Constant nodes, not initializers. */
+  inFunction: boolean;
+  /** The opset that governs this graph's ai.onnx ops. */
+  opset: bigint;
+}
+
+export interface JumpSpec {
+  target: Target;
+  kappa: Kappa;
+  gradKappa?: Kappa;
+  /** Name for the node that will produce the output. */
+  name: string;
+}
+
+/** The ai.onnx opset a target's ops need in the graph holding the site (the function target checks its own). */
+export function requiredOpset(target: Target): bigint {
+  return target === 'thresholded-relu' ? 10n : target === 'where' ? 9n : 1n;
+}
+
+/**
+ * Replaces `old` (which computes y from x) with the lowering of `spec`. `old` may be a Relu, a
+ * previous lowering's output node, or null when inserting a new site in front of a Clip.
+ */
+export function lowerSite(ctx: LoweringContext, x: Value, y: Value, anchor: Node, spec: JumpSpec): { nodes: Node[]; record: SiteRecord } {
+  const record: SiteRecord = { graph: ctx.graphPath, node: spec.name, target: spec.target, kappa: spec.kappa };
+  if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+  const perChannel = Array.isArray(spec.kappa);
+  if (perChannel && (spec.target === 'thresholded-relu' || spec.target === 'function')) {
+    throw new UsageError(`site '${spec.name}': a per-channel κ needs --target where or --target custom`);
+  }
+  const nodes: Node[] = [];
+  switch (spec.target) {
+    case 'thresholded-relu':
+      nodes.push(new Node('ThresholdedRelu', [x], { name: spec.name, outputs: [y], attributes: [Attribute.float('alpha', spec.kappa as number)] }));
+      break;
+    case 'custom': {
+      const inputs: Value[] = [x];
+      if (perChannel) inputs.push(constant(ctx, `${spec.name}_kappa`, kappaTensorDims(ctx, x, spec.kappa, false), spec.kappa as number[], nodes));
+      const attrs = [Attribute.float('kappa', perChannel ? 0 : (spec.kappa as number))];
+      const g = spec.gradKappa ?? spec.kappa;
+      attrs.push(Attribute.float('grad_kappa', Array.isArray(g) ? 0 : g));
+      nodes.push(new Node('JumpRelu', inputs, { domain: CUSTOM_DOMAIN, name: spec.name, outputs: [y], attributes: attrs }));
+      ensureOpsetImport(ctx.model, CUSTOM_DOMAIN);
+      break;
+    }
+    case 'function': {
+      ensureJumpReluFunction(ctx.model, ctx.opset);
+      const attrs = [Attribute.float('kappa', spec.kappa as number)];
+      if (spec.gradKappa !== undefined && !Array.isArray(spec.gradKappa)) attrs.push(Attribute.float('grad_kappa', spec.gradKappa));
+      nodes.push(new Node(FUNCTION_NAME, [x], { domain: FUNCTION_DOMAIN, name: spec.name, outputs: [y], attributes: attrs }));
+      break;
+    }
+    case 'where': {
+      const k = constant(ctx, `${spec.name}_kappa`, kappaTensorDims(ctx, x, spec.kappa, true), typeof spec.kappa === 'number' ? [spec.kappa] : spec.kappa, nodes);
+      const zero = constant(ctx, `${spec.name}_zero`, [], [0], nodes);
+      const maskName = ctx.names.fresh(`${spec.name}_mask`);
+      const greater = new Node('Greater', [x, k], { name: maskName, outputNames: [ctx.names.fresh(`${y.name}_jump_mask`)] });
+      nodes.push(greater);
+      nodes.push(new Node('Where', [greater.outputs[0]!, x, zero], { name: spec.name, outputs: [y] }));
+      record.mask_node = maskName;
+      record.kappa_value = k.name;
+      break;
+    }
+  }
+  for (const n of nodes) ctx.graph.insertBefore(anchor, n);
+  return { nodes, record };
+}
+
+/** Removes a node made by lowerSite (and its helpers), leaving y without a producer; returns x. */
+export function unlowerSite(graph: Graph, outputNode: Node, record: SiteRecord): Value {
+  let x: Value | null;
+  const orphans: Value[] = [];
+  if (record.target === 'where') {
+    // Where(mask, x, zero): the mask's Greater node and the κ and zero constants become orphans.
+    x = outputNode.inputs[1] ?? null;
+    orphans.push(...outputNode.inputs.filter((v): v is Value => v !== null));
+  } else {
+    x = outputNode.inputs[0] ?? null;
+    orphans.push(...outputNode.inputs.slice(1).filter((v): v is Value => v !== null));
+  }
+  if (!x) throw new UsageError(`recorded JumpReLU site '${record.node}' has no input`);
+  graph.remove(outputNode, true);
+  removeIfUnused(orphans);
+  return x;
+}
+
+/** Scalar κ is a 0-d tensor; per-channel κ is [C] for the custom op, [C,1,…,1] (rank of x) for Where. */
+function kappaTensorDims(ctx: LoweringContext, x: Value, kappa: Kappa, broadcastTrailing: boolean): number[] {
+  if (typeof kappa === 'number') return [];
+  if (!broadcastTrailing) return [kappa.length];
+  const declared = ctx.graph.declaredType(x)?.tensorType?.shape;
+  const rank = declared ? declared.length : 4; // undeclared: assume NCHW, the common Conv case
+  if (rank < 2) throw new UsageError(`per-channel κ for '${x.name}' needs an input of rank ≥ 2`);
+  return [kappa.length, ...new Array<number>(rank - 2).fill(1)];
+}
+
+function constant(ctx: LoweringContext, base: string, dims: number[], values: number[], nodes: Node[]): Value {
+  const name = ctx.names.fresh(base);
+  const tensor = Tensor.fromFloat32(name, dims, values);
+  if (!ctx.inFunction) return ctx.graph.addInitializer(tensor);
+  const node = new Node('Constant', [], {
+    name: ctx.names.fresh(`${base}_const`), outputNames: [name],
+    attributes: [new Attribute('value', { type: AttributeType.TENSOR, value: tensor })],
+  });
+  nodes.push(node);
+  return node.outputs[0]!;
+}
+
+function ensureOpsetImport(model: Model, domain: string): void {
+  if (model.opsetVersion(domain) === undefined) model.setOpsetVersion(domain, 1n);
+}
+
+/** Adds the model-local function JumpRelu(X; kappa) = Where(X > kappa, X, 0) once. */
+function ensureJumpReluFunction(model: Model, modelOpset: bigint): void {
+  ensureOpsetImport(model, FUNCTION_DOMAIN);
+  if (model.functions.some((f) => f.domain === FUNCTION_DOMAIN && f.name === FUNCTION_NAME)) return;
+  const opset = modelOpset > FUNCTION_BODY_OPSET ? modelOpset : FUNCTION_BODY_OPSET;
+  if (opset !== modelOpset) {
+    throw new UsageError(`--target function needs the model's ai.onnx opset ≥ ${FUNCTION_BODY_OPSET} (it imports ${modelOpset}); use --target thresholded-relu or where`);
+  }
+  const body = new Graph(FUNCTION_NAME);
+  const xv = new Value('X');
+  xv.scope = body;
+  body.inputs.push(xv);
+  body.inputInfos.push(new ValueInfo(null));
+  const kappaAttr = new Attribute('value_float', { type: AttributeType.FLOAT, value: 0 });
+  kappaAttr.refAttrName = 'kappa';
+  const k = body.append(new Node('Constant', [], { outputNames: ['kappa_f'], attributes: [kappaAttr] }));
+  const kc = body.append(new Node('CastLike', [k.outputs[0]!, xv], { outputNames: ['kappa_x'] }));
+  const z = body.append(new Node('Constant', [], { outputNames: ['zero_f'], attributes: [Attribute.float('value_float', 0)] }));
+  const zc = body.append(new Node('CastLike', [z.outputs[0]!, xv], { outputNames: ['zero_x'] }));
+  const m = body.append(new Node('Greater', [xv, kc.outputs[0]!], { outputNames: ['mask'] }));
+  const y = body.append(new Node('Where', [m.outputs[0]!, xv, zc.outputs[0]!], { outputNames: ['Y'] }));
+  body.outputs.push(y.outputs[0]!);
+  body.outputInfos.push(new ValueInfo(null));
+  const fn = new IrFunction(FUNCTION_NAME, FUNCTION_DOMAIN, body);
+  fn.attributeNames = ['kappa', 'grad_kappa'];
+  fn.opsetImports = [{ domain: '', version: opset }];
+  fn.docString = 'JumpReLU: Y = X if X > kappa else 0. grad_kappa is the threshold gradients use (metadata for the gradient compiler).';
+  model.functions.push(fn);
+}
+
