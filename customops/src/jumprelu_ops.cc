@@ -7,9 +7,11 @@
 //   * RegisterCustomOps negotiates the API version: it parses OrtApiBase::GetVersionString() ("1.30.0" ->
 //     API 30) and asks for min(ORT_API_VERSION of the headers, the runtime's), so a library built against
 //     newer headers still loads on an older runtime and vice versa.
-//   * Every OrtCustomOp reports version 16 (ORT 1.16): the lowest that has CreateKernelV2/KernelComputeV2
-//     (errors returned as OrtStatus instead of being lost). Fields added after 16 are left null.
-//   * KernelContext_ParallelFor (API 17) is used only when the negotiated API has it.
+//   * Every OrtCustomOp reports version 16: the lowest whose OrtCustomOp has CreateKernelV2/KernelComputeV2
+//     (errors returned as OrtStatus instead of aborting). Fields added after 16 are left null.
+//   * The runtime must be ORT >= 1.17 (API 17): 1.16 declares the V2 entry points but still calls the v1
+//     ones, which cannot report errors; 1.17 also brought KernelContext_ParallelFor. Older runtimes get a
+//     clear error from RegisterCustomOps.
 //   * Domain and op objects live in static storage for the life of the process; the domain is created once
 //     and added to every SessionOptions that registers the library.
 #include <onnxruntime_c_api.h>
@@ -36,7 +38,7 @@ namespace {
 constexpr const char* kDomain = "com.jumprelu";
 constexpr const char* kOpName = "JumpRelu";
 constexpr uint32_t kOpVersion = 16;     // OrtCustomOp::version
-constexpr uint32_t kMinApi = 16;        // oldest runtime accepted (ORT 1.16)
+constexpr uint32_t kMinApi = 17;        // oldest runtime accepted (ORT 1.17)
 constexpr uint32_t kParallelForApi = 17;
 constexpr size_t kChunk = size_t{1} << 16;  // elements per parallel work item on CPU
 
@@ -329,7 +331,8 @@ OrtMemType ORT_API_CALL op_input_memory_type(const OrtCustomOp*, size_t) noexcep
 int ORT_API_CALL op_variadic_min_arity(const OrtCustomOp*) noexcept { return 1; }
 int ORT_API_CALL op_variadic_homogeneity(const OrtCustomOp*) noexcept { return 1; }
 
-// The v1 entry points are never called for version >= 16 with the V2 ones set, but must not be null.
+// The v1 entry points must not be null, but ORT >= 1.17 calls the V2 ones (RegisterCustomOps refuses older
+// runtimes), so these only guard against a runtime that ignores them: fail loudly rather than silently.
 void* ORT_API_CALL create_kernel_v1(const OrtCustomOp* op, const OrtApi* api, const OrtKernelInfo* info) noexcept {
   void* kernel = nullptr;
   OrtStatus* status = create_kernel(op, api, info, &kernel);
@@ -418,7 +421,7 @@ void initialise(const OrtApiBase* base) {
   g_api = api;
   g_api_version = use;
   if (use < kMinApi) {
-    g_init_error_text = std::string("JumpRelu: needs ONNX Runtime >= 1.16, this is ") +
+    g_init_error_text = std::string("JumpRelu: needs ONNX Runtime >= 1.17, this is ") +
                         (base->GetVersionString ? base->GetVersionString() : "unknown");
     g_init_error = g_init_error_text.c_str();
     return;

@@ -8,6 +8,7 @@
  * from stdin (text, strtof syntax: "nan", "inf" and "-0" work), and prints
  *   ort VERSION api N
  * followed by one line per output element with its bit pattern in hex (0x%08x).
+ * JUMPRELU_SMOKE_THREADS sets the session's intra-op thread count (default 1).
  */
 #include <dlfcn.h>
 #include <onnxruntime_c_api.h>
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
   check(api->CreateEnv(ORT_LOGGING_LEVEL_WARNING, "jumprelu_c_smoke", &env), "CreateEnv");
   OrtSessionOptions* options;
   check(api->CreateSessionOptions(&options), "CreateSessionOptions");
-  check(api->SetIntraOpNumThreads(options, 1), "SetIntraOpNumThreads");
+  const char* threads = getenv("JUMPRELU_SMOKE_THREADS");
+  check(api->SetIntraOpNumThreads(options, threads ? atoi(threads) : 1), "SetIntraOpNumThreads");
   check(api->RegisterCustomOpsLibrary_V2(options, argv[2]), "RegisterCustomOpsLibrary_V2");
   OrtSession* session;
   check(api->CreateSession(env, argv[3], options, &session), "CreateSession");
