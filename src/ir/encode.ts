@@ -33,6 +33,7 @@ export function encodeModel(model: Model, tensorBytes: (t: Tensor) => Uint8Array
     [M.functions]: () => model.functions.forEach((f) => w.messageField(M.functions, encodeFunction(f))),
   };
   writeInLayout(w, model.layout, emit, Object.values(M));
+  if (!model.layout) for (const f of model.unknownFields) w.push(f.bytes);
   return w;
 }
 
