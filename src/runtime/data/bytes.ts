@@ -1,0 +1,22 @@
+// Reading files that may or may not be gzip-compressed.
+
+import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+
+/** True when the bytes start with the gzip magic number (1f 8b). */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/** Decompresses gzip data, and returns anything else unchanged. */
+export function maybeGunzip(bytes: Uint8Array): Uint8Array {
+  if (!isGzip(bytes)) return bytes;
+  const out = gunzipSync(bytes);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** Reads a file, decompressing it when it is gzip (whatever its name). */
+export async function readMaybeGzip(path: string): Promise<Uint8Array> {
+  const raw = await readFile(path);
+  return maybeGunzip(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
+}
