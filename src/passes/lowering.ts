@@ -23,8 +23,9 @@ import type { Kappa, SiteRecord, Target } from './retrofit-record.js';
 import { CUSTOM_DOMAIN, FUNCTION_DOMAIN } from './sites.js';
 
 export const FUNCTION_NAME = 'JumpRelu';
-/** The function body uses CastLike, which needs opset 15. */
-const FUNCTION_BODY_OPSET = 15n;
+/** Constant(value_float) needs opset 12; CastLike (a type-generic body) needs 15. */
+const FUNCTION_MIN_OPSET = 12n;
+const CASTLIKE_OPSET = 15n;
 
 export interface LoweringContext {
   model: Model;
@@ -143,14 +144,18 @@ function ensureOpsetImport(model: Model, domain: string): void {
   if (model.opsetVersion(domain) === undefined) model.setOpsetVersion(domain, 1n);
 }
 
-/** Adds the model-local function JumpRelu(X; kappa) = Where(X > kappa, X, 0) once. */
+/**
+ * Adds the model-local function JumpRelu(X; kappa) = Where(X > kappa, X, 0) once. ONNX Runtime inlines
+ * functions with the model's own opset, so the body is written for it: from opset 15 CastLike makes
+ * it type-generic; for opsets 12–14 (Constant value_float) the body is float32 only.
+ */
 function ensureJumpReluFunction(model: Model, modelOpset: bigint): void {
   ensureOpsetImport(model, FUNCTION_DOMAIN);
   if (model.functions.some((f) => f.domain === FUNCTION_DOMAIN && f.name === FUNCTION_NAME)) return;
-  const opset = modelOpset > FUNCTION_BODY_OPSET ? modelOpset : FUNCTION_BODY_OPSET;
-  if (opset !== modelOpset) {
-    throw new UsageError(`--target function needs the model's ai.onnx opset ≥ ${FUNCTION_BODY_OPSET} (it imports ${modelOpset}); use --target thresholded-relu or where`);
+  if (modelOpset < FUNCTION_MIN_OPSET) {
+    throw new UsageError(`--target function needs the model's ai.onnx opset ≥ ${FUNCTION_MIN_OPSET} (it imports ${modelOpset}); use --target thresholded-relu or where`);
   }
+  const generic = modelOpset >= CASTLIKE_OPSET;
   const body = new Graph(FUNCTION_NAME);
   const xv = new Value('X');
   xv.scope = body;
@@ -158,18 +163,20 @@ function ensureJumpReluFunction(model: Model, modelOpset: bigint): void {
   body.inputInfos.push(new ValueInfo(null));
   const kappaAttr = new Attribute('value_float', { type: AttributeType.FLOAT, value: 0 });
   kappaAttr.refAttrName = 'kappa';
-  const k = body.append(new Node('Constant', [], { outputNames: ['kappa_f'], attributes: [kappaAttr] }));
-  const kc = body.append(new Node('CastLike', [k.outputs[0]!, xv], { outputNames: ['kappa_x'] }));
-  const z = body.append(new Node('Constant', [], { outputNames: ['zero_f'], attributes: [Attribute.float('value_float', 0)] }));
-  const zc = body.append(new Node('CastLike', [z.outputs[0]!, xv], { outputNames: ['zero_x'] }));
-  const m = body.append(new Node('Greater', [xv, kc.outputs[0]!], { outputNames: ['mask'] }));
-  const y = body.append(new Node('Where', [m.outputs[0]!, xv, zc.outputs[0]!], { outputNames: ['Y'] }));
+  let k = body.append(new Node('Constant', [], { outputNames: ['kappa_f'], attributes: [kappaAttr] })).outputs[0]!;
+  let z = body.append(new Node('Constant', [], { outputNames: ['zero_f'], attributes: [Attribute.float('value_float', 0)] })).outputs[0]!;
+  if (generic) {
+    k = body.append(new Node('CastLike', [k, xv], { outputNames: ['kappa_x'] })).outputs[0]!;
+    z = body.append(new Node('CastLike', [z, xv], { outputNames: ['zero_x'] })).outputs[0]!;
+  }
+  const m = body.append(new Node('Greater', [xv, k], { outputNames: ['mask'] }));
+  const y = body.append(new Node('Where', [m.outputs[0]!, xv, z], { outputNames: ['Y'] }));
   body.outputs.push(y.outputs[0]!);
   body.outputInfos.push(new ValueInfo(null));
   const fn = new IrFunction(FUNCTION_NAME, FUNCTION_DOMAIN, body);
   fn.attributeNames = ['kappa', 'grad_kappa'];
-  fn.opsetImports = [{ domain: '', version: opset }];
-  fn.docString = 'JumpReLU: Y = X if X > kappa else 0. grad_kappa is the threshold gradients use (metadata for the gradient compiler).';
+  fn.opsetImports = [{ domain: '', version: modelOpset }];
+  fn.docString = 'JumpReLU: Y = X if X > kappa else 0. grad_kappa is the threshold gradients use (metadata for the gradient compiler).'
+    + (generic ? '' : ' Float32 only (the model\'s opset predates CastLike).');
   model.functions.push(fn);
 }
-
