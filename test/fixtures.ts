@@ -11,6 +11,7 @@
 // This module has no side effects on import: Node's test runner also loads it as a file of tests.
 
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -153,6 +154,7 @@ export interface AuthorsModelEntry {
   readonly architecture: string;
   readonly dataset: 'mnist' | 'cifar10';
   readonly source: string;
+  readonly source_md5: string;
   readonly normalisation: { readonly scale: string; readonly mean: readonly number[]; readonly std: readonly number[] };
   readonly input: { readonly name: string; readonly shape: readonly (string | number)[] };
   readonly output: { readonly name: string; readonly shape: readonly (string | number)[] };
@@ -199,6 +201,9 @@ function readCompleteManifest(): AuthorsManifest | undefined {
   for (const name of AUTHORS_MODELS) {
     const e = m.models[name];
     if (!e || !existsSync(join(authorsCacheDir(), e.file)) || !existsSync(join(authorsCacheDir(), e.reference))) return undefined;
+    // stale when the shared weights changed since the export
+    const source = join(sharedDataDir(), e.source);
+    if (existsSync(source) && createHash('md5').update(readFileSync(source)).digest('hex') !== e.source_md5) return undefined;
   }
   return m;
 }
