@@ -233,6 +233,8 @@ function writeAll(fd: number, bytes: Uint8Array, at: number): void {
   for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done, bytes.length - done, at + done);
 }
 
+// No fsync: the rename already makes the output all-or-nothing for a crash of this process, and
+// like `cp` we leave durability against power loss to the file system.
 function writeChunks(file: string, chunks: Uint8Array[]): void {
   const fd = fs.openSync(file, 'w');
   try {
@@ -247,7 +249,6 @@ function writeChunks(file: string, chunks: Uint8Array[]): void {
         views = advance(views, n);
       }
     }
-    fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
