@@ -109,7 +109,9 @@ function bench(name: string, input: string, dataFiles: string[], outDir: string,
   console.log(`  cp                     ${cp.toFixed(0).padStart(7)} ms  ${(mb / (cp / 1000)).toFixed(0).padStart(6)} MB/s`);
   console.log(`  jumprelu-convert wall  ${wall.toFixed(0).padStart(7)} ms  ${(mb / (wall / 1000)).toFixed(0).padStart(6)} MB/s  ratio ${(wall / cp).toFixed(2)}× cp (process start included)`);
   console.log(`  load+retrofit+save     ${inproc.toFixed(0).padStart(7)} ms  ${(mb / (inproc / 1000)).toFixed(0).padStart(6)} MB/s  ratio ${(inproc / cp).toFixed(2)}× cp`);
-  console.log(`  peak RSS               ${(rss / 1e6).toFixed(0).padStart(7)} MB  = ${(rss / proto).toFixed(2)}× the protobuf file; ${((rss - baseRss) / 1e6).toFixed(0)} MB above a bare node process = ${((rss - baseRss) / proto).toFixed(2)}×`);
+  const above = Math.max(0, rss - baseRss);
+  console.log(`  peak RSS               ${(rss / 1e6).toFixed(0).padStart(7)} MB  (${(above / 1e6).toFixed(0)} MB above a bare node process) = ` +
+    `${(rss / bytes).toFixed(2)}× the model's ${mb.toFixed(0)} MB; ${(above / proto).toFixed(2)}× the protobuf file above the baseline`);
 }
 
 fs.mkdirSync(dir, { recursive: true });
