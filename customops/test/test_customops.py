@@ -535,3 +535,38 @@ def test_given_model_pairs(lib, pair):
     want = ref.run(None, feeds)
     for g, w in zip(got, want):
         assert_same_bits(g, w)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Host helpers of the GPU check (test/gpu_check_host.h): float -> float16/bfloat16 conversion of test data
+
+
+def test_gpu_check_host_conversions(tmp_path):
+    src = tmp_path / "conv.cc"
+    src.write_text(
+        '#include "gpu_check_host.h"\n#include <cstdio>\n'
+        "int main() { uint32_t u; while (fread(&u, 4, 1, stdin) == 1) { float f; std::memcpy(&f, &u, 4);\n"
+        "  uint16_t o[2] = {gpu_check::float_to_half_bits(f), gpu_check::float_to_bf16_bits(f)};\n"
+        "  fwrite(o, 2, 2, stdout); } }\n")
+    exe = tmp_path / "conv"
+    subprocess.run(["c++", "-std=c++17", "-O2", f"-I{HERE}", str(src), "-o", str(exe)], check=True)
+    rng = np.random.default_rng(0)
+    u = np.concatenate([
+        rng.integers(0, 2**32, 1_000_000, dtype=np.uint64).astype(np.uint32),
+        np.arange(0x33000000 - 3000, 0x33000000 + 3000, dtype=np.uint32),  # around half's 2^-25
+        np.arange(0x38800000 - 100_000, 0x38800000 + 3000, dtype=np.uint32),  # subnormal/normal boundary
+        np.arange(0x477FF000 - 3000, 0x477FF000 + 3000, dtype=np.uint32),  # overflow to inf
+        np.array([0, 0x7F800000, 0x7FC00000], np.uint32)])
+    u = np.concatenate([u, u | np.uint32(0x80000000)])
+    out = np.frombuffer(subprocess.run([str(exe)], input=u.tobytes(), stdout=subprocess.PIPE, check=True).stdout,
+                        np.uint16).reshape(-1, 2)
+    f = u.view(np.float32)
+    nan = np.isnan(f)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want_half = f.astype(np.float16).view(np.uint16)
+    assert np.array_equal(out[~nan, 0], want_half[~nan])
+    assert np.isnan(out[nan, 0].view(np.float16)).all()
+    # bfloat16: round to nearest even on the upper 16 bits
+    want_bf16 = ((u.astype(np.uint64) + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    assert np.array_equal(out[~nan, 1], want_bf16[~nan])
+    assert (out[nan, 1] & 0x7FFF > 0x7F80).all()
