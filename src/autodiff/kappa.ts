@@ -1,0 +1,88 @@
+// Which threshold a JumpReLU's derivative uses. The retrofit pass records, per rewritten activation,
+// the inference κ and an optional gradient κ in metadata_props['jumprelu.retrofit']:
+//   {"format":1,"sites":[{"graph":"main","node":"…","target":"thresholded-relu|where|function|custom",
+//                         "kappa":0.5,"grad_kappa":0.2}, …]}
+// (src/passes/retrofit-record.ts writes it; κ may also be a list, one per channel along axis 1, and the
+// target 'relu' marks a κ = 0 site kept as a Relu node.)
+// The derivative of J(z) = z·1[z > κ] is taken as 1[z > κ_grad] (the jump's Dirac term is ignored, as
+// in the paper's PyTorch code); κ_grad defaults to κ. An explicit `gradKappa` option overrides every
+// JumpReLU site (the adaptive attack's ReLU surrogate uses 0).
+
+import { UsageError } from '../ir/errors.js';
+import type { IrFunction } from '../ir/function.js';
+import type { Model } from '../ir/model.js';
+import type { Node } from '../ir/node.js';
+
+export const RETROFIT_METADATA_KEY = 'jumprelu.retrofit';
+
+/** One threshold, or one per channel (axis 1). */
+export type KappaValue = number | number[];
+
+export interface RetrofitSite {
+  graph: string;
+  node: string;
+  target: string;
+  kappa: KappaValue;
+  grad_kappa?: KappaValue;
+}
+
+function isKappa(v: unknown): v is KappaValue {
+  return typeof v === 'number' || (Array.isArray(v) && v.every((x) => typeof x === 'number'));
+}
+
+export class KappaResolver {
+  private readonly sites = new Map<string, RetrofitSite>();
+
+  private readonly functions: IrFunction[];
+
+  constructor(model: Model, readonly override: number | null) {
+    this.functions = model.functions;
+    const raw = model.getMetadata(RETROFIT_METADATA_KEY);
+    if (raw === undefined) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw new UsageError(`metadata '${RETROFIT_METADATA_KEY}' is not valid JSON`);
+    }
+    const sites = (parsed as { sites?: unknown }).sites;
+    if (!Array.isArray(sites)) throw new UsageError(`metadata '${RETROFIT_METADATA_KEY}' has no "sites" list`);
+    for (const s of sites as RetrofitSite[]) {
+      if (typeof s?.node !== 'string' || !isKappa(s.kappa)) {
+        throw new UsageError(`metadata '${RETROFIT_METADATA_KEY}': a site lacks "node" or a numeric "kappa"`);
+      }
+      if (s.grad_kappa !== undefined && !isKappa(s.grad_kappa)) {
+        throw new UsageError(`metadata '${RETROFIT_METADATA_KEY}': site '${s.node}' has a non-numeric "grad_kappa"`);
+      }
+      if ((s.graph ?? 'main') === 'main') this.sites.set(s.node, s);
+    }
+  }
+
+  /** The recorded site for a node of the main graph, if any. */
+  site(node: Node): RetrofitSite | undefined {
+    return node.name ? this.sites.get(node.name) : undefined;
+  }
+
+  /**
+   * The gradient threshold for a JumpReLU node whose own inference threshold is `fallback` (null when
+   * the caller keeps using the node's own threshold tensor or mask as is).
+   */
+  gradKappa(node: Node, fallback: KappaValue | null): KappaValue | null {
+    if (this.override !== null) return this.override;
+    const s = this.site(node);
+    if (s) return s.grad_kappa ?? s.kappa;
+    return fallback;
+  }
+
+  /** Like gradKappa, but null when the recorded gradient κ is the inference κ (the node's own mask can be reused). */
+  distinctGradKappa(node: Node): KappaValue | null {
+    if (this.override !== null) return this.override;
+    return this.site(node)?.grad_kappa ?? null;
+  }
+
+  /** A float attribute's default in the model-local function a node calls. */
+  functionDefault(node: Node, name: string): number | undefined {
+    const fn = this.functions.find((f) => f.name === node.opType && f.domain === node.domain && f.overload === node.overload);
+    return fn?.attributeDefaults.find((a) => a.name === name)?.asFloat();
+  }
+}

@@ -1,0 +1,214 @@
+// VJP rules of elementwise ops: arithmetic with broadcasting, activations (JumpReLU forms included),
+// Softmax/LogSoftmax, and the ops that pass gradients through unchanged.
+
+import type { Value } from '../../ir/value.js';
+import { attrFloat, attrInt } from '../attrs.js';
+import type { KappaValue } from '../kappa.js';
+import { FLOAT_TYPES, constantOf } from '../tensors.js';
+import {
+  type Rule, type RuleContext, elemOf, fail, input, masked, normAxis, rankOf, unbroadcast,
+} from './context.js';
+
+const gy0 = (c: RuleContext) => c.gy[0]!;
+
+const add: Rule = (c) => [
+  c.needs(0) ? unbroadcast(c, gy0(c), input(c, 0)) : null,
+  c.needs(1) ? unbroadcast(c, gy0(c), input(c, 1)) : null,
+];
+
+const sub: Rule = (c) => [
+  c.needs(0) ? unbroadcast(c, gy0(c), input(c, 0)) : null,
+  c.needs(1) ? unbroadcast(c, c.e.one('Neg', [gy0(c)]), input(c, 1)) : null,
+];
+
+const sum: Rule = (c) => c.node.inputs.map((v, i) => (c.needs(i) ? unbroadcast(c, gy0(c), v!) : null));
+
+const mul: Rule = (c) => {
+  const [a, b] = [input(c, 0), input(c, 1)];
+  return [
+    c.needs(0) ? unbroadcast(c, c.e.one('Mul', [gy0(c), b]), a) : null,
+    c.needs(1) ? unbroadcast(c, c.e.one('Mul', [gy0(c), a]), b) : null,
+  ];
+};
+
+const div: Rule = (c) => {
+  const [a, b] = [input(c, 0), input(c, 1)];
+  const y = c.node.outputs[0]!;
+  return [
+    c.needs(0) ? unbroadcast(c, c.e.one('Div', [gy0(c), b]), a) : null,
+    // d(a/b)/db = -a/b² = -y/b
+    c.needs(1) ? unbroadcast(c, c.e.one('Neg', [c.e.one('Div', [c.e.one('Mul', [gy0(c), y]), b])]), b) : null,
+  ];
+};
+
+const neg: Rule = (c) => [c.e.one('Neg', [gy0(c)])];
+const identity: Rule = (c) => [gy0(c)];
+
+const exp: Rule = (c) => [c.e.one('Mul', [gy0(c), c.node.outputs[0]!])];
+const log: Rule = (c) => [c.e.one('Div', [gy0(c), input(c, 0)])];
+const sqrt: Rule = (c) => {
+  const y = c.node.outputs[0]!;
+  return [c.e.one('Div', [gy0(c), c.e.one('Mul', [y, c.e.scalar(2, elemOf(c, y))])])];
+};
+
+/** A threshold as a constant that broadcasts against x: a scalar, or [C, 1, …, 1] per channel. */
+function threshold(c: RuleContext, x: Value, kappa: KappaValue): Value {
+  const elem = elemOf(c, x);
+  if (typeof kappa === 'number') return c.e.scalar(kappa, elem);
+  const rank = rankOf(c, x);
+  const channels = c.info.shape(x)?.[1];
+  if (rank < 2 || (typeof channels === 'number' && channels !== kappa.length)) {
+    fail(c, `a per-channel κ of ${kappa.length} values does not fit input '${x.name}'`);
+  }
+  return c.e.constant(elem, [kappa.length, ...new Array<number>(rank - 2).fill(1)], kappa);
+}
+
+/** Gradient of an activation whose derivative is 1[x > κ] (ReLU, JumpReLU forms). */
+function step(c: RuleContext, x: Value, kappa: KappaValue | Value): Value {
+  const k = typeof kappa === 'number' || Array.isArray(kappa) ? threshold(c, x, kappa) : kappa;
+  return masked(c, c.e.one('Greater', [x, k]), gy0(c));
+}
+
+/** ReLU; a Relu that the retrofit recorded as a κ = 0 JumpReLU site follows that site's gradient κ. */
+const relu: Rule = (c) => {
+  const k = c.kappa.site(c.node) ? c.kappa.gradKappa(c.node, 0)! : 0;
+  return [step(c, input(c, 0), k)];
+};
+
+const thresholdedRelu: Rule = (c) => {
+  const alpha = attrFloat(c.node, 'alpha', 1.0);
+  return [step(c, input(c, 0), c.kappa.gradKappa(c.node, alpha)!)];
+};
+
+/**
+ * `JumpRelu` as a model-local function (com.jumprelu.functions, attribute kappa) or a custom op
+ * (com.jumprelu: attributes kappa and grad_kappa, or a per-channel κ tensor as input 1).
+ */
+const jumpRelu: Rule = (c) => {
+  const x = input(c, 0);
+  const kappaInput = c.node.inputs[1] ?? null;
+  const kg = kappaInput ? c.kappa.distinctGradKappa(c.node) : null;
+  if (kappaInput) {
+    // The custom op's per-channel κ is [C]: align it with axis 1 of x.
+    const rank = rankOf(c, x);
+    const aligned = rank > 2 ? c.e.one('Unsqueeze', [kappaInput, c.e.ints(Array.from({ length: rank - 2 }, (_, i) => i + 1))]) : kappaInput;
+    return [step(c, x, kg ?? aligned), null];
+  }
+  const kappa = c.node.attr('kappa')?.asFloat() ?? c.kappa.functionDefault(c.node, 'kappa');
+  if (kappa === undefined) fail(c, "it has no float attribute 'kappa'");
+  const own = c.node.attr('grad_kappa')?.asFloat();
+  return [step(c, x, c.kappa.gradKappa(c.node, own ?? kappa)!)];
+};
+
+const leakyRelu: Rule = (c) => {
+  const x = input(c, 0);
+  const alpha = attrFloat(c.node, 'alpha', 0.01);
+  const gy = gy0(c);
+  const positive = c.e.one('Greater', [x, c.e.scalar(0, elemOf(c, x))]);
+  return [c.e.one('Where', [positive, gy, c.e.one('Mul', [gy, c.e.scalar(alpha, elemOf(c, gy))])])];
+};
+
+const sigmoid: Rule = (c) => {
+  const y = c.node.outputs[0]!;
+  const one = c.e.scalar(1, elemOf(c, y));
+  return [c.e.one('Mul', [gy0(c), c.e.one('Mul', [y, c.e.one('Sub', [one, y])])])];
+};
+
+const tanh: Rule = (c) => {
+  const y = c.node.outputs[0]!;
+  const one = c.e.scalar(1, elemOf(c, y));
+  return [c.e.one('Mul', [gy0(c), c.e.one('Sub', [one, c.e.one('Mul', [y, y])])])];
+};
+
+/** Clip (opset ≥ 11: min and max are optional inputs). Inside [min, max] inclusive, as PyTorch's clamp. */
+const clip: Rule = (c) => {
+  const x = input(c, 0);
+  const [lo, hi] = [c.node.inputs[1] ?? null, c.node.inputs[2] ?? null];
+  const gy = gy0(c);
+  const conds = [];
+  if (lo) conds.push(c.e.one('GreaterOrEqual', [x, lo]));
+  if (hi) conds.push(c.e.one('LessOrEqual', [x, hi]));
+  const out: (ReturnType<typeof masked> | null)[] = [];
+  if (c.needs(0)) {
+    if (conds.length === 0) out[0] = gy;
+    else out[0] = masked(c, conds.length === 2 ? c.e.one('And', [conds[0]!, conds[1]!]) : conds[0]!, gy);
+  }
+  if (lo && c.needs(1)) out[1] = unbroadcast(c, masked(c, c.e.one('Less', [x, lo]), gy), lo);
+  if (hi && c.needs(2)) out[2] = unbroadcast(c, masked(c, c.e.one('Greater', [x, hi]), gy), hi);
+  return out;
+};
+
+/**
+ * Where(cond, a, b). A JumpReLU lowered as Greater(x, κ) → Where(mask, x, 0) gets its mask rebuilt with the
+ * gradient κ when that differs (recorded site or override).
+ */
+const where: Rule = (c) => {
+  let cond = input(c, 0);
+  const [a, b] = [input(c, 1), input(c, 2)];
+  const gy = gy0(c);
+  if (c.kappa.site(c.node) !== undefined || jumpWhere(c)) {
+    const kg = c.kappa.distinctGradKappa(c.node);
+    if (kg !== null) cond = c.e.one('Greater', [a, threshold(c, a, kg)]);
+  }
+  const zero = c.e.scalar(0, elemOf(c, gy));
+  return [
+    null,
+    c.needs(1) ? unbroadcast(c, c.e.one('Where', [cond, gy, zero]), a) : null,
+    c.needs(2) ? unbroadcast(c, c.e.one('Where', [cond, zero, gy]), b) : null,
+  ];
+};
+
+/** Whether a Where node is the JumpReLU pattern Where(Greater(x, κ), x, 0) with constant κ. */
+function jumpWhere(c: RuleContext): boolean {
+  const [cond, a, b] = c.node.inputs;
+  const g = cond?.producer;
+  if (!g || g.opType !== 'Greater' || g.domain !== '' || g.inputs[0] !== a) return false;
+  const zero = constantOf(b);
+  return !!zero && zero.values.every((v) => v === 0) && !!constantOf(g.inputs[1]);
+}
+
+/** Softmax/LogSoftmax of opset ≥ 13: one axis. */
+function softmaxAxis(c: RuleContext): number {
+  if (c.opset < 13) fail(c, 'Softmax before opset 13 (coerced to 2-D) is not supported');
+  const y = c.node.outputs[0]!;
+  return normAxis(attrInt(c.node, 'axis', -1), rankOf(c, y, 'output'));
+}
+
+const softmax: Rule = (c) => {
+  const y = c.node.outputs[0]!;
+  const axes = c.e.ints([softmaxAxis(c)]);
+  const gy = gy0(c);
+  const dot = c.e.one('ReduceSum', [c.e.one('Mul', [gy, y]), axes], { keepdims: 1 });
+  return [c.e.one('Mul', [y, c.e.one('Sub', [gy, dot])])];
+};
+
+const logSoftmax: Rule = (c) => {
+  const y = c.node.outputs[0]!;
+  const axes = c.e.ints([softmaxAxis(c)]);
+  const gy = gy0(c);
+  const total = c.e.one('ReduceSum', [gy, axes], { keepdims: 1 });
+  return [c.e.one('Sub', [gy, c.e.one('Mul', [c.e.one('Exp', [y]), total])])];
+};
+
+const dropout: Rule = (c) => {
+  const training = c.node.inputs[2] ? constantOf(c.node.inputs[2]) : null;
+  if (c.node.inputs[2] && !training) fail(c, 'its training_mode input is not a constant');
+  if (training && training.values[0]) fail(c, 'training_mode is true (only inference Dropout is supported)');
+  return [gy0(c)];
+};
+
+const cast: Rule = (c) => {
+  const x = input(c, 0);
+  const elem = c.info.elem(x);
+  if (elem === null || !FLOAT_TYPES.has(elem)) return [null];
+  return [c.e.one('Cast', [gy0(c)], { to: elem })];
+};
+
+export const elementwiseRules: Record<string, Rule> = {
+  Add: add, Sub: sub, Sum: sum, Mul: mul, Div: div, Neg: neg, Exp: exp, Log: log, Sqrt: sqrt,
+  Identity: identity, Dropout: dropout, Cast: cast,
+  Relu: relu, ThresholdedRelu: thresholdedRelu, LeakyRelu: leakyRelu, Sigmoid: sigmoid, Tanh: tanh, Clip: clip,
+  Where: where, Softmax: softmax, LogSoftmax: logSoftmax,
+};
+
+export const jumpReluRule = jumpRelu;

@@ -1,0 +1,27 @@
+// The VJP rule of each supported op, by domain and op type.
+
+import type { Node } from '../../ir/node.js';
+import type { Rule } from './context.js';
+import { elementwiseRules, jumpReluRule } from './elementwise.js';
+import { linearRules } from './linear.js';
+import { poolRules } from './pool.js';
+import { shapeRules } from './shape.js';
+
+export type { Rule, RuleContext } from './context.js';
+
+/** Domains of the JumpReLU forms that are not standard ops. */
+export const JUMPRELU_FUNCTION_DOMAIN = 'com.jumprelu.functions';
+export const JUMPRELU_CUSTOM_DOMAIN = 'com.jumprelu';
+
+const standard: Record<string, Rule> = { ...elementwiseRules, ...linearRules, ...poolRules, ...shapeRules };
+
+/** Op types of the default domain that have a rule (for documentation and error messages). */
+export const SUPPORTED_OPS: readonly string[] = Object.keys(standard).sort();
+
+export function ruleFor(node: Node): Rule | undefined {
+  if (node.domain === '' || node.domain === 'ai.onnx') return Object.hasOwn(standard, node.opType) ? standard[node.opType] : undefined;
+  if ((node.domain === JUMPRELU_FUNCTION_DOMAIN || node.domain === JUMPRELU_CUSTOM_DOMAIN) && node.opType === 'JumpRelu') {
+    return jumpReluRule;
+  }
+  return undefined;
+}
