@@ -7,8 +7,16 @@
 // (inner % pack == 0). 32-bit index arithmetic whenever the tensor has fewer than 2^31 elements.
 #include "jumprelu_cuda.h"
 
+#ifdef JUMPRELU_CUDA_EMULATION
+// plain C++ build for tests on machines without a GPU (test/cuda_emulation.h)
+#include "cuda_emulation.h"
+#define JR_LAUNCH(kernel, grid, stream, ...) \
+  jr_emulated_launch((grid), kThreads, [&] { kernel(__VA_ARGS__); })
+#else
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#define JR_LAUNCH(kernel, grid, stream, ...) kernel<<<(grid), kThreads, 0, (stream)>>>(__VA_ARGS__)
+#endif
 
 #include <atomic>
 #include <cstdint>
@@ -151,18 +159,18 @@ void launch_typed(const Args& a, cudaStream_t stream) {
   if (!per_channel) {
     if (packed) {
       const size_t items = a.n / T::kPack + (a.n % T::kPack);
-      scalar_packed<T, Idx><<<grid_for(items), kThreads, 0, stream>>>(x, y, n, a.kappa, kd);
+      JR_LAUNCH((scalar_packed<T, Idx>), grid_for(items), stream, x, y, n, a.kappa, kd);
     } else {
-      scalar_plain<T, Idx><<<grid_for(a.n), kThreads, 0, stream>>>(x, y, n, a.kappa, kd);
+      JR_LAUNCH((scalar_plain<T, Idx>), grid_for(a.n), stream, x, y, n, a.kappa, kd);
     }
     return;
   }
   if (packed && a.inner % T::kPack == 0) {
-    channel_packed<T, Idx><<<grid_for(a.n / T::kPack), kThreads, 0, stream>>>(
-        x, y, n, kd, static_cast<Idx>(a.channels), static_cast<Idx>(a.inner / T::kPack));
+    JR_LAUNCH((channel_packed<T, Idx>), grid_for(a.n / T::kPack), stream, x, y, n, kd,
+              static_cast<Idx>(a.channels), static_cast<Idx>(a.inner / T::kPack));
   } else {
-    channel_plain<T, Idx><<<grid_for(a.n), kThreads, 0, stream>>>(x, y, n, kd, static_cast<Idx>(a.channels),
-                                                                   static_cast<Idx>(a.inner));
+    JR_LAUNCH((channel_plain<T, Idx>), grid_for(a.n), stream, x, y, n, kd, static_cast<Idx>(a.channels),
+              static_cast<Idx>(a.inner));
   }
 }
 

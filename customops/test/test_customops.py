@@ -570,3 +570,19 @@ def test_gpu_check_host_conversions(tmp_path):
     want_bf16 = ((u.astype(np.uint64) + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
     assert np.array_equal(out[~nan, 1], want_bf16[~nan])
     assert (out[nan, 1] & 0x7FFF > 0x7F80).all()
+
+
+# --------------------------------------------------------------------------------------------------------
+# The CUDA kernels' logic on the CPU: src/jumprelu_cuda.cu and the GPU check program compiled as plain C++
+# against test/cuda_emulation.h (every grid thread run in turn), correctness part of the GPU check only
+
+
+def test_cuda_kernels_in_cpu_emulation(tmp_path):
+    exe = tmp_path / "gpu_check_emulated"
+    subprocess.run(["c++", "-x", "c++", "-std=c++17", "-O2", "-fno-strict-aliasing", "-Wall", "-Wno-unknown-pragmas",
+                    "-Werror", "-DJUMPRELU_CUDA_EMULATION", f"-I{CUSTOMOPS / 'src'}", f"-I{HERE}",
+                    str(HERE / "gpu_check.cu"), str(CUSTOMOPS / "src" / "jumprelu_cuda.cu"), "-o", str(exe)],
+                   check=True)
+    out = subprocess.run([str(exe)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "every case matches the CPU kernels bit for bit" in out.stdout, out.stdout[-3000:]
