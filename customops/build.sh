@@ -13,6 +13,8 @@ build="${1:-$here/build}"
 [ $# -gt 0 ] && shift
 mkdir -p "$build"
 build="$(cd "$build" && pwd)"
+# one build at a time per build directory (e.g. test processes running in parallel)
+if command -v flock >/dev/null; then exec 9>"$build/.build.lock"; flock 9; fi
 
 generator=()
 if command -v ninja >/dev/null && [ ! -f "$build/CMakeCache.txt" ]; then generator=(-G Ninja); fi

@@ -37,11 +37,13 @@ if [ -n "${ORT_INCLUDE_DIR:-}" ]; then
   echo "$ORT_INCLUDE_DIR"; exit 0
 fi
 
+mkdir -p "$tp"
+# one fetch at a time (parallel builds share third_party/)
+if command -v flock >/dev/null; then exec 9>"$tp/.fetch.lock"; flock 9; fi
+
 for d in "$tp"/ort-headers-*/include; do
   if [ -d "$d" ] && check_dir "$d"; then echo "$d"; exit 0; fi
 done
-
-mkdir -p "$tp"
 
 fetch_debian() {
   command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || return 1
