@@ -352,6 +352,19 @@ def test_per_channel_kappa_float16(lib):
     assert_same_bits(got, reference(x, kappa.astype(np.float32)))
 
 
+def test_empty_name_for_the_optional_kappa_input(lib):
+    node = helper.make_node("JumpRelu", ["x", ""], ["h"], domain=DOMAIN, kappa=0.5)
+    relu = helper.make_node("Relu", ["h"], ["y"])  # the custom op's output type must be inferred for this
+    g = helper.make_graph([node, relu], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT16, ["n"])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT16, ["n"])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(DOMAIN, 1)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    x = random_f32(300, seed=12).astype(np.float16)
+    got = session(m, lib).run(None, {"x": x})[0]
+    assert_same_bits(got, reference(x, 0.5))
+
+
 def test_per_channel_kappa_of_wrong_length_is_an_error(lib):
     m = make_model("JumpRelu", kappa_input="input", shape=("n", "c", "h"))
     s = session(m, lib)
