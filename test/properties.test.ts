@@ -14,7 +14,7 @@ import { encodeModel } from '../src/ir/encode.js';
 import type { Model } from '../src/ir/model.js';
 import { retrofit } from '../src/index.js';
 import { RECORD_KEY, type Target } from '../src/passes/retrofit-record.js';
-import { type GraphSpec, type Instr, ModelBuilder, buildFromSpec, countOps, makeRng } from './helpers/build-model.js';
+import { type GraphSpec, type Instr, ModelBuilder, buildFromSpec, countOps, makeRng, sitesModel } from './helpers/build-model.js';
 import { type Feeds, type Outputs, bytesOf, describeDifference, randomFeed, runModel, sameOutputs } from './helpers/ort.js';
 
 const seedParams = process.env['FC_SEED'] ? { seed: Number(process.env['FC_SEED']) } : {};
@@ -260,6 +260,15 @@ describe('converter properties over generated graphs', () => {
         write(`m${i}_kappa0.onnx`, convert(bytes, 0, 'where'));
         write(`m${i}_reconverted.onnx`, convert(convert(bytes, 0.25, 'where'), 0.5, 'function'));
       });
+      // Sites in If branches, a local function and a Clip (with --relu6), and a reported FusedConv.
+      const sites = sitesModel({ withFused: true }).bytes();
+      for (const target of allTargets) {
+        const m = decodeModel(sites);
+        retrofit(m, { kappa: 0.25, target, relu6: true, gradKappa: 0.1 });
+        const f = path.join(dir, `sites_${target}.onnx`);
+        fs.writeFileSync(f, encodeModel(m).toBytes());
+        files.push(f);
+      }
       const script = [
         'import sys, json, onnx',
         'res = {}',

@@ -269,6 +269,36 @@ export class ModelBuilder {
   }
 }
 
+/**
+ * A model with a site of every kind, in this order: relu_a (after a Conv), relu_b (after a Gemm),
+ * clip6 (Clip(0, 6)), [fused: com.microsoft FusedConv with a Relu activation, when asked], relu_then /
+ * relu_else (the two branches of If `branch`), relu_in_fn (in the model-local function local.fns::Act,
+ * called by `call_act`). Without the fused node it runs in ONNX Runtime.
+ */
+export function sitesModel(options: { withFused?: boolean; seed?: number } = {}): ModelBuilder {
+  const mb = new ModelBuilder({ seed: options.seed ?? 3 });
+  const g = mb.main;
+  const x = g.input('x', [1, 2, 4, 4]);
+  const c = g.relu(g.conv(x, 3, 3, 1, { name: 'conv' }), { name: 'relu_a' });
+  const f = g.flatten(g.addBias(c, { name: 'bias' }), { name: 'flat' });
+  const h = g.relu(g.gemm(f, 6, { name: 'fc' }), { name: 'relu_b' });
+  const clipped = g.clip(h, 0, 6, { name: 'clip6' });
+  if (options.withFused) {
+    const w = g.initializer('fused_w', [2, 2, 1, 1]);
+    const fused = new Node('FusedConv', [x.value, w], {
+      domain: 'com.microsoft', name: 'fused', outputNames: [mb.uniqueValueName('fused_out')], attributes: [Attribute.string('activation', 'Relu')],
+    });
+    g.graph.append(fused);
+    g.output({ value: fused.outputs[0]!, shape: [1, 2, 4, 4] });
+    mb.model.setOpsetVersion('com.microsoft', 1n);
+  }
+  const cond = g.boolConstant('cond', true);
+  const branched = g.ifNode(cond, [1, 6], (b) => b.relu(clipped, { name: 'relu_then' }), (b) => b.relu(clipped, { name: 'relu_else' }), { name: 'branch' });
+  mb.addFunction('local.fns', 'Act', (b, v) => b.relu(v, { name: 'relu_in_fn' }), [1, 6]);
+  g.output(g.call('local.fns', 'Act', branched, { name: 'call_act' }));
+  return mb;
+}
+
 /** Counts nodes by `domain::op` over every graph of the model (main, subgraphs, function bodies). */
 export function countOps(model: Model, opts: { includeFunctionBodies?: boolean } = {}): Map<string, number> {
   const counts = new Map<string, number>();
