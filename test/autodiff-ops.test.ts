@@ -1,0 +1,439 @@
+// Every VJP rule against finite differences (see autodiff-helpers.ts for the check and its tolerance):
+// one small model per op and attribute combination, two random directions each.
+
+import assert from 'node:assert/strict';
+import test from 'node:test';
+
+import type * as ort from 'onnxruntime-node';
+
+import { gradientSignature, buildGradientModel } from '../src/autodiff/index.js';
+import type { Model } from '../src/ir/model.js';
+import { DataType } from '../src/ir/tensor.js';
+import { F, type LeafData, TinyModel, assertGradient, distinctValues, f32, gridValues, rng } from './autodiff-helpers.js';
+
+interface Case {
+  model: Model;
+  wrt: Record<string, LeafData>;
+  fixed?: Record<string, ort.Tensor>;
+  of?: string[];
+  /** Opset the gradient model is expected to need (default: the model's). */
+  opset?: number;
+}
+
+const size = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+
+/** Leaf data on the exact grid, away from the given kinks. */
+function leaf(seed: number, dims: number[], lo = -2, hi = 2, avoid: number[] = []): LeafData {
+  return { dims, values: gridValues(rng(seed), size(dims), lo, hi, avoid) };
+}
+
+function tensorOf(l: LeafData): ort.Tensor {
+  return f32(l.values, l.dims);
+}
+
+function weights(seed: number, dims: number[], scale = 1): LeafData {
+  return { dims, values: gridValues(rng(seed), size(dims), -scale, scale) };
+}
+
+const cases: Record<string, (seed: number) => Case> = {};
+
+// ---- elementwise arithmetic with broadcasting ----
+cases['Add broadcast [2,3,4] + [3,1]'] = (s) => {
+  const m = new TinyModel();
+  const a = m.input('a', [2, 3, 4]);
+  const b = m.input('b', [3, 1]);
+  return { model: m.output(m.one('Add', [a, b])), wrt: { a: leaf(s, [2, 3, 4]), b: leaf(s + 1, [3, 1]) } };
+};
+cases['Sub broadcast [2,3] − [3]'] = (s) => {
+  const m = new TinyModel();
+  const a = m.input('a', [2, 3]);
+  const b = m.input('b', [3]);
+  return { model: m.output(m.one('Sub', [a, b])), wrt: { a: leaf(s, [2, 3]), b: leaf(s + 1, [3]) } };
+};
+cases['Mul broadcast [2,1,4] · [3,1]'] = (s) => {
+  const m = new TinyModel();
+  const a = m.input('a', [2, 1, 4]);
+  const b = m.input('b', [3, 1]);
+  return { model: m.output(m.one('Mul', [a, b])), wrt: { a: leaf(s, [2, 1, 4]), b: leaf(s + 1, [3, 1]) } };
+};
+cases['Mul of a value by itself'] = (s) => {
+  const m = new TinyModel();
+  const a = m.input('a', [2, 3]);
+  return { model: m.output(m.one('Mul', [a, a])), wrt: { a: leaf(s, [2, 3]) } };
+};
+cases['Div [2,3] / [2,1]'] = (s) => {
+  const m = new TinyModel();
+  const a = m.input('a', [2, 3]);
+  const b = m.input('b', [2, 1]);
+  return { model: m.output(m.one('Div', [a, b])), wrt: { a: leaf(s, [2, 3]), b: leaf(s + 1, [2, 1], 0.5, 2) } };
+};
+cases['Sum of three, broadcast'] = (s) => {
+  const m = new TinyModel();
+  const a = m.input('a', [2, 3]);
+  const b = m.input('b', [3]);
+  const c = m.input('c', [2, 1]);
+  return { model: m.output(m.one('Sum', [a, b, c])), wrt: { a: leaf(s, [2, 3]), b: leaf(s + 1, [3]), c: leaf(s + 2, [2, 1]) } };
+};
+cases['symbolic batch: Add [N,3] + [1,3] (runtime shapes)'] = (s) => {
+  const m = new TinyModel();
+  const a = m.input('a', ['N', 3]);
+  const b = m.input('b', ['M', 3]);
+  return { model: m.output(m.one('Add', [a, b])), wrt: { a: leaf(s, [4, 3]), b: leaf(s + 1, [1, 3]) } };
+};
+for (const op of ['Neg', 'Exp', 'Log', 'Sqrt', 'Sigmoid', 'Tanh', 'Identity']) {
+  cases[op] = (s) => {
+    const m = new TinyModel();
+    const x = m.input('x', [2, 3, 2]);
+    const positive = op === 'Log' || op === 'Sqrt';
+    return { model: m.output(m.one(op, [x])), wrt: { x: leaf(s, [2, 3, 2], positive ? 0.5 : -2, 2) } };
+  };
+}
+
+// ---- activations ----
+cases['Relu'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 4]);
+  return { model: m.output(m.one('Relu', [x])), wrt: { x: leaf(s, [2, 3, 4], -2, 2, [0]) } };
+};
+cases['ThresholdedRelu(alpha=0.5)'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 4]);
+  return { model: m.output(m.one('ThresholdedRelu', [x], { alpha: F(0.5) })), wrt: { x: leaf(s, [2, 3, 4], -2, 2, [0.5]) } };
+};
+cases['JumpReLU as Where(Greater(x, κ), x, 0)'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 4]);
+  const k = m.init('kappa', [], [0.25]);
+  const zero = m.init('zero', [], [0]);
+  const mask = m.one('Greater', [x, k]);
+  return { model: m.output(m.one('Where', [mask, x, zero])), wrt: { x: leaf(s, [2, 3, 4], -2, 2, [0.25]) } };
+};
+cases['LeakyRelu(alpha=0.1)'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 4]);
+  return { model: m.output(m.one('LeakyRelu', [x], { alpha: F(0.1) })), wrt: { x: leaf(s, [2, 3, 4], -2, 2, [0]) } };
+};
+cases['Clip(min, max) with gradients for the bounds'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 4]);
+  const lo = m.init('lo', [], [-0.5]);
+  const hi = m.init('hi', [], [0.75]);
+  return {
+    model: m.output(m.one('Clip', [x, lo, hi])),
+    wrt: { x: leaf(s, [2, 3, 4], -2, 2, [-0.5, 0.75]), lo: { dims: [], values: [-0.5] }, hi: { dims: [], values: [0.75] } },
+  };
+};
+cases['Clip(min only)'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3]);
+  const lo = m.init('lo', [], [0.25]);
+  return { model: m.output(m.one('Clip', [x, lo])), wrt: { x: leaf(s, [2, 3], -2, 2, [0.25]) } };
+};
+cases['Where(cond, a, b) with broadcasting'] = (s) => {
+  const m = new TinyModel();
+  const c = m.input('c', [2, 3]);
+  const a = m.input('a', [2, 3]);
+  const b = m.input('b', [3]);
+  const zero = m.init('zero', [], [0]);
+  const cond = m.one('Greater', [c, zero]);
+  return {
+    model: m.output(m.one('Where', [cond, a, b])),
+    wrt: { a: leaf(s, [2, 3]), b: leaf(s + 1, [3]) },
+    fixed: { c: tensorOf(leaf(s + 2, [2, 3], -1, 1, [0])) },
+  };
+};
+cases['Softmax(axis=1) [2,5]'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 5]);
+  return { model: m.output(m.one('Softmax', [x], { axis: 1 })), wrt: { x: leaf(s, [2, 5]) } };
+};
+cases['Softmax(axis=-2) [2,3,4]'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 4]);
+  return { model: m.output(m.one('Softmax', [x], { axis: -2 })), wrt: { x: leaf(s, [2, 3, 4]) } };
+};
+cases['LogSoftmax(axis=-1) [2,3,4]'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 4]);
+  return { model: m.output(m.one('LogSoftmax', [x], { axis: -1 })), wrt: { x: leaf(s, [2, 3, 4]) } };
+};
+cases['Dropout (inference) and Cast float→double→float'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3]);
+  const d = m.one('Dropout', [x]);
+  const c = m.one('Cast', [m.one('Cast', [d], { to: DataType.DOUBLE })], { to: DataType.FLOAT });
+  return { model: m.output(m.one('Mul', [c, x])), wrt: { x: leaf(s, [2, 3]) } };
+};
+
+// ---- linear layers ----
+const matmuls: Array<[number[], number[]]> = [[[2, 3], [3, 4]], [[2, 2, 3], [3, 4]], [[2, 3], [2, 3, 4]], [[3], [3, 4]], [[2, 3], [3]], [[3], [3]], [[2, 1, 2, 3], [3, 3, 2]]];
+for (const [da, db] of matmuls) {
+  cases[`MatMul [${da}]·[${db}]`] = (s) => {
+    const m = new TinyModel();
+    const a = m.input('a', da);
+    const b = m.input('b', db);
+    return { model: m.output(m.one('MatMul', [a, b])), wrt: { a: leaf(s, da), b: leaf(s + 1, db) } };
+  };
+}
+for (const transA of [0, 1]) {
+  for (const transB of [0, 1]) {
+    for (const cDims of [[4], [1, 4], [3, 4], [3, 1], []]) {
+      cases[`Gemm transA=${transA} transB=${transB} C[${cDims}] alpha=0.75 beta=1.5`] = (s) => {
+        const m = new TinyModel();
+        const aDims = transA ? [5, 3] : [3, 5];
+        const bDims = transB ? [4, 5] : [5, 4];
+        const a = m.input('a', aDims);
+        const b = m.init('b', bDims, weights(s + 1, bDims).values);
+        const c = m.init('c', cDims, weights(s + 2, cDims).values);
+        return {
+          model: m.output(m.one('Gemm', [a, b, c], { transA, transB, alpha: F(0.75), beta: F(1.5) })),
+          wrt: { a: leaf(s, aDims), b: weights(s + 1, bDims), c: weights(s + 2, cDims) },
+        };
+      };
+    }
+  }
+}
+cases['Gemm without C'] = (s) => {
+  const m = new TinyModel();
+  const a = m.input('a', [2, 3]);
+  const b = m.input('b', [3, 4]);
+  return { model: m.output(m.one('Gemm', [a, b])), wrt: { a: leaf(s, [2, 3]), b: leaf(s + 1, [3, 4]) } };
+};
+
+interface ConvSpec { x: number[]; w: number[]; attrs: Record<string, number[] | number | string>; bias?: boolean }
+const convs: Record<string, ConvSpec> = {
+  'plain 3x3': { x: [2, 2, 5, 5], w: [3, 2, 3, 3], attrs: {}, bias: true },
+  'stride 2, asymmetric pads, floor drops a row': { x: [1, 2, 6, 7], w: [2, 2, 3, 2], attrs: { strides: [2, 2], pads: [1, 0, 2, 1] }, bias: true },
+  'dilation 2, groups 2': { x: [2, 4, 7, 6], w: [4, 2, 2, 3], attrs: { dilations: [2, 1], group: 2 }, bias: true },
+  'depthwise, stride 3': { x: [1, 3, 8, 8], w: [3, 1, 3, 3], attrs: { group: 3, strides: [3, 3], pads: [1, 1, 1, 1] } },
+  'auto_pad SAME_UPPER stride 2': { x: [1, 2, 5, 6], w: [2, 2, 3, 3], attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2] } },
+  '1-D, stride 2, dilation 2': { x: [2, 3, 11], w: [4, 3, 3], attrs: { strides: [2], dilations: [2], pads: [2, 1] }, bias: true },
+};
+for (const [name, spec] of Object.entries(convs)) {
+  cases[`Conv ${name}`] = (s) => {
+    const m = new TinyModel();
+    const x = m.input('x', spec.x);
+    const w = m.init('w', spec.w, weights(s + 1, spec.w, 0.5).values);
+    const ins = [x, w];
+    const wrt: Record<string, LeafData> = { x: leaf(s, spec.x), w: weights(s + 1, spec.w, 0.5) };
+    if (spec.bias) {
+      ins.push(m.init('b', [spec.w[0]!], weights(s + 2, [spec.w[0]!]).values));
+      wrt.b = weights(s + 2, [spec.w[0]!]);
+    }
+    return { model: m.output(m.one('Conv', ins, spec.attrs)), wrt };
+  };
+}
+const convTs: Record<string, ConvSpec> = {
+  'stride 2, pads, output_padding 1': { x: [2, 2, 3, 4], w: [2, 3, 3, 3], attrs: { strides: [2, 2], pads: [1, 0, 1, 1], output_padding: [1, 1] }, bias: true },
+  'groups 2, dilation 2': { x: [1, 4, 3, 3], w: [4, 1, 2, 2], attrs: { group: 2, dilations: [2, 2] }, bias: true },
+  '1-D stride 3': { x: [2, 2, 4], w: [2, 2, 3], attrs: { strides: [3] } },
+};
+for (const [name, spec] of Object.entries(convTs)) {
+  cases[`ConvTranspose ${name}`] = (s) => {
+    const m = new TinyModel();
+    const x = m.input('x', spec.x);
+    const w = m.init('w', spec.w, weights(s + 1, spec.w, 0.5).values);
+    const ins = [x, w];
+    const wrt: Record<string, LeafData> = { x: leaf(s, spec.x), w: weights(s + 1, spec.w, 0.5) };
+    if (spec.bias) {
+      const cout = spec.w[1]! * ((spec.attrs.group as number | undefined) ?? 1);
+      ins.push(m.init('b', [cout], weights(s + 2, [cout]).values));
+      wrt.b = weights(s + 2, [cout]);
+    }
+    return { model: m.output(m.one('ConvTranspose', ins, spec.attrs)), wrt };
+  };
+}
+cases['BatchNormalization (inference), all inputs'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 2, 2]);
+  const init = (n: string, lo: number, hi: number, k: number) => m.init(n, [3], gridValues(rng(s + k), 3, lo, hi));
+  const ins = [x, init('scale', -1, 1, 1), init('bias', -1, 1, 2), init('mean', -1, 1, 3), init('var', 0.5, 2, 4)];
+  return {
+    model: m.output(m.one('BatchNormalization', ins, { epsilon: F(0.01) })),
+    wrt: {
+      x: leaf(s, [2, 3, 2, 2]),
+      scale: { dims: [3], values: gridValues(rng(s + 1), 3, -1, 1) },
+      bias: { dims: [3], values: gridValues(rng(s + 2), 3, -1, 1) },
+      mean: { dims: [3], values: gridValues(rng(s + 3), 3, -1, 1) },
+      var: { dims: [3], values: gridValues(rng(s + 4), 3, 0.5, 2) },
+    },
+  };
+};
+
+// ---- pooling ----
+interface PoolSpec { x: number[]; attrs: Record<string, number[] | number>; opset?: number; expectOpset?: number }
+const maxPools: Record<string, PoolSpec> = {
+  'k2 s2 (no overlap)': { x: [2, 2, 4, 6], attrs: { kernel_shape: [2, 2], strides: [2, 2] } },
+  'k3 s2 p1 (overlapping windows: opset 16 scatter-add)': { x: [1, 2, 7, 7], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, expectOpset: 16 },
+  'k2 s2 ceil_mode': { x: [1, 2, 5, 5], attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 } },
+  'k2 dilation 2 s1 (overlapping, opset 17 model)': { x: [1, 1, 6, 6], attrs: { kernel_shape: [2, 2], dilations: [2, 2] }, opset: 17 },
+  '1-D k3 s3 pad': { x: [2, 3, 8], attrs: { kernel_shape: [3], strides: [3], pads: [1, 0] } },
+};
+for (const [name, spec] of Object.entries(maxPools)) {
+  cases[`MaxPool ${name}`] = (s) => {
+    const m = new TinyModel(spec.opset ?? 13);
+    const x = m.input('x', spec.x);
+    return {
+      model: m.output(m.one('MaxPool', [x], spec.attrs)),
+      wrt: { x: { dims: spec.x, values: distinctValues(rng(s), size(spec.x)) } },
+      ...(spec.expectOpset ? { opset: spec.expectOpset } : {}),
+    };
+  };
+}
+const avgPools: Record<string, PoolSpec> = {
+  'k3 s2 p1 count_include_pad=0': { x: [2, 2, 7, 6], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] } },
+  'k3 s2 p1 count_include_pad=1': { x: [1, 2, 7, 6], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 } },
+  'k2 s2 ceil_mode': { x: [1, 2, 5, 5], attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 } },
+  'k3 s1 asymmetric pads, floor': { x: [1, 1, 6, 5], attrs: { kernel_shape: [3, 2], strides: [2, 1], pads: [0, 1, 2, 0] } },
+};
+for (const [name, spec] of Object.entries(avgPools)) {
+  cases[`AveragePool ${name}`] = (s) => {
+    const m = new TinyModel();
+    const x = m.input('x', spec.x);
+    return { model: m.output(m.one('AveragePool', [x], spec.attrs)), wrt: { x: leaf(s, spec.x) } };
+  };
+}
+cases['GlobalAveragePool'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 4, 5]);
+  return { model: m.output(m.one('GlobalAveragePool', [x])), wrt: { x: leaf(s, [2, 3, 4, 5]) } };
+};
+cases['GlobalAveragePool, symbolic spatial dims'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', ['N', 3, 'H', 'W']);
+  return { model: m.output(m.one('GlobalAveragePool', [x])), wrt: { x: leaf(s, [2, 3, 4, 5]) } };
+};
+
+// ---- reshapes and data movement ----
+cases['Flatten(axis=2), Reshape(-1, 6), Transpose, Squeeze/Unsqueeze'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 2, 2]);
+  const f = m.one('Flatten', [x], { axis: 2 });
+  const r = m.one('Reshape', [f, m.ints('shape', [-1, 6])]);
+  const t = m.one('Transpose', [r], { perm: [1, 0] });
+  const u = m.one('Unsqueeze', [t, m.ints('uaxes', [0, 2])]);
+  const q = m.one('Squeeze', [u, m.ints('qaxes', [0])]);
+  const w = m.init('w', [6, 1, 4], weights(s + 5, [6, 1, 4]).values);
+  return { model: m.output(m.one('Mul', [q, w])), wrt: { x: leaf(s, [2, 3, 2, 2]) } };
+};
+cases['Transpose without perm (reverse)'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 4]);
+  return { model: m.output(m.one('Transpose', [x])), wrt: { x: leaf(s, [2, 3, 4]) } };
+};
+cases['Concat(axis=1) of three'] = (s) => {
+  const m = new TinyModel();
+  const a = m.input('a', [2, 1, 3]);
+  const b = m.input('b', [2, 2, 3]);
+  const c = m.input('c', [2, 3, 3]);
+  return { model: m.output(m.one('Concat', [a, b, c], { axis: 1 })), wrt: { a: leaf(s, [2, 1, 3]), b: leaf(s + 1, [2, 2, 3]), c: leaf(s + 2, [2, 3, 3]) } };
+};
+cases['Concat(axis=0) with a symbolic axis (runtime Split)'] = (s) => {
+  const m = new TinyModel();
+  const a = m.input('a', ['N', 3]);
+  const b = m.input('b', ['M', 3]);
+  return { model: m.output(m.one('Concat', [a, b], { axis: 0 })), wrt: { a: leaf(s, [2, 3]), b: leaf(s + 1, [3, 3]) } };
+};
+cases['Split(axis=1, [1, 3]) with one output unused'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 4, 2]);
+  const [, second] = m.op('Split', [x, m.ints('split', [1, 3])], { axis: 1 }, 2);
+  return { model: m.output(second!), wrt: { x: leaf(s, [2, 4, 2]) } };
+};
+cases['Split into equal parts, both used'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 4]);
+  const [p, q] = m.op('Split', [x], { axis: 1 }, 2);
+  return { model: m.output(m.one('Mul', [p!, q!])), wrt: { x: leaf(s, [2, 4]) } };
+};
+cases['Slice steps 1, 2 and −1, negative starts, axes'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [3, 7, 6]);
+  const y = m.one('Slice', [x, m.ints('st', [1, -1, 0]), m.ints('en', [3, -8, 5]), m.ints('ax', [0, 1, 2]), m.ints('sp', [1, -2, 2])]);
+  return { model: m.output(y), wrt: { x: leaf(s, [3, 7, 6]) } };
+};
+cases['Slice of a symbolic axis taken whole'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', ['N', 5]);
+  const y = m.one('Slice', [x, m.ints('st', [0, 1]), m.ints('en', [2 ** 62, 4])]);
+  return { model: m.output(y), wrt: { x: leaf(s, [2, 5]) } };
+};
+cases['Pad constant, positive and negative pads'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 4]);
+  const y = m.one('Pad', [x, m.ints('pads', [0, 1, -1, 1, 2, 0]), m.init('cv', [], [0.5])]);
+  return { model: m.output(y), wrt: { x: leaf(s, [2, 3, 4]) } };
+};
+cases['Gather(axis=1) unique constant indices incl. negative'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 5, 3]);
+  const y = m.one('Gather', [x, m.ints('idx', [4, 0, -3])], { axis: 1 });
+  return { model: m.output(y), wrt: { x: leaf(s, [2, 5, 3]) } };
+};
+cases['Gather(axis=0) repeated 2-D indices (opset 16 scatter-add)'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [4, 3]);
+  const idx = m.init('idx', [2, 3], [1, 3, 1, 0, 1, 3], DataType.INT64);
+  return { model: m.output(m.one('Gather', [x, idx], { axis: 0 })), wrt: { x: leaf(s, [4, 3]) }, opset: 16 };
+};
+cases['Gather scalar index'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [3, 4]);
+  const idx = m.init('idx', [], [2], DataType.INT64);
+  return { model: m.output(m.one('Gather', [x, idx], { axis: 1 })), wrt: { x: leaf(s, [3, 4]) } };
+};
+cases['Expand'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [3, 1]);
+  return { model: m.output(m.one('Expand', [x, m.ints('shape', [2, 3, 4])])), wrt: { x: leaf(s, [3, 1]) } };
+};
+for (const keepdims of [0, 1]) {
+  cases[`ReduceSum axes [0,2] keepdims=${keepdims}`] = (s) => {
+    const m = new TinyModel();
+    const x = m.input('x', [2, 3, 4]);
+    return { model: m.output(m.one('ReduceSum', [x, m.ints('axes', [0, -1])], { keepdims })), wrt: { x: leaf(s, [2, 3, 4]) } };
+  };
+  cases[`ReduceMean (opset 13 attribute axes) keepdims=${keepdims}`] = (s) => {
+    const m = new TinyModel();
+    const x = m.input('x', [2, 3, 4]);
+    return { model: m.output(m.one('ReduceMean', [x], { axes: [1], keepdims })), wrt: { x: leaf(s, [2, 3, 4]) } };
+  };
+}
+cases['ReduceSum over all axes'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3]);
+  return { model: m.output(m.one('ReduceSum', [x], { keepdims: 0 })), wrt: { x: leaf(s, [2, 3]) } };
+};
+cases['ReduceMean (opset 18 input axes), symbolic dims'] = (s) => {
+  const m = new TinyModel(18);
+  const x = m.input('x', ['N', 3, 4]);
+  return { model: m.output(m.one('ReduceMean', [x, m.ints('axes', [0, 2])], { keepdims: 0 })), wrt: { x: leaf(s, [2, 3, 4]) } };
+};
+cases['Constant node feeding Mul'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3]);
+  const c = m.one('Constant', [], { value_floats: { floats: [0.5, -1, 2] } });
+  return { model: m.output(m.one('Mul', [x, c])), wrt: { x: leaf(s, [2, 3]) } };
+};
+
+
+let worst = 0;
+for (const [name, make] of Object.entries(cases)) {
+  test(`VJP rule vs finite differences: ${name}`, async (t) => {
+    for (const seed of [11, 23]) {
+      const c = make(seed * 101);
+      const res = await assertGradient(c.model, { wrt: c.wrt, of: c.of ?? [c.model.graph.outputs[0]!.name], seed, fixed: c.fixed });
+      worst = Math.max(worst, res.relative);
+      t.diagnostic(`seed ${seed}: D=${res.derivative.toPrecision(8)} FD=${res.slope.toPrecision(8)} error ${res.error.toExponential(2)} (tolerance ${res.tolerance.toExponential(2)}, relative to Σ|g·v| ${res.relative.toExponential(2)})`);
+      if (c.opset) {
+        const g = buildGradientModel(c.model, { wrt: [c.model.graph.inputs[0]!.name], of: [c.model.graph.outputs[0]!.name] });
+        assert.equal(gradientSignature(g)!.opset, c.opset);
+      }
+    }
+  });
+}
+
+test('VJP rules: largest error relative to Σ|g·v| over all cases', (t) => {
+  t.diagnostic(`max relative error ${worst.toExponential(2)}`);
+  assert.ok(worst < 2 ** -14);
+});
