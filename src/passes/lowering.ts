@@ -75,6 +75,7 @@ export function lowerSite(ctx: LoweringContext, x: Value, y: Value, anchor: Node
       attrs.push(Attribute.float('grad_kappa', Array.isArray(g) ? 0 : g));
       nodes.push(new Node('JumpRelu', inputs, { domain: CUSTOM_DOMAIN, name: spec.name, outputs: [y], attributes: attrs }));
       ensureOpsetImport(ctx.model, CUSTOM_DOMAIN);
+      ensureFunctionImport(ctx, CUSTOM_DOMAIN);
       break;
     }
     case 'function': {
@@ -82,6 +83,7 @@ export function lowerSite(ctx: LoweringContext, x: Value, y: Value, anchor: Node
       const attrs = [Attribute.float('kappa', spec.kappa as number)];
       if (spec.gradKappa !== undefined && !Array.isArray(spec.gradKappa)) attrs.push(Attribute.float('grad_kappa', spec.gradKappa));
       nodes.push(new Node(FUNCTION_NAME, [x], { domain: FUNCTION_DOMAIN, name: spec.name, outputs: [y], attributes: attrs }));
+      ensureFunctionImport(ctx, FUNCTION_DOMAIN);
       break;
     }
     case 'where': {
@@ -142,6 +144,20 @@ function constant(ctx: LoweringContext, base: string, dims: number[], values: nu
 
 function ensureOpsetImport(model: Model, domain: string): void {
   if (model.opsetVersion(domain) === undefined) model.setOpsetVersion(domain, 1n);
+}
+
+/**
+ * A site inside a model-local function: the function's own opset_import must list the domain too
+ * (ONNX checks a function body's nodes against the function's imports, not the model's).
+ */
+function ensureFunctionImport(ctx: LoweringContext, domain: string): void {
+  if (!ctx.inFunction) return;
+  let top: Graph = ctx.graph;
+  while (top.outer) top = top.outer;
+  const fn = ctx.model.functions.find((f) => f.body === top);
+  if (fn && !fn.opsetImports.some((o) => o.domain === domain)) {
+    fn.opsetImports.push({ domain, version: ctx.model.opsetVersion(domain) ?? 1n });
+  }
 }
 
 /**
