@@ -38,8 +38,12 @@ export function readRecord(model: Model): RetrofitRecord | null {
   if (raw === undefined) return null;
   try {
     const parsed = JSON.parse(raw) as RetrofitRecord;
-    if (parsed.format !== 1 || !Array.isArray(parsed.sites)) return null;
-    return parsed;
+    if (parsed === null || typeof parsed !== 'object' || parsed.format !== 1 || !Array.isArray(parsed.sites)) return null;
+    // The metadata comes with the model: entries that are not site objects (null, numbers, …) are ignored.
+    const sites = (parsed.sites as unknown[]).filter((s): s is SiteRecord =>
+      typeof s === 'object' && s !== null && !Array.isArray(s)
+      && typeof (s as SiteRecord).graph === 'string' && typeof (s as SiteRecord).node === 'string');
+    return sites.length === parsed.sites.length ? parsed : { ...parsed, sites };
   } catch {
     return null;
   }
