@@ -155,7 +155,7 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
       }
       const x = requireInput(site);
       const name = siteName(site, names);
-      const { record } = lowerSite(ctx, x, site.node.outputs[0]!, site.node, jumpSpec(p.target!, spec, name));
+      const { record } = lowerSite(ctx, x, requireOutput(site), site.node, jumpSpec(p.target!, spec, name));
       site.graph.remove(site.node, true);
       records.set(keyOf(record), record);
     } else if (site.kind === 'clip') {
@@ -177,7 +177,7 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
         continue;
       }
       const x = old.target === 'relu' ? requireInput(site) : unlowerInput(site, old);
-      const y = site.node.outputs[0]!;
+      const y = requireOutput(site);
       let record: SiteRecord;
       if (target === 'relu') {
         site.graph.insertBefore(site.node, new Node('Relu', [x], { name: old.node, outputs: [y] }));
@@ -215,6 +215,12 @@ function requireInput(site: Site): Value {
   const x = site.node.inputs[0];
   if (!x) throw new UsageError(`${site.node.opType} node '${site.node.label}' has no input`);
   return x;
+}
+
+function requireOutput(site: Site): Value {
+  const y = site.node.outputs[0];
+  if (!y) throw new UsageError(`${site.node.opType} node '${site.node.label}' has no output`);
+  return y;
 }
 
 /** A unique name for a site's node: its own if it has one nobody else in the graph uses. */
