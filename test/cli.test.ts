@@ -163,6 +163,37 @@ describe('jumprelu-convert CLI', () => {
     }
   });
 
+  test('per-channel κ from --kappa-map with --target where: J per channel, output shape unchanged (rank 4 and rank 2, declared or not)', async () => {
+    const cases = [
+      { what: 'Conv output [1,3,4,4]', shape: [1, 2, 4, 4], declare: false, conv: true },
+      { what: 'Gemm output [2,3], value_info declared', shape: [2, 5], declare: true, conv: false },
+      { what: 'Gemm output [2,3], no value_info', shape: [2, 5], declare: false, conv: false },
+    ];
+    const kappas = [0.1, 0.5, 100];
+    for (const c of cases) {
+      const mb = new ModelBuilder({ seed: 11 });
+      const g = mb.main;
+      const x = g.input('x', c.shape);
+      const h = c.conv ? g.conv(x, 3, 3, 1, { name: 'conv' }) : g.gemm(x, 3, { name: 'fc' });
+      if (c.declare) g.valueInfo(h);
+      g.output(g.relu(h, { name: 'r', out: 'y' }));
+      const f = out('perchannel.onnx');
+      fs.writeFileSync(f, mb.bytes());
+      const mapFile = out('perchannel.json');
+      fs.writeFileSync(mapFile, JSON.stringify({ r: kappas }));
+      ok(run('jumprelu-convert', [f, out('perchannel-out.onnx'), '--kappa-map', mapFile, '--target', 'where']));
+      const xs = { x: { data: Float32Array.from({ length: c.shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i * 0.9) * 3), dims: c.shape } };
+      // The pre-activation, from the original model with h exposed.
+      mb.main.output(h);
+      const z = (await runModel(mb.bytes(), xs))[h.value.name]!;
+      const y = (await runModel(out('perchannel-out.onnx'), xs))['y']!;
+      assert.deepEqual(y.dims, z.dims, `${c.what}: output shape`);
+      const per = z.dims.slice(2).reduce((a, b) => a * b, 1);
+      const want = z.data.map((v, i) => (v > Math.fround(kappas[Math.floor(i / per) % 3]!) ? v : 0));
+      assert.ok(bytesOf(y.data).equals(bytesOf(want)), `${c.what}: J per channel`);
+    }
+  });
+
   test('--grad-kappa is recorded in the metadata (and on the node for function/custom targets)', () => {
     for (const target of ['thresholded-relu', 'where', 'function', 'custom'] as Target[]) {
       ok(run('jumprelu-convert', [model, out(`g-${target}.onnx`), '--kappa', '0.4', '--grad-kappa', '0.15', '--target', target]));

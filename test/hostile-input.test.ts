@@ -341,6 +341,21 @@ if (!isMainThread) {
       expectCleanFailure(cli([deep, out.file, '--kappa', '0.1']), out.dir, '1000 nested subgraphs');
     });
 
+    test('a Relu node without outputs (or without inputs) is a clean error, whatever the target', () => {
+      for (const [what, outputs, inputs] of [['no outputs', 0, 1], ['no inputs', 1, 0]] as const) {
+        const mb = new ModelBuilder();
+        const g = mb.main;
+        const x = g.input('x', [1, 4]);
+        g.graph.append(new Node('Relu', inputs ? [x.value] : [], { name: 'odd', outputNames: outputs ? ['odd_out'] : [] }));
+        g.output(g.relu(x, { name: 'fine', out: 'y' }));
+        const f = writeInput('odd.onnx', mb.bytes());
+        for (const target of ['thresholded-relu', 'where', 'function', 'custom']) {
+          const out = outPath();
+          expectCleanFailure(cli([f, out.file, '--kappa', '0.1', '--target', target]), out.dir, `Relu with ${what}, ${target}`);
+        }
+      }
+    });
+
     test('κ must be a finite number ≥ 0 (negative, NaN, ±∞, not a number)', () => {
       const f = writeInput('good.onnx', featureModel().bytes());
       const bad: string[][] = [
