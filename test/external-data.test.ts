@@ -15,7 +15,7 @@ import { loadModel, saveModel } from '../src/ir/io.js';
 import type { Model } from '../src/ir/model.js';
 import { retrofit } from '../src/index.js';
 import type { Target } from '../src/passes/retrofit-record.js';
-import { ModelBuilder, makeRng } from './helpers/build-model.js';
+import { ModelBuilder, makeRng, sitesModel } from './helpers/build-model.js';
 import { type Feeds, describeDifference, randomFeed, runModel, sameOutputs } from './helpers/ort.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/jumprelu-convert.js', import.meta.url));
@@ -173,6 +173,21 @@ describe('external data', () => {
       assert.equal(r3.stderr.trim().split('\n').length, 1);
       assert.deepEqual(fs.readdirSync(out3), []);
     }
+  });
+
+  test('--external-data 0 on a model with an If (constant condition) and a local function still runs in ORT from its path', async () => {
+    // ORT's If constant folding reads the condition's external data relative to the working directory,
+    // not the model's folder (onnxruntime 1.30 node / 1.32 python): keeping tiny tensors inline avoids it.
+    const src = path.join(folder('if-src'), 'in.onnx');
+    const bytes = sitesModel().bytes();
+    fs.writeFileSync(src, bytes);
+    const outFile = path.join(folder('if-out'), 'm.onnx');
+    const r = cli([src, outFile, '--kappa', '0.3', '--external-data', '0']);
+    assert.equal(r.status, 0, r.stderr);
+    const xs: Feeds = { x: randomFeed(makeRng(8), [1, 2, 4, 4], 2) };
+    const want = await runModel(inMemory(bytes, 0.3, 'thresholded-relu'), xs);
+    const got = await runModel(outFile, xs);
+    assert.ok(sameOutputs(got, want), describeDifference(got, want));
   });
 
   test('Python onnx loads the external-data models and they pass check_model(full_check=True)', () => {
