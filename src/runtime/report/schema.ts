@@ -1,0 +1,160 @@
+// report.json, format 1: the machine-readable record of one `jumprelu eval` or `jumprelu tune` run.
+// Field names are stable; new fields are only ever added as optional. All accuracies, rates and ρ values are
+// fractions in [0, 1] (not percent). Documented in docs/harness.md.
+
+export type ReportKind = 'eval' | 'tune';
+export type DataKind = 'mnist' | 'fashion-mnist' | 'cifar10' | 'npy' | 'npz' | 'pb';
+/** The space in which ε, clamping and ρ are measured: the model's mean/std-normalised input (the paper), or [0,1] pixels. */
+export type InputSpace = 'normalized' | 'pixel';
+/** batch-minmax: clamp to the min/max of the whole batch (the authors' code); box: clamp to the fixed bounds. */
+export type ClampRule = 'batch-minmax' | 'box';
+export type AttackMode = 'white-box' | 'gray-box' | 'adaptive';
+export type Norm = 'l2' | 'linf';
+
+export interface ReportTool {
+  name: 'jumprelu';
+  version: string;
+}
+
+export interface ReportModel {
+  path: string;
+  /** Hex SHA-256 of the model file's bytes. */
+  sha256: string;
+}
+
+export interface Preprocessing {
+  /** Raw pixel values are multiplied by this first (1/255 for 8-bit images). */
+  scale: number;
+  /** Per channel (one entry for grey images). */
+  mean: number[];
+  std: number[];
+  layout: 'NCHW';
+}
+
+export interface ReportData {
+  kind: DataKind;
+  path: string;
+  /** Samples evaluated (after --limit). */
+  n: number;
+  preprocessing: Preprocessing;
+  space: InputSpace;
+  clamp: ClampRule;
+  /** Bounds of the input in `space` (for normalized: the normalised images of pixel 0 and 1, over all channels). */
+  bounds: { min: number; max: number };
+}
+
+export type AttackParams = Record<string, number | string | boolean>;
+
+export interface ReportSettings {
+  kappas: number[];
+  /** Attack name → its parameters (eps, iterations, overshoot, candidates, radius, ...). */
+  attacks: Record<string, AttackParams>;
+  modes: string[];
+  limit: number | null;
+  batch: number;
+  ort_threads: number;
+  seed: number;
+  /** Per-layer κ (scale-aware) when used: site name → κ, per κ entry of `kappas` (as a quantile). Optional. */
+  per_layer_kappa?: Record<string, Record<string, number>>;
+}
+
+export interface CleanResult {
+  kappa: number;
+  n: number;
+  accuracy: number;
+}
+
+export interface AttackResult {
+  kappa: number;
+  attack: string;
+  mode: AttackMode;
+  norm: Norm;
+  n: number;
+  /** Fraction of all n samples still classified correctly after the attack. */
+  accuracy: number;
+  /** Fraction of the samples correct before the attack that the attack misclassifies. */
+  fooling_rate: number;
+  /** The paper's ρ̃: mean ‖x̃−x‖p/‖x‖p over all n samples (failures and misclassified-clean samples included). */
+  rho_all: number;
+  /** ART's empirical robustness: the same mean over successful attacks only (0 when there were none). */
+  rho_success: number;
+  /** Mean ‖x̃−x‖p over all samples, in `data.space` units. */
+  abs_perturbation_mean: number;
+  iterations_mean: number;
+  wall_s: number;
+  /** Gray-box: the κ of the model the examples were crafted on. */
+  source_kappa?: number;
+  /** Adaptive: the gradient κ used. Optional. */
+  grad_kappa?: number;
+  /** Fraction of attacked samples whose first input gradient was exactly zero. Optional. */
+  zero_gradient_rate?: number;
+}
+
+/** Figure 7: accuracy[i][j] = accuracy of the model with target_kappas[j] on examples crafted on source_kappas[i]. */
+export interface TransferMatrix {
+  attack: string;
+  source_kappas: number[];
+  target_kappas: number[];
+  accuracy: number[][];
+}
+
+/** Figure 9: accuracy under attack after each iteration count. */
+export interface IterationCurve {
+  kappa: number;
+  attack: string;
+  mode: AttackMode;
+  iterations: number[];
+  accuracy: number[];
+}
+
+/** Figures 5–6: one clean/adversarial pair, pixel values in [0,1], CHW order, length channels·height·width. */
+export interface ExampleImage {
+  kappa: number;
+  attack: string;
+  mode: AttackMode;
+  index: number;
+  label: number;
+  clean_pred: number;
+  adv_pred: number;
+  channels: number;
+  height: number;
+  width: number;
+  clean: number[];
+  adversarial: number[];
+}
+
+export interface TuningCandidate {
+  kappa: number;
+  clean_accuracy: number;
+  robust_accuracy: number;
+  rho_all: number;
+}
+
+export interface Tuning {
+  /** Largest allowed clean-accuracy drop from κ = 0, in percentage points as given on the command line (0.5 = 0.5 pp). */
+  max_accuracy_drop: number;
+  objective: string;
+  chosen_kappa: number | null;
+  candidates: TuningCandidate[];
+  /** Scale-aware mode: the quantile q and the per-site κ of the chosen candidate. Optional. */
+  per_layer?: { quantile: number; kappas: Record<string, number> } | null;
+}
+
+export interface Report {
+  format: 1;
+  kind: ReportKind;
+  created: string;
+  tool: ReportTool;
+  model: ReportModel;
+  data: ReportData;
+  settings: ReportSettings;
+  clean: CleanResult[];
+  results: AttackResult[];
+  transfer?: TransferMatrix;
+  curves?: IterationCurve[];
+  examples?: ExampleImage[];
+  tuning?: Tuning;
+  warnings: string[];
+  /** File name (relative to the report) of the per-sample JSONL results. */
+  per_sample_file?: string;
+}
