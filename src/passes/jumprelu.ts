@@ -155,7 +155,8 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
       }
       const x = requireInput(site);
       const name = siteName(site, names);
-      const { record } = lowerSite(ctx, x, requireOutput(site), site.node, jumpSpec(p.target!, spec, name));
+      const { nodes, record } = lowerSite(ctx, x, requireOutput(site), site.node, jumpSpec(p.target!, spec, name));
+      carryNodeMetadata(site.node, nodes[nodes.length - 1]!);
       site.graph.remove(site.node, true);
       records.set(keyOf(record), record);
     } else if (site.kind === 'clip') {
@@ -180,11 +181,14 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
       const y = requireOutput(site);
       let record: SiteRecord;
       if (target === 'relu') {
-        site.graph.insertBefore(site.node, new Node('Relu', [x], { name: old.node, outputs: [y] }));
+        const relu = site.graph.insertBefore(site.node, new Node('Relu', [x], { name: old.node, outputs: [y] }));
+        carryNodeMetadata(site.node, relu);
         record = { graph: site.graphPath, node: old.node, target: 'relu', kappa: 0 };
         if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
       } else {
-        record = lowerSite(ctx, x, y, site.node, jumpSpec(target, spec, old.node)).record;
+        const lowered = lowerSite(ctx, x, y, site.node, jumpSpec(target, spec, old.node));
+        record = lowered.record;
+        carryNodeMetadata(site.node, lowered.nodes[lowered.nodes.length - 1]!);
       }
       if (old.clip_node) record.clip_node = old.clip_node;
       if (old.target === 'relu') site.graph.remove(site.node, true);
@@ -209,6 +213,15 @@ function jumpSpec(target: Target, spec: KappaSpec, name: string): JumpSpec {
   const s: JumpSpec = { target, kappa: spec.kappa, name };
   if (spec.gradKappa !== undefined) s.gradKappa = spec.gradKappa;
   return s;
+}
+
+/**
+ * The node that takes a site over inherits what the old one carried beyond its op: doc string and the
+ * fields this code does not model (metadata_props, device configurations of newer ONNX).
+ */
+function carryNodeMetadata(from: Node, to: Node): void {
+  to.docString = from.docString;
+  to.unknownFields = [...from.unknownFields];
 }
 
 function requireInput(site: Site): Value {
