@@ -175,6 +175,41 @@ describe('external data', () => {
     }
   });
 
+  test('an --external-data location that collides with the output model or with the input\'s data file damages nothing', async () => {
+    const want = await runModel(inMemory(original, 0, 'thresholded-relu'), feeds);
+    const wantOriginal = await runModel(original, feeds);
+    const problems: string[] = [];
+    const check = async (what: string, file: string, expected: typeof want): Promise<void> => {
+      try {
+        const got = await runModel(file, feeds);
+        if (!sameOutputs(got, expected)) problems.push(`${what}: ${describeDifference(got, expected)}`);
+      } catch (e) {
+        problems.push(`${what}: ${(e as Error).message.split('\n')[0]!.slice(-160)}`);
+      }
+    };
+    // (a) the data file would be the output model file itself: refused, or a working model.
+    const a = folder('collide-a');
+    const inA = path.join(a, 'in.onnx');
+    fs.writeFileSync(inA, original);
+    const ra = cli([inA, path.join(a, 'self.onnx'), '--kappa', '0', '--external-data', '0', '--external-data-location', 'self.onnx']);
+    if (ra.status === 0) await check('(a) location = the output file', path.join(a, 'self.onnx'), want);
+    else assert.ok(!fs.existsSync(path.join(a, 'self.onnx')), 'refused without output');
+    // (b) in place, with a threshold, on a model whose weights already live in m.onnx.data.
+    const b = folder('collide-b');
+    const inB = path.join(b, 'm.onnx');
+    saveModel(decodeModel(original), inB, { externalData: { threshold: 0 } });
+    const rb = cli([inB, inB, '--in-place', '--kappa', '0', '--grad-kappa', '0.1', '--external-data', '100']);
+    if (rb.status === 0) await check('(b) --in-place --external-data 100 over m.onnx.data', inB, want);
+    // (c) into the input's folder, naming the input's own data file as the new location.
+    const c = folder('collide-c');
+    const inC = path.join(c, 'model.onnx');
+    saveModel(decodeModel(original), inC, { externalData: { threshold: 0, location: 'weights.bin' } });
+    const rc = cli([inC, path.join(c, 'conv.onnx'), '--kappa', '0', '--external-data', '100', '--external-data-location', 'weights.bin']);
+    await check('(c) the input, after converting beside it into its own data file', inC, wantOriginal);
+    if (rc.status === 0) await check('(c) the output beside the input', path.join(c, 'conv.onnx'), want);
+    assert.deepEqual(problems, []);
+  });
+
   test('--external-data 0 on a model with an If (constant condition) and a local function still runs in ORT from its path', async () => {
     // ORT's If constant folding reads the condition's external data relative to the working directory,
     // not the model's folder (onnxruntime 1.30 node / 1.32 python): keeping tiny tensors inline avoids it.
