@@ -1,0 +1,232 @@
+// Generated graphs (fast-check): random op sequences over a 4-D or 2-D input, each step picking an op
+// that fits the current shapes (convolutions, pooling, normalisation, reshapes, matrix products,
+// activations, broadcasting arithmetic with constants and with earlier values). Every graph's vjp model
+// is checked against finite differences (autodiff-helpers.ts: same check and tolerance as the per-op
+// tests); a graph whose piecewise ops change branch along the probe segment is discarded, not passed.
+// All gradient models built along the way then go through onnx.checker (full_check) in one batch.
+
+import assert from 'node:assert/strict';
+import test from 'node:test';
+
+import fc from 'fast-check';
+
+import { buildGradientModel } from '../src/autodiff/index.js';
+import type { Model } from '../src/ir/model.js';
+import type { Value } from '../src/ir/value.js';
+import {
+  BranchChange, F, TinyModel, directionalCheck, gridValues, hasOnnxChecker, onnxCheck, rng,
+} from './autodiff-helpers.js';
+
+interface Shaped { v: Value; shape: number[] }
+
+const STEP_OPS = [
+  'conv', 'maxpool', 'avgpool', 'gap', 'bn', 'pad', 'slice', 'transpose', 'flatten', 'concat', 'split',
+  'gemm', 'matmul', 'softmax', 'logsoftmax', 'reduce', 'unary', 'const-binary', 'value-binary',
+] as const;
+const UNARY = ['Relu', 'Sigmoid', 'Tanh', 'LeakyRelu', 'ThresholdedRelu', 'Neg', 'Identity', 'Clip', 'JumpWhere'] as const;
+
+interface Step { op: (typeof STEP_OPS)[number]; a: number; b: number }
+
+const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
+
+/** Builds the model a step list describes; steps that do not fit the current shape are skipped. */
+function buildGraph(fourD: boolean, steps: Step[], seed: number): { model: Model; input: number[]; ops: string[] } {
+  const r = rng(seed);
+  const m = new TinyModel();
+  const inputShape = fourD ? [2, 3, 5, 5] : [3, 6];
+  const values: Shaped[] = [{ v: m.input('x', inputShape), shape: inputShape }];
+  const ops: string[] = [];
+  let k = 0;
+  const weight = (dims: number[], fanIn: number) => m.init(`w${k++}`, dims, gridValues(r, size(dims), -1, 1).map((v) => v / Math.sqrt(fanIn)));
+  const push = (v: Value, shape: number[], what: string) => { values.push({ v, shape }); ops.push(what); };
+
+  for (const { op, a, b } of steps) {
+    const cur = values[values.length - 1]!;
+    const s = cur.shape;
+    const is4 = s.length === 4;
+    switch (op) {
+      case 'conv': {
+        if (!is4) break;
+        const kk = 1 + (a % 3);
+        const stride = 1 + (b % 2);
+        const pad = (a >> 2) % 2;
+        const [n, c, h, w] = s as [number, number, number, number];
+        const oh = Math.floor((h + 2 * pad - kk) / stride) + 1;
+        const ow = Math.floor((w + 2 * pad - kk) / stride) + 1;
+        if (oh < 1 || ow < 1) break;
+        const depthwise = b % 3 === 0;
+        const mOut = depthwise ? c : 2 + (a % 3);
+        const group = depthwise ? c : 1;
+        const wv = weight([mOut, c / group, kk, kk], (c / group) * kk * kk);
+        push(m.one('Conv', [cur.v, wv, weight([mOut], 4)], { strides: [stride, stride], pads: [pad, pad, pad, pad], group }), [n, mOut, oh, ow], `Conv k${kk} s${stride} p${pad} g${group}`);
+        break;
+      }
+      case 'maxpool': case 'avgpool': {
+        if (!is4 || s[2]! < 2 || s[3]! < 2) break;
+        const overlapping = a % 2 === 1;
+        const attrs: Record<string, number[]> = overlapping ? { kernel_shape: [2, 2], strides: [1, 1], pads: [0, 0, 1, 1] } : { kernel_shape: [2, 2], strides: [2, 2] };
+        const out = overlapping ? [s[0]!, s[1]!, s[2]!, s[3]!] : [s[0]!, s[1]!, Math.floor(s[2]! / 2), Math.floor(s[3]! / 2)];
+        const onnxOp = op === 'maxpool' ? 'MaxPool' : 'AveragePool';
+        push(m.one(onnxOp, [cur.v], { ...attrs, ...(op === 'avgpool' ? { count_include_pad: b % 2 } : {}) }), out, `${onnxOp}${overlapping ? ' overlapping' : ''}`);
+        break;
+      }
+      case 'gap':
+        if (!is4) break;
+        push(m.one('GlobalAveragePool', [cur.v]), [s[0]!, s[1]!, 1, 1], 'GlobalAveragePool');
+        break;
+      case 'bn': {
+        if (!is4) break;
+        const c = s[1]!;
+        const p = (lo: number, hi: number) => m.init(`w${k++}`, [c], gridValues(r, c, lo, hi));
+        push(m.one('BatchNormalization', [cur.v, p(0.5, 1.5), p(-0.5, 0.5), p(-0.5, 0.5), p(0.5, 2)]), s, 'BatchNormalization');
+        break;
+      }
+      case 'pad': {
+        const r2 = s.length;
+        const pads = new Array<number>(2 * r2).fill(0);
+        pads[r2 - 1] = a % 2;
+        pads[2 * r2 - 1] = b % 3 === 0 ? -1 : 1;
+        if (s[r2 - 1]! + pads[r2 - 1]! + pads[2 * r2 - 1]! < 1) break;
+        const out = [...s];
+        out[r2 - 1] = s[r2 - 1]! + pads[r2 - 1]! + pads[2 * r2 - 1]!;
+        push(m.one('Pad', [cur.v, m.ints(`w${k++}`, pads)]), out, `Pad ${pads}`);
+        break;
+      }
+      case 'slice': {
+        const axis = s.length - 1 - (a % 2);
+        if (s[axis]! < 3) break;
+        const step = 1 + (b % 2);
+        const out = [...s];
+        out[axis] = Math.ceil((s[axis]! - 1) / step);
+        push(m.one('Slice', [cur.v, m.ints(`w${k++}`, [1]), m.ints(`w${k++}`, [s[axis]!]), m.ints(`w${k++}`, [axis]), m.ints(`w${k++}`, [step])]), out, `Slice axis ${axis} step ${step}`);
+        break;
+      }
+      case 'transpose': {
+        const perm = is4 ? [0, 1, 3, 2] : [1, 0];
+        if (!is4) break; // keep the batch axis first for 2-D graphs (Gemm follows)
+        push(m.one('Transpose', [cur.v], { perm }), perm.map((p) => s[p]!), 'Transpose');
+        break;
+      }
+      case 'flatten':
+        if (!is4) break;
+        push(m.one('Flatten', [cur.v]), [s[0]!, size(s.slice(1))], 'Flatten');
+        break;
+      case 'concat': {
+        const other = values.filter((x) => x.shape.join() === s.join());
+        const pick = other[a % other.length]!;
+        const out = [...s];
+        out[1] = s[1]! * 2;
+        push(m.one('Concat', [cur.v, pick.v], { axis: 1 }), out, 'Concat');
+        break;
+      }
+      case 'split': {
+        if (s[1]! < 2) break;
+        const first = 1 + (a % (s[1]! - 1));
+        const [p, q] = m.op('Split', [cur.v, m.ints(`w${k++}`, [first, s[1]! - first])], { axis: 1 }, 2);
+        push(m.one('Concat', [q!, p!], { axis: 1 }), s, 'Split+Concat');
+        break;
+      }
+      case 'gemm': case 'matmul': {
+        if (is4) break;
+        const out = 2 + (a % 4);
+        if (op === 'gemm') {
+          const transB = b % 2;
+          const wv = weight(transB ? [out, s[1]!] : [s[1]!, out], s[1]!);
+          push(m.one('Gemm', [cur.v, wv, weight([out], 4)], { transB, alpha: F(0.75) }), [s[0]!, out], `Gemm transB=${transB}`);
+        } else {
+          push(m.one('MatMul', [cur.v, weight([s[1]!, out], s[1]!)]), [s[0]!, out], 'MatMul');
+        }
+        break;
+      }
+      case 'softmax': case 'logsoftmax':
+        if (is4) break;
+        push(m.one(op === 'softmax' ? 'Softmax' : 'LogSoftmax', [cur.v], { axis: 1 }), s, op);
+        break;
+      case 'reduce': {
+        const axis = 1 + (a % (s.length - 1));
+        const onnxOp = b % 2 ? 'ReduceMean' : 'ReduceSum';
+        const out = [...s];
+        out[axis] = 1;
+        const y = onnxOp === 'ReduceSum' ? m.one(onnxOp, [cur.v, m.ints(`w${k++}`, [axis])]) : m.one(onnxOp, [cur.v], { axes: [axis] });
+        push(y, out, `${onnxOp} axis ${axis}`);
+        break;
+      }
+      case 'unary': {
+        const u = UNARY[a % UNARY.length]!;
+        let y: Value;
+        if (u === 'LeakyRelu') y = m.one(u, [cur.v], { alpha: F(0.1) });
+        else if (u === 'ThresholdedRelu') y = m.one(u, [cur.v], { alpha: F(0.25) });
+        else if (u === 'Clip') y = m.one(u, [cur.v, m.init(`w${k++}`, [], [-1]), m.init(`w${k++}`, [], [1])]);
+        else if (u === 'JumpWhere') {
+          y = m.one('Where', [m.one('Greater', [cur.v, m.init(`w${k++}`, [], [0.25])]), cur.v, m.init(`w${k++}`, [], [0])]);
+        } else y = m.one(u, [cur.v]);
+        push(y, s, u);
+        break;
+      }
+      case 'const-binary': {
+        const binOps = ['Add', 'Sub', 'Mul', 'Div'] as const;
+        const bop = binOps[a % 4]!;
+        const cshape = is4 ? (b % 2 ? [s[1]!, 1, 1] : [s[3]!]) : [s[1]!];
+        const c = m.init(`w${k++}`, cshape, gridValues(r, size(cshape), 0.5, 1.5));
+        // The constant comes first sometimes (both operand orders), never as a divisor's numerator: c/x near 0 is ill-conditioned.
+        const swap = b % 3 === 0 && bop !== 'Div';
+        push(m.one(bop, swap ? [c, cur.v] : [cur.v, c]), s, `${bop} const[${cshape}]`);
+        break;
+      }
+      case 'value-binary': {
+        const other = values.filter((x) => x.shape.join() === s.join() || (x.shape.length === s.length && x.shape.every((d, i) => d === s[i] || d === 1)));
+        const pick = other[a % other.length]!;
+        const bop = b % 2 ? 'Mul' : 'Add';
+        push(m.one(bop, [cur.v, pick.v]), s, `${bop} value`);
+        break;
+      }
+    }
+  }
+  if (ops.length === 0) push(m.one('Tanh', [values[0]!.v]), inputShape, 'Tanh');
+  const last = values[values.length - 1]!;
+  return { model: m.output(last.v), input: inputShape, ops };
+}
+
+const gradientModels: Record<string, Model> = {};
+let checked = 0;
+let discarded = 0;
+let worst = 0;
+let worstCase = '';
+
+test('generated graphs: vjp against finite differences (fast-check)', async (t) => {
+  const step = fc.record({ op: fc.constantFrom(...STEP_OPS), a: fc.nat({ max: 1000 }), b: fc.nat({ max: 1000 }) });
+  await fc.assert(
+    fc.asyncProperty(fc.boolean(), fc.array(step, { minLength: 1, maxLength: 7 }), fc.integer({ min: 1, max: 2 ** 30 }), async (fourD, steps, seed) => {
+      const { model, input, ops } = buildGraph(fourD, steps, seed);
+      const x = gridValues(rng(seed + 1), size(input), -2, 2, [0, 0.25, 1, -1]);
+      try {
+        const res = await directionalCheck(model, { wrt: { x: { dims: input, values: x } }, of: [model.graph.outputs[0]!.name], seed });
+        checked++;
+        if (res.error / res.tolerance > worst) {
+          worst = res.error / res.tolerance;
+          worstCase = `${ops.join(' → ')} (error ${res.error.toExponential(2)}, tolerance ${res.tolerance.toExponential(2)})`;
+        }
+        if (Object.keys(gradientModels).length < 40) {
+          gradientModels[`g${checked}`] = buildGradientModel(model, { wrt: ['x'], of: [model.graph.outputs[0]!.name] });
+        }
+        assert.ok(res.error <= res.tolerance, `${ops.join(' → ')}: D=${res.derivative} FD=${res.slope} error ${res.error} > ${res.tolerance}`);
+      } catch (e) {
+        if (e instanceof BranchChange) {
+          discarded++;
+          fc.pre(false);
+        }
+        throw e;
+      }
+    }),
+    { numRuns: 200, seed: 20240611, endOnFailure: true },
+  );
+  t.diagnostic(`${checked} graphs checked, ${discarded} discarded (a piecewise op changed branch along the probe); largest error/tolerance ${worst.toFixed(3)}: ${worstCase}`);
+  assert.ok(checked >= 150, `only ${checked} graphs were checked`);
+});
+
+test('generated gradient models pass onnx.checker (full_check)', (t) => {
+  if (!hasOnnxChecker()) { t.skip('skipped: python3 with the onnx package is not available (pip install onnx)'); return; }
+  assert.ok(Object.keys(gradientModels).length > 0);
+  assert.deepEqual(onnxCheck(gradientModels), {});
+  t.diagnostic(`${Object.keys(gradientModels).length} models checked`);
+});
