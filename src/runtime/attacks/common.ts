@@ -1,0 +1,103 @@
+// What every attack shares: the result record, the active set (per-sample early stopping: only samples the
+// crafting model still classifies correctly keep being attacked), gather/scatter of sub-batches, norms.
+
+import type { Norm } from '../report/schema.js';
+import { argmax, type ModelOracle } from '../oracle.js';
+import type { Clamp } from '../space.js';
+
+export interface AttackInput {
+  oracle: ModelOracle;
+  /** Clean samples in the attack space, n × size. */
+  x: Float32Array;
+  labels: Int32Array;
+  n: number;
+  clamp: Clamp;
+  /** Called after each iteration with (iteration, samples still correct on the crafting model). */
+  onIteration?: (iteration: number, stillCorrect: number) => void;
+}
+
+export interface AttackOutput {
+  adv: Float32Array;
+  /** Steps applied to each sample. */
+  iterations: Int32Array;
+  /** 1 when the sample was correctly classified at the start, so it was attacked. */
+  attacked: Uint8Array;
+  /** 1 when the first gradient the attack took for the sample was exactly zero. */
+  zeroGradient: Uint8Array;
+  /** curve[t]: samples still correct on the crafting model after t steps (t = 0 … iterations run). */
+  curve: number[];
+}
+
+export interface Attack {
+  name: string;
+  norm: Norm;
+  /** Parameters as recorded in the report. */
+  params: Record<string, number | string | boolean>;
+  run(input: AttackInput): Promise<AttackOutput>;
+}
+
+export function newOutput(x: Float32Array, n: number): AttackOutput {
+  return {
+    adv: x.slice(), iterations: new Int32Array(n), attacked: new Uint8Array(n), zeroGradient: new Uint8Array(n), curve: [],
+  };
+}
+
+/** Copies samples `idx` of `src` into a dense sub-batch. */
+export function gather(src: Float32Array, idx: readonly number[], size: number): Float32Array {
+  const out = new Float32Array(idx.length * size);
+  idx.forEach((i, j) => out.set(src.subarray(i * size, (i + 1) * size), j * size));
+  return out;
+}
+
+export function gatherLabels(labels: Int32Array, idx: readonly number[]): Int32Array {
+  return Int32Array.from(idx, (i) => labels[i]!);
+}
+
+export function l2(v: Float32Array, from: number, to: number): number {
+  let s = 0;
+  for (let i = from; i < to; i++) s += v[i]! * v[i]!;
+  return Math.sqrt(s);
+}
+
+export function l1(v: Float32Array, from: number, to: number): number {
+  let s = 0;
+  for (let i = from; i < to; i++) s += Math.abs(v[i]!);
+  return s;
+}
+
+export function linf(v: Float32Array, from: number, to: number): number {
+  let s = 0;
+  for (let i = from; i < to; i++) s = Math.max(s, Math.abs(v[i]!));
+  return s;
+}
+
+/** Splits the active samples into those still correct (kept) and the rest, from logits of the sub-batch. */
+export function stillCorrect(active: number[], logits: Float32Array, labels: Int32Array, classes: number): { keep: number[]; rows: number[] } {
+  const keep: number[] = [];
+  const rows: number[] = [];
+  active.forEach((i, j) => {
+    if (argmax(logits, classes, j) === labels[i]) {
+      keep.push(i);
+      rows.push(j);
+    }
+  });
+  return { keep, rows };
+}
+
+/** Final check of the samples still active after the last step (a forward pass, no gradient). */
+export async function finalCheck(input: AttackInput, out: AttackOutput, active: number[], extra = 0): Promise<void> {
+  const size = input.oracle.space.size;
+  if (active.length === 0) {
+    out.curve.push(extra);
+    return;
+  }
+  const logits = await input.oracle.forward(gather(out.adv, active, size), active.length);
+  const classes = logits.length / active.length;
+  out.curve.push(stillCorrect(active, logits, input.labels, classes).keep.length + extra);
+}
+
+export function numberParam(params: Record<string, number | string | boolean>, key: string): number {
+  const v = params[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`attack parameter ${key} is not a number`);
+  return v;
+}

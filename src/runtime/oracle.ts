@@ -1,0 +1,222 @@
+// A classifier retrofitted with JumpReLU at one κ, run in onnxruntime-node, with the gradient oracles the
+// attacks need: cross-entropy (FGSM, IFGSM/PGD) and logit differences (DeepFool, trust region).
+// Everything takes and returns values in the attack space (see space.ts) and works in chunks of at most
+// `batch` samples, so any number of samples can be passed.
+
+import * as ort from 'onnxruntime-node';
+import { buildGradientModel, gradientSignature, freeBatchDimension, type GradientSignature } from '../autodiff/index.js';
+import { encodeModel } from '../ir/encode.js';
+import { JumpReluError, UsageError } from '../ir/errors.js';
+import { loadModel } from '../ir/io.js';
+import type { Model } from '../ir/model.js';
+import type { KappaMap } from '../passes/kappa-map.js';
+import { retrofit } from '../index.js';
+import type { SpaceMap } from './space.js';
+
+export interface OracleOptions {
+  /** κ of every JumpReLU (0: the ReLU model). */
+  kappa: number;
+  /** Per-site κ (scale-aware tuning); sites it does not name get `kappa`. */
+  kappaMap?: KappaMap;
+  /** Threshold of the JumpReLU derivative in the gradient models (default: κ itself; 0 for the adaptive attack). */
+  gradKappa?: number;
+  threads: number;
+  batch: number;
+  space: SpaceMap;
+}
+
+export interface CeResult {
+  logits: Float32Array;
+  /** ∂ loss_i / ∂ x_i for each sample, in the attack space. */
+  grad: Float32Array;
+}
+
+export interface DiffResult {
+  logits: Float32Array;
+  /** f_candidate − f_label, [n, k]. */
+  diffs: Float32Array;
+  /** ∂(f_candidate − f_label)/∂x, [n, k, size], in the attack space. */
+  grads: Float32Array;
+}
+
+/** Counts of model evaluations (samples), for throughput figures. */
+export interface OracleCounts {
+  forward: number;
+  ce: number;
+  diff: number;
+}
+
+function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+}
+
+/** The one non-initializer graph input and the first output of a classifier. */
+export function classifierInterface(model: Model): { input: string; output: string } {
+  const inputs = model.graph.inputs.filter((v) => !v.initializer);
+  if (inputs.length !== 1) throw new UsageError(`the model must have exactly one input (it has ${inputs.length}: ${inputs.map((v) => v.name).join(', ')})`);
+  const out = model.graph.outputs[0];
+  if (!out) throw new UsageError('the model has no output');
+  return { input: inputs[0]!.name, output: out.name };
+}
+
+/** Loads a model and retrofits it at κ (or a per-site map); the returned model is new. */
+export function retrofittedModel(path: string, kappa: number, kappaMap?: KappaMap, gradKappa?: number): Model {
+  const m = loadModel(path);
+  retrofit(m, { kappa, ...(kappaMap ? { kappaMap } : {}), ...(gradKappa !== undefined ? { gradKappa } : {}) });
+  return m;
+}
+
+export class ModelOracle {
+  readonly counts: OracleCounts = { forward: 0, ce: 0, diff: 0 };
+  private forwardSession: Promise<ort.InferenceSession> | null = null;
+  private ceSession: Promise<{ s: ort.InferenceSession; sig: GradientSignature }> | null = null;
+  private diffSession: Promise<{ s: ort.InferenceSession; sig: GradientSignature }> | null = null;
+  readonly input: string;
+  readonly output: string;
+  classes = 0;
+
+  constructor(readonly model: Model, readonly options: OracleOptions) {
+    ({ input: this.input, output: this.output } = classifierInterface(model));
+    try {
+      freeBatchDimension(model);
+    } catch (e) {
+      if (!(e instanceof JumpReluError)) throw e;
+      throw new UsageError(`cannot run the model on batches: ${e.message}`);
+    }
+  }
+
+  static fromPath(path: string, options: OracleOptions): ModelOracle {
+    return new ModelOracle(retrofittedModel(path, options.kappa, options.kappaMap), options);
+  }
+
+  get space(): SpaceMap {
+    return this.options.space;
+  }
+
+  private forwardS(): Promise<ort.InferenceSession> {
+    this.forwardSession ??= ort.InferenceSession.create(encodeModel(this.model).toBytes(), sessionOptions(this.options.threads));
+    return this.forwardSession;
+  }
+
+  private gradS(mode: 'cross-entropy' | 'logit-differences') {
+    const make = async () => {
+      const g = buildGradientModel(this.model, {
+        wrt: [this.input], of: [this.output], mode, freeBatch: true,
+        ...(this.options.gradKappa !== undefined ? { gradKappa: this.options.gradKappa } : {}),
+      });
+      const sig = gradientSignature(g);
+      if (!sig) throw new Error('gradient model without a signature');
+      const s = await ort.InferenceSession.create(encodeModel(g).toBytes(), sessionOptions(this.options.threads));
+      return { s, sig };
+    };
+    if (mode === 'cross-entropy') return (this.ceSession ??= make());
+    return (this.diffSession ??= make());
+  }
+
+  private shape(n: number): number[] {
+    const { channels, height, width } = this.space.shape;
+    return [n, channels, height, width];
+  }
+
+  /** Logits [n, classes] at x (attack space). */
+  async forward(x: Float32Array, n: number): Promise<Float32Array> {
+    const s = await this.forwardS();
+    const size = this.space.size;
+    const parts: Float32Array[] = [];
+    for (let start = 0; start < n; start += this.options.batch) {
+      const m = Math.min(this.options.batch, n - start);
+      const xin = this.space.toModel(x.subarray(start * size, (start + m) * size));
+      const out = await s.run({ [this.input]: new ort.Tensor('float32', xin, this.shape(m)) });
+      parts.push(out[this.output]!.data as Float32Array);
+    }
+    this.counts.forward += n;
+    return this.concat(parts, n);
+  }
+
+  private concat(parts: Float32Array[], n: number): Float32Array {
+    if (parts.length === 1) {
+      this.classes ||= parts[0]!.length / n;
+      return parts[0]!;
+    }
+    const total = parts.reduce((a, p) => a + p.length, 0);
+    const out = new Float32Array(total);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    this.classes ||= total / n;
+    return out;
+  }
+
+  /** Logits and the per-sample cross-entropy gradient. */
+  async crossEntropy(x: Float32Array, labels: Int32Array, n: number): Promise<CeResult> {
+    const { s, sig } = await this.gradS('cross-entropy');
+    const size = this.space.size;
+    const logits: Float32Array[] = [];
+    const grad = new Float32Array(n * size);
+    for (let start = 0; start < n; start += this.options.batch) {
+      const m = Math.min(this.options.batch, n - start);
+      const xin = this.space.toModel(x.subarray(start * size, (start + m) * size));
+      const lab = BigInt64Array.from(labels.subarray(start, start + m), (v) => BigInt(v));
+      const out = await s.run({
+        [this.input]: new ort.Tensor('float32', xin, this.shape(m)),
+        [sig.inputs.labels!]: new ort.Tensor('int64', lab, [m]),
+      });
+      logits.push(out[sig.outputs.logits!]!.data as Float32Array);
+      grad.set(out[sig.outputs.gradients[this.input]!]!.data as Float32Array, start * size);
+    }
+    this.counts.ce += n;
+    return { logits: this.concat(logits, n), grad: this.space.gradToSpace(grad) };
+  }
+
+  /** Logits, f_c − f_label for k candidates per sample, and their gradients. */
+  async differences(x: Float32Array, labels: Int32Array, candidates: Int32Array, n: number, k: number): Promise<DiffResult> {
+    const { s, sig } = await this.gradS('logit-differences');
+    const size = this.space.size;
+    const logits: Float32Array[] = [];
+    const diffs = new Float32Array(n * k);
+    const grads = new Float32Array(n * k * size);
+    // the gradient model tiles the batch k times: keep n·k near `batch`
+    const chunk = Math.max(1, Math.floor(this.options.batch / Math.max(1, Math.ceil(k / 4))));
+    for (let start = 0; start < n; start += chunk) {
+      const m = Math.min(chunk, n - start);
+      const xin = this.space.toModel(x.subarray(start * size, (start + m) * size));
+      const lab = BigInt64Array.from(labels.subarray(start, start + m), (v) => BigInt(v));
+      const cand = BigInt64Array.from(candidates.subarray(start * k, (start + m) * k), (v) => BigInt(v));
+      const out = await s.run({
+        [this.input]: new ort.Tensor('float32', xin, this.shape(m)),
+        [sig.inputs.labels!]: new ort.Tensor('int64', lab, [m]),
+        [sig.inputs.candidates!]: new ort.Tensor('int64', cand, [m, k]),
+      });
+      logits.push(out[sig.outputs.logits!]!.data as Float32Array);
+      diffs.set(out[sig.outputs.differences!]!.data as Float32Array, start * k);
+      grads.set(out[sig.outputs.gradients[this.input]!]!.data as Float32Array, start * k * size);
+    }
+    this.counts.diff += n;
+    return { logits: this.concat(logits, n), diffs, grads: this.space.gradToSpace(grads) };
+  }
+
+  /** Builds the sessions now (so that timings exclude it). */
+  async warm(which: { ce?: boolean; diff?: boolean } = {}): Promise<void> {
+    await this.forwardS();
+    if (which.ce) await this.gradS('cross-entropy');
+    if (which.diff) await this.gradS('logit-differences');
+  }
+
+  async release(): Promise<void> {
+    for (const p of [this.forwardSession, this.ceSession, this.diffSession]) {
+      if (!p) continue;
+      const v = await p;
+      await ('s' in v ? v.s : v).release();
+    }
+    this.forwardSession = this.ceSession = this.diffSession = null;
+  }
+}
+
+export function argmax(logits: Float32Array, classes: number, i: number): number {
+  let best = 0;
+  const base = i * classes;
+  for (let k = 1; k < classes; k++) if (logits[base + k]! > logits[base + best]!) best = k;
+  return best;
+}
