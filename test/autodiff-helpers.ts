@@ -29,7 +29,6 @@ import * as ort from 'onnxruntime-node';
 
 import { type GradientOptions, buildGradientModel, gradientSignature } from '../src/autodiff/index.js';
 import { ShapeInfo } from '../src/autodiff/shapes.js';
-import { tensorValueInfo } from '../src/autodiff/typeproto.js';
 import { Attribute, AttributeType } from '../src/ir/attribute.js';
 import { decodeModel } from '../src/ir/decode.js';
 import { encodeModel } from '../src/ir/encode.js';
@@ -38,6 +37,7 @@ import { Model } from '../src/ir/model.js';
 import { Node } from '../src/ir/node.js';
 import { DataType, type Tensor } from '../src/ir/tensor.js';
 import { Value } from '../src/ir/value.js';
+import { ValueInfo } from '../src/ir/value-info.js';
 import { makeTensor } from '../src/autodiff/tensors.js';
 
 ort.env.logLevel = 'error';
@@ -110,7 +110,7 @@ export class TinyModel {
     const v = new Value(name);
     v.scope = this.graph;
     this.graph.inputs.push(v);
-    this.graph.inputInfos.push(tensorValueInfo(elem, dims));
+    this.graph.inputInfos.push(ValueInfo.tensor(elem, dims));
     return v;
   }
 
@@ -142,7 +142,7 @@ export class TinyModel {
     const info = new ShapeInfo(this.graph, Number(this.model.opsetVersion('')));
     for (const v of values) {
       this.graph.outputs.push(v);
-      this.graph.outputInfos.push(tensorValueInfo(info.elem(v) ?? DataType.FLOAT, info.shape(v)));
+      this.graph.outputInfos.push(ValueInfo.tensor(info.elem(v) ?? DataType.FLOAT, info.shape(v)));
     }
     return this.model;
   }
@@ -222,7 +222,7 @@ function probeModel(model: Model): { probe: Model; branches: Branch[] } {
   const expose = (v: Value, elem: number, cuts: number[] | null) => {
     if (!g.outputs.includes(v)) {
       g.outputs.push(v);
-      g.outputInfos.push(tensorValueInfo(elem, null));
+      g.outputInfos.push(ValueInfo.tensor(elem, null));
     }
     branches.push({ name: v.name, cuts });
   };
@@ -397,7 +397,7 @@ function withInitializersAsInputs(model: Model, names: string[]): Model {
     copy.graph.removeInitializer(v);
     v.initializer = null;
     copy.graph.inputs.push(v);
-    copy.graph.inputInfos.push(tensorValueInfo(t.dataType, t.dims.map(Number)));
+    copy.graph.inputInfos.push(ValueInfo.tensor(t.dataType, t.dims.map(Number)));
   }
   return copy;
 }

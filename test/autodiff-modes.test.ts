@@ -9,7 +9,6 @@ import test from 'node:test';
 import {
   GRADIENT_METADATA_KEY, RETROFIT_METADATA_KEY, buildGradientModel, freeBatchDimension, gradientSignature,
 } from '../src/autodiff/index.js';
-import { tensorValueInfo } from '../src/autodiff/typeproto.js';
 import { Attribute, AttributeType } from '../src/ir/attribute.js';
 import { decodeModel } from '../src/ir/decode.js';
 import { Graph } from '../src/ir/graph.js';
@@ -19,6 +18,7 @@ import { JumpReluError, UsageError } from '../src/ir/errors.js';
 import { loadModel } from '../src/ir/io.js';
 import type { Model } from '../src/ir/model.js';
 import { DataType } from '../src/ir/tensor.js';
+import { ValueInfo } from '../src/ir/value-info.js';
 import { retrofit } from '../src/passes/jumprelu.js';
 import type { Target } from '../src/passes/retrofit-record.js';
 import { F, TinyModel, f32, gridValues, hasOnnxChecker, i64, onnxCheck, rng, run } from './autodiff-helpers.js';
@@ -299,7 +299,7 @@ function ifModelBytes(): Uint8Array {
     const g = new Graph(op, m.graph);
     const n = g.append(new Node(op, [x], { outputNames: [`${op}_out`] }));
     g.outputs.push(n.outputs[0]!);
-    g.outputInfos.push(tensorValueInfo(DataType.FLOAT, [2]));
+    g.outputInfos.push(ValueInfo.tensor(DataType.FLOAT, [2]));
     return g;
   };
   const node = new Node('If', [cond], {

@@ -30,11 +30,11 @@ import { join } from 'node:path';
 import test from 'node:test';
 
 import { buildGradientModel, gradientSignature } from '../src/autodiff/index.js';
-import { tensorValueInfo } from '../src/autodiff/typeproto.js';
 import { decodeModel } from '../src/ir/decode.js';
 import { encodeModel } from '../src/ir/encode.js';
 import { DataType } from '../src/ir/tensor.js';
 import type { Value } from '../src/ir/value.js';
+import { ValueInfo } from '../src/ir/value-info.js';
 import { loadModel } from '../src/ir/io.js';
 import type { Model } from '../src/ir/model.js';
 import { retrofit } from '../src/passes/jumprelu.js';
@@ -120,7 +120,7 @@ function withPreActivations(model: Model): { probe: Model; names: string[] } {
   const values = activationInputs(probe);
   for (const v of values) {
     probe.graph.outputs.push(v);
-    probe.graph.outputInfos.push(tensorValueInfo(DataType.FLOAT, null));
+    probe.graph.outputInfos.push(ValueInfo.tensor(DataType.FLOAT, null));
   }
   return { probe, names: values.map((v) => v.name) };
 }

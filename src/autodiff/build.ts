@@ -17,13 +17,13 @@ import type { Model } from '../ir/model.js';
 import { NameAuthority } from '../ir/names.js';
 import { DataType } from '../ir/tensor.js';
 import { Value } from '../ir/value.js';
+import { ValueInfo } from '../ir/value-info.js';
 import { differentiate } from './differentiate.js';
 import { Emitter } from './emitter.js';
 import { freeBatchDimension } from './free-batch.js';
 import { KappaResolver } from './kappa.js';
 import { type Dim, ShapeInfo } from './shapes.js';
 import { FLOAT_TYPES } from './tensors.js';
-import { tensorValueInfo } from './typeproto.js';
 
 export type GradientMode = 'vjp' | 'cross-entropy' | 'logit-differences';
 export const GRADIENT_MODES: readonly GradientMode[] = ['vjp', 'cross-entropy', 'logit-differences'];
@@ -102,7 +102,7 @@ function addInput(graph: Graph, names: NameAuthority, base: string, elem: number
   const v = new Value(names.fresh(base));
   v.scope = graph;
   graph.inputs.push(v);
-  graph.inputInfos.push(tensorValueInfo(elem, shape));
+  graph.inputInfos.push(ValueInfo.tensor(elem, shape));
   return v;
 }
 
@@ -117,7 +117,7 @@ function addOutput(e: Emitter, base: string, value: Value, elem: number, shape: 
   const id = e.one('Identity', [value]);
   id.name = name;
   e.graph.outputs.push(id);
-  e.graph.outputInfos.push(tensorValueInfo(elem, shape));
+  e.graph.outputInfos.push(ValueInfo.tensor(elem, shape));
   return name;
 }
 
@@ -199,7 +199,7 @@ export function buildGradientModel(model: Model, options: GradientOptions): Mode
     signature.inputs.labels = labels.name;
     if (mode === 'cross-entropy') {
       graph.outputs.push(logits);
-      graph.outputInfos.push(declaredLogits ?? tensorValueInfo(t.elem, t.shape));
+      graph.outputInfos.push(declaredLogits ?? ValueInfo.tensor(t.elem, t.shape));
       signature.outputs.logits = logits.name;
       grads = crossEntropy(e, info, logits, labels, t.elem, signature, (seeds) =>
         differentiate({ graph, e, info, opset, kappa, wrt: leaves, seeds, requireOpset }));

@@ -12,11 +12,11 @@ import type { Model } from '../ir/model.js';
 import { NameAuthority } from '../ir/names.js';
 import { DataType } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
-import type { ValueInfo } from '../ir/value-info.js';
+import { ValueInfo } from '../ir/value-info.js';
 import { attrInt } from './attrs.js';
 import { ShapeInfo } from './shapes.js';
 import { constantOf, makeTensor } from './tensors.js';
-import { declaredShape, tensorValueInfo } from './typeproto.js';
+import { declaredShape } from './typeproto.js';
 
 export interface FreeBatchOptions {
   /** Name of the symbolic batch dimension (default 'N'). */
@@ -37,7 +37,7 @@ export interface FreeBatchReport {
 
 function withDim0(info: ValueInfo, symbol: string): ValueInfo {
   const d = declaredShape(info)!;
-  const out = tensorValueInfo(d.elemType, [symbol, ...d.shape!.slice(1)]);
+  const out = ValueInfo.tensor(d.elemType, [symbol, ...d.shape!.slice(1)]);
   out.docString = info.docString;
   return out;
 }
