@@ -62,7 +62,7 @@ describe('external data', () => {
     return d;
   };
 
-  test('saveModel with threshold 0 moves every initializer out; the model reloads and ORT gives the same outputs', async () => {
+  test('saveModel with threshold 0 moves every initializer of ≥ 64 bytes out; the model reloads and ORT gives the same outputs', async () => {
     const dir = folder('save0');
     const file = path.join(dir, 'model.onnx');
     const result = saveModel(decodeModel(original), file, { externalData: { threshold: 0 } });
@@ -72,7 +72,10 @@ describe('external data', () => {
     assert.deepEqual(fs.readdirSync(dir).sort(), ['model.onnx', 'model.onnx.data'], 'no temp files left');
     assert.ok(fs.statSync(file).size < original.length, 'the .onnx file lost its weights');
     const reloaded = loadModel(file);
-    assert.deepEqual(externalInitializers(reloaded), [...reloaded.graph.initializers.keys()].sort(), 'every initializer is external');
+    // Tensors under 64 bytes stay inline (ORT constant-folds tiny tensors and misresolves their location).
+    const big = [...reloaded.graph.initializers.values()].filter((v) => (v.initializer!.expectedByteLength ?? 0n) >= 64n).map((v) => v.name).sort();
+    assert.ok(big.length > 0);
+    assert.deepEqual(externalInitializers(reloaded), big, 'every initializer of at least 64 bytes is external');
     // Re-encoding the loaded model gives the file's bytes back.
     assert.ok(Buffer.from(encodeModel(reloaded).toBytes()).equals(fs.readFileSync(file)));
     const want = await runModel(original, feeds);
@@ -123,7 +126,7 @@ describe('external data', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(fs.readdirSync(b).sort(), ['converted.onnx', 'weights.bin'], 'the data file is copied beside the output, no temp files');
     assert.ok(fs.readFileSync(path.join(b, 'weights.bin')).equals(dataBytes), 'copied byte for byte');
-    assert.deepEqual(externalInitializers(loadModel(modelB)).length, 4, 'the weights stay external');
+    assert.deepEqual(externalInitializers(loadModel(modelB)), externalInitializers(loadModel(modelA)), 'the weights stay external');
     let got = await runModel(modelB, feeds);
     assert.ok(sameOutputs(got, want), describeDifference(got, want));
     // The source folder is untouched.

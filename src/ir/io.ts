@@ -31,6 +31,7 @@ export function loadModel(file: string): Model {
   }
   const buf = fs.readFileSync(file);
   const model = decodeModel(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), path.dirname(path.resolve(file)));
+  model.sourceFile = fs.realpathSync(file);
   validateTensors(model);
   return model;
 }
@@ -139,6 +140,8 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
     staged.push({ tmp, final });
     return tmp;
   };
+  const createdDirs: string[] = [];
+  let done = false;
   try {
     const replacements = new Map<Tensor, Tensor>();
     const externalFiles: string[] = [];
@@ -146,6 +149,12 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
       const location = options.externalData.location ?? `${path.basename(outFile)}.data`;
       checkOutputLocation(location);
       const dataFile = path.join(outDir, location);
+      checkDataFileCollision(model, dataFile, outFile);
+      const parent = path.dirname(dataFile);
+      if (!fs.existsSync(parent)) {
+        createdDirs.push(firstMissingAncestor(parent));
+        fs.mkdirSync(parent, { recursive: true });
+      }
       writeExternalData(model, stage(dataFile), location, options.externalData.threshold, replacements);
       externalFiles.push(dataFile);
     }
@@ -158,9 +167,44 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
     writeChunks(stage(outFile), chunks.chunks);
     for (const s of staged) fs.renameSync(s.tmp, s.final);
     staged.length = 0;
+    done = true;
     return { modelBytes: chunks.length, externalFiles };
   } finally {
     for (const s of staged) fs.rmSync(s.tmp, { force: true });
+    if (!done) for (const d of createdDirs) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
+
+function firstMissingAncestor(dir: string): string {
+  let d = dir;
+  while (!fs.existsSync(path.dirname(d))) d = path.dirname(d);
+  return d;
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+/**
+ * The new data file must not replace the output model, the input model, or (unless the input itself is
+ * being replaced) a data file the input still needs.
+ */
+function checkDataFileCollision(model: Model, dataFile: string, outFile: string): void {
+  const data = realOrSelf(dataFile);
+  const out = realOrSelf(outFile);
+  if (data === out) throw new JumpReluError(`external data location '${path.basename(dataFile)}' is the output model itself`);
+  if (model.sourceFile && data === model.sourceFile) throw new JumpReluError(`external data location '${path.basename(dataFile)}' is the input model`);
+  const replacingInput = model.sourceFile !== null && out === model.sourceFile;
+  if (!replacingInput) {
+    for (const t of allTensors(model)) {
+      if (t.externalBytes && t.externalBytes.file === data) {
+        throw new JumpReluError(`external data location '${path.basename(dataFile)}' would overwrite the input model's external data; choose another name`);
+      }
+    }
   }
 }
 
@@ -171,6 +215,12 @@ function checkOutputLocation(location: string): void {
 }
 
 const ALIGN = 64;
+/**
+ * Tensors smaller than this stay inline even with threshold 0: ONNX Runtime constant-folds tiny
+ * tensors (an If condition, say) and then resolves their external location against the working
+ * directory instead of the model's folder.
+ */
+const MIN_EXTERNAL_BYTES = 64;
 
 function writeExternalData(model: Model, tmp: string, location: string, threshold: number, replacements: Map<Tensor, Tensor>): void {
   const fd = fs.openSync(tmp, 'w');
@@ -181,7 +231,9 @@ function writeExternalData(model: Model, tmp: string, location: string, threshol
         const t = v.initializer;
         if (!t) continue;
         const size = t.external ? t.externalBytes?.length ?? 0 : t.inlineRawData?.length ?? -1;
-        if (size < 0 || size < threshold) continue; // typed-field data stays inline; small tensors too
+        // Data that was external moves to the new file whatever its size, so the output references one
+        // file only (and an old data file may be replaced safely when the input is).
+        if (!t.externalBytes && (size < 0 || size < threshold || size < MIN_EXTERNAL_BYTES)) continue;
         const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
         if (pad) fs.writeSync(fd, new Uint8Array(pad), 0, pad, offset);
         offset += pad;

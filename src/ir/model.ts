@@ -30,6 +30,8 @@ export class Model {
   functions: IrFunction[] = [];
   /** Folder that external-data locations are relative to; null for a model built in memory. */
   baseDir: string | null = null;
+  /** Real path of the file the model was loaded from, if any (to refuse overwriting what it needs). */
+  sourceFile: string | null = null;
   layout: LayoutEntry[] | null = null;
   unknownFields: UnknownFields = [];
 
