@@ -34,20 +34,36 @@ export function convertOptions(y: Argv): Argv<ConvertArgs> {
   return y
     .positional('input', { type: 'string', describe: 'ONNX model to convert', demandOption: true })
     .positional('output', { type: 'string', describe: 'where to write the converted model' })
-    .option('kappa', { alias: 'k', type: 'number', describe: 'κ for every ReLU site (finite, ≥ 0)' })
+    .option('kappa', { alias: 'k', type: 'string', coerce: strictNumber('--kappa'), describe: 'κ for every ReLU site (finite, ≥ 0)' })
     .option('kappa-map', { type: 'string', describe: 'JSON file: node name, /regex/ or #index → κ (or {kappa, grad_kappa})' })
     .option('only-mapped', { type: 'boolean', describe: 'sites the kappa map does not cover stay ReLU' })
-    .option('grad-kappa', { type: 'number', describe: 'κ used for gradients (recorded for the gradient compiler)' })
+    .option('grad-kappa', { type: 'string', coerce: strictNumber('--grad-kappa'), describe: 'κ used for gradients (recorded for the gradient compiler)' })
     .option('target', { type: 'string', choices: TARGETS as string[], default: 'thresholded-relu', describe: 'how JumpReLU is written in ONNX' })
     .option('relu6', { type: 'boolean', describe: 'also convert Clip(min=0[, max]) sites' })
     .option('list', { type: 'boolean', describe: 'print the ReLU sites and exit' })
     .option('dry-run', { type: 'boolean', describe: 'print what would change and exit' })
     .option('json', { type: 'boolean', describe: 'machine-readable summary on stdout' })
     .option('in-place', { type: 'boolean', describe: 'allow OUT to be IN (or omit OUT)' })
-    .option('external-data', { type: 'number', describe: 'store initializers of at least this many bytes in OUT.data' })
+    .option('external-data', { type: 'string', coerce: strictNumber('--external-data'), describe: 'store initializers of at least this many bytes in OUT.data' })
     .option('external-data-location', { type: 'string', describe: 'file name for --external-data (relative to OUT)' })
     .option('emit-customops', { type: 'string', describe: 'build the custom-op library and copy it to this folder' })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'stack traces on errors' }) as unknown as Argv<ConvertArgs>;
+}
+
+/**
+ * yargs reads `--kappa=` and `--kappa ' '` as 0; a κ the user did not give must not silently become 0.
+ * Range checks (finite, ≥ 0) happen in the library, which names the option too.
+ */
+function strictNumber(option: string): (raw: unknown) => number | undefined {
+  return (raw: unknown) => {
+    if (raw === undefined) return undefined;
+    if (Array.isArray(raw)) throw new UsageError(`${option} given more than once`);
+    const text = String(raw).trim();
+    if (text === '') throw new UsageError(`${option} needs a value`);
+    const n = Number(text);
+    if (Number.isNaN(n) && !/^[+-]?nan$/i.test(text)) throw new UsageError(`${option} must be a number, got '${text}'`);
+    return n;
+  };
 }
 
 function readKappaMap(file: string): unknown {

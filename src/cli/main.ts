@@ -14,7 +14,9 @@ export async function runCli(prog: string, configure: (y: Argv) => Argv): Promis
       .help()
       .version(false)
       .fail((msg, err) => {
-        throw err ?? new UsageError(msg);
+        // yargs reports its own validation (and coerce) failures as YError: those are usage errors.
+        if (!err || err.name === 'YError') throw new UsageError(err?.message ?? msg);
+        throw err;
       })
       .parseAsync();
   } catch (err) {

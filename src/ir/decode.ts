@@ -104,7 +104,10 @@ function message(f: RawField): Uint8Array {
 /** A scope while decoding: name → value, for the graph being decoded and its enclosing graphs. */
 class DecodeScope {
   readonly names = new Map<string, Value>();
-  constructor(readonly graph: Graph, readonly parent: DecodeScope | null) {}
+  readonly depth: number;
+  constructor(readonly graph: Graph, readonly parent: DecodeScope | null) {
+    this.depth = parent ? parent.depth + 1 : 0;
+  }
 
   define(v: Value): void {
     v.scope = this.graph;
@@ -133,7 +136,16 @@ interface PendingNode {
   src: Uint8Array;
 }
 
+/**
+ * Subgraph nesting accepted (If inside Loop inside …). Real models nest a few levels; the limit keeps a
+ * hostile file from exhausting the stack.
+ */
+export const MAX_SUBGRAPH_DEPTH = 64;
+
 function decodeGraph(bytes: Uint8Array, parentScope: DecodeScope | null, outer: Graph | null = parentScope?.graph ?? null): Graph {
+  if (parentScope && parentScope.depth >= MAX_SUBGRAPH_DEPTH) {
+    throw new ModelFormatError(`subgraphs nested deeper than ${MAX_SUBGRAPH_DEPTH} levels`);
+  }
   const graph = new Graph('', outer);
   const scope = new DecodeScope(graph, parentScope);
   const layout: LayoutEntry[] = [];

@@ -123,11 +123,30 @@ export function unlowerSite(graph: Graph, outputNode: Node, record: SiteRecord):
 /** Scalar κ is a 0-d tensor; per-channel κ is [C] for the custom op, [C,1,…,1] (rank of x) for Where. */
 function kappaTensorDims(ctx: LoweringContext, x: Value, kappa: Kappa, broadcastTrailing: boolean): number[] {
   if (typeof kappa === 'number') return [];
-  if (!broadcastTrailing) return [kappa.length];
-  const declared = ctx.graph.declaredType(x)?.tensorType?.shape;
-  const rank = declared ? declared.length : 4; // undeclared: assume NCHW, the common Conv case
+  const shape = ctx.graph.declaredType(x)?.tensorType?.shape ?? null;
+  const rank = shape ? shape.length : rankFromProducer(x);
+  if (rank === null) {
+    throw new UsageError(`per-channel κ for '${x.name}': its rank is not declared and cannot be told from its producer; add value_info (e.g. run ONNX shape inference) or use a scalar κ`);
+  }
   if (rank < 2) throw new UsageError(`per-channel κ for '${x.name}' needs an input of rank ≥ 2`);
+  const channels = shape?.[1];
+  if (typeof channels === 'bigint' && channels !== BigInt(kappa.length)) {
+    throw new UsageError(`per-channel κ for '${x.name}' has ${kappa.length} values but the activation has ${channels} channels`);
+  }
+  if (!broadcastTrailing) return [kappa.length];
   return [kappa.length, ...new Array<number>(rank - 2).fill(1)];
+}
+
+/** The rank of a Conv/Gemm/MatMul output when the value has no declared type. */
+function rankFromProducer(x: Value): number | null {
+  const p = x.producer;
+  if (!p) return null;
+  if (p.opType === 'Gemm') return 2;
+  if (p.opType === 'Conv' || p.opType === 'ConvTranspose') {
+    const w = p.inputs[1]?.initializer;
+    return w ? w.dims.length : null;
+  }
+  return null;
 }
 
 function constant(ctx: LoweringContext, base: string, dims: number[], values: number[], nodes: Node[]): Value {
