@@ -13,3 +13,6 @@ export {
   MNIST_NORMALISATION, CIFAR10_NORMALISATION, IDENTITY_NORMALISATION,
   scaleTo01, normalise, normalisedBounds, nchwShape,
 } from './preprocess.js';
+export { type NdArray, type NdData, toNumbers } from './arrays.js';
+export { parseNpy, readNpy, parseNpz, readNpz, readZipEntries } from './npy.js';
+export { parseTensorProto, readTensorProto } from './tensor-pb.js';

@@ -56,6 +56,12 @@ export interface ReportSettings {
   seed: number;
   /** Per-layer κ (scale-aware) when used: site name → κ, per κ entry of `kappas` (as a quantile). Optional. */
   per_layer_kappa?: Record<string, Record<string, number>>;
+  /** Gray-box: the κ the examples are crafted on (0: the ReLU model). Optional. */
+  gray_box_source_kappa?: number;
+  /** Adaptive: the gradient κ (0: ReLU surrogate). Optional. */
+  adaptive_grad_kappa?: number;
+  /** Pictures kept per (κ, attack, mode). Optional. */
+  examples_per_result?: number;
 }
 
 export interface CleanResult {
@@ -151,6 +157,8 @@ export interface Report {
   clean: CleanResult[];
   results: AttackResult[];
   transfer?: TransferMatrix;
+  /** One transfer matrix per attack (`transfer` is the first of them). Optional. */
+  transfers?: TransferMatrix[];
   curves?: IterationCurve[];
   examples?: ExampleImage[];
   tuning?: Tuning;

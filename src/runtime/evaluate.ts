@@ -1,0 +1,304 @@
+// One evaluation run: clean accuracy per κ, then every (κ, attack, mode), with the per-sample outcomes, the
+// gray-box transfer matrix, accuracy-vs-iteration curves, example pictures and gradient-masking warnings.
+//
+// Modes
+//   white-box  each κ model attacked with its own gradients (derivative 1[z > κ])
+//   adaptive   gradients of the same model with κ_grad = 0 (the ReLU surrogate), inference at κ
+//   gray-box   examples crafted once on the source model (κ = 0 by default), evaluated on every κ model
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { KappaMap } from '../passes/kappa-map.js';
+import type { Attack, AttackOutput } from './attacks/common.js';
+import { type DatasetFamily, type ParamValue, makeAttack, resolveAttackParams, isAttackName } from './attacks/registry.js';
+import { UsageError } from '../ir/errors.js';
+import { type Dataset, toAttackSpace } from './dataset.js';
+import { type SampleOutcome, outcomes, predictions, summarise } from './metrics.js';
+import { ModelOracle, retrofittedModel } from './oracle.js';
+import { type Progress, silentProgress } from './progress.js';
+import type {
+  AttackMode, AttackResult, ClampRule, CleanResult, ExampleImage, InputSpace, IterationCurve, Preprocessing, Report, TransferMatrix,
+} from './report/schema.js';
+import { Clamp, SpaceMap } from './space.js';
+import { toolVersion } from './version.js';
+
+export const MODES: readonly AttackMode[] = ['white-box', 'gray-box', 'adaptive'];
+
+export interface EvalOptions {
+  modelPath: string;
+  dataset: Dataset;
+  preprocessing: Preprocessing;
+  space: InputSpace;
+  clamp: ClampRule;
+  kappas: number[];
+  attacks: string[];
+  attackParams?: Record<string, Record<string, ParamValue>>;
+  modes: AttackMode[];
+  limit: number | null;
+  batch: number;
+  threads: number;
+  seed?: number;
+  /** Gray-box source κ (default 0). */
+  sourceKappa?: number;
+  /** Craft on every κ for the transfer matrix (white-box crafts are reused either way). */
+  transfer?: boolean;
+  /** Adaptive mode's gradient κ (default 0). */
+  adaptiveGradKappa?: number;
+  /** Pictures per (κ, attack, mode) (default 2). */
+  examples?: number;
+  /** Per-κ kappa maps (scale-aware per-layer κ); `kappa` then only labels the candidate. */
+  kappaMaps?: Map<number, KappaMap>;
+  progress?: Progress;
+  kind?: 'eval' | 'tune';
+}
+
+export type PerSampleRow = { kappa: number; attack: string; mode: AttackMode } & SampleOutcome;
+
+export interface EvalRun {
+  report: Report;
+  perSample: PerSampleRow[];
+}
+
+export function datasetFamily(ds: Dataset): DatasetFamily {
+  return ds.kind === 'mnist' || ds.kind === 'fashion-mnist' ? 'mnist' : ds.kind === 'cifar10' ? 'cifar10' : ds.channels === 3 ? 'cifar10' : 'mnist';
+}
+
+const TOL = 0.005;
+
+export async function evaluate(o: EvalOptions): Promise<EvalRun> {
+  const progress = o.progress ?? silentProgress;
+  const ds = o.dataset;
+  const n = o.limit === null ? ds.count : Math.min(o.limit, ds.count);
+  if (n <= 0) throw new UsageError('no samples to evaluate');
+  if (o.kappas.length === 0) throw new UsageError('give at least one κ');
+  for (const m of o.modes) if (!MODES.includes(m)) throw new UsageError(`unknown mode '${m}' (one of ${MODES.join(', ')})`);
+  for (const a of o.attacks) if (!isAttackName(a)) makeAttack(a, {}); // throws the usage error
+  const family = datasetFamily(ds);
+  const attackParams: Record<string, Record<string, ParamValue>> = {};
+  for (const a of o.attacks) {
+    if (!isAttackName(a)) continue;
+    attackParams[a] = resolveAttackParams(a, family, o.attackParams?.[a]);
+  }
+  for (const a of Object.keys(o.attackParams ?? {})) {
+    if (!o.attacks.includes(a)) throw new UsageError(`--attack-param for '${a}', which is not among --attacks (${o.attacks.join(', ')})`);
+  }
+  const seed = o.seed ?? 0;
+  const attacks: Attack[] = o.attacks.map((a) => makeAttack(a, attackParams[a]!, seed));
+  const shape = { channels: ds.channels, height: ds.height, width: ds.width };
+  const space = new SpaceMap(o.space, shape, o.preprocessing.mean, o.preprocessing.std);
+  const size = space.size;
+  const x = toAttackSpace(ds, o.preprocessing, o.space, n);
+  const labels = ds.labels.slice(0, n);
+  const clamp = o.clamp === 'box' ? Clamp.box(o.space, shape, o.preprocessing.mean, o.preprocessing.std) : Clamp.batchMinMax(x, shape);
+  const warnings = [...ds.warnings];
+  const nExamples = o.examples ?? 2;
+  const sourceKappa = o.sourceKappa ?? 0;
+  const adaptiveGradKappa = o.adaptiveGradKappa ?? 0;
+
+  const oracles = new Map<number, ModelOracle>();
+  const oracleFor = (kappa: number): ModelOracle => {
+    let or = oracles.get(kappa);
+    if (!or) {
+      const map = o.kappaMaps?.get(kappa);
+      or = new ModelOracle(retrofittedModel(o.modelPath, kappa, map), { kappa, ...(map ? { kappaMap: map } : {}), threads: o.threads, batch: o.batch, space });
+      oracles.set(kappa, or);
+    }
+    return or;
+  };
+  const cleanPred = new Map<number, Int32Array>();
+  const cleanPredFor = async (kappa: number): Promise<Int32Array> => {
+    let p = cleanPred.get(kappa);
+    if (!p) {
+      p = predictions(await oracleFor(kappa).forward(x, n), n);
+      cleanPred.set(kappa, p);
+    }
+    return p;
+  };
+
+  const clean: CleanResult[] = [];
+  for (const kappa of o.kappas) {
+    const p = await cleanPredFor(kappa);
+    let c = 0;
+    for (let i = 0; i < n; i++) if (p[i] === labels[i]) c++;
+    clean.push({ kappa, n, accuracy: c / n });
+    progress.log(`κ=${kappa}: clean accuracy ${(100 * c / n).toFixed(2)}% (${c}/${n})`);
+  }
+
+  const results: AttackResult[] = [];
+  const perSample: PerSampleRow[] = [];
+  const curves: IterationCurve[] = [];
+  const examples: ExampleImage[] = [];
+  const crafted = new Map<string, { out: AttackOutput; wall: number }>();
+  const keepCrafts = o.modes.includes('gray-box');
+
+  const craft = async (attack: Attack, oracle: ModelOracle, label: string): Promise<{ out: AttackOutput; wall: number }> => {
+    const total = Number(attack.params['iterations'] ?? 1);
+    progress.start(label, total);
+    const t0 = performance.now();
+    const out = await attack.run({ oracle, x, labels, n, clamp, onIteration: (it) => progress.update(it + 1) });
+    const wall = (performance.now() - t0) / 1000;
+    progress.end();
+    return { out, wall };
+  };
+
+  const record = async (
+    kappa: number, attack: Attack, mode: AttackMode, c: { out: AttackOutput; wall: number }, extra: Partial<AttackResult> = {},
+  ): Promise<AttackResult> => {
+    const t0 = performance.now();
+    const target = oracleFor(kappa);
+    const advPred = predictions(await target.forward(c.out.adv, n), n);
+    const cp = await cleanPredFor(kappa);
+    const rows = outcomes(attack.norm, x, c.out.adv, size, labels, cp, advPred, c.out.iterations, c.out.zeroGradient);
+    const s = summarise(rows, c.out.attacked);
+    const wall = c.wall + (performance.now() - t0) / 1000;
+    const r: AttackResult = {
+      kappa, attack: attack.name, mode, norm: attack.norm, n, accuracy: s.accuracy, fooling_rate: s.fooling_rate,
+      rho_all: s.rho_all, rho_success: s.rho_success, abs_perturbation_mean: s.abs_perturbation_mean,
+      iterations_mean: s.iterations_mean, wall_s: wall, zero_gradient_rate: s.zero_gradient_rate, ...extra,
+    };
+    results.push(r);
+    for (const row of rows) perSample.push({ kappa, attack: attack.name, mode, ...row });
+    let taken = 0;
+    for (const row of rows) {
+      if (taken >= nExamples) break;
+      if (!row.success) continue;
+      taken++;
+      const i = row.index;
+      examples.push({
+        kappa, attack: attack.name, mode, index: i, label: row.label, clean_pred: row.clean_pred, adv_pred: row.adv_pred,
+        channels: ds.channels, height: ds.height, width: ds.width,
+        clean: Array.from(space.toPixels(x.subarray(i * size, (i + 1) * size)), round6),
+        adversarial: Array.from(space.toPixels(c.out.adv.subarray(i * size, (i + 1) * size)), round6),
+      });
+    }
+    progress.log(`κ=${kappa} ${attack.name} ${mode}${extra.source_kappa !== undefined ? ` (from κ=${extra.source_kappa})` : ''}: accuracy ${pct(s.accuracy)}, ρ̃ ${pct(s.rho_all)} (successful: ${pct(s.rho_success)}), ${wall.toFixed(1)}s`);
+    return r;
+  };
+
+  const curveOf = (kappa: number, attack: Attack, mode: AttackMode, out: AttackOutput) => {
+    if (out.curve.length < 2) return;
+    curves.push({ kappa, attack: attack.name, mode, iterations: out.curve.map((_, t) => t), accuracy: out.curve.map((c) => c / n) });
+  };
+
+  if (o.modes.includes('white-box')) {
+    for (const kappa of o.kappas) {
+      for (const attack of attacks) {
+        const c = await craft(attack, oracleFor(kappa), `κ=${kappa} ${attack.name} white-box`);
+        if (keepCrafts) crafted.set(`${attack.name}@${kappa}`, c);
+        await record(kappa, attack, 'white-box', c);
+        curveOf(kappa, attack, 'white-box', c.out);
+      }
+    }
+  }
+
+  if (o.modes.includes('adaptive')) {
+    for (const kappa of o.kappas) {
+      const map = o.kappaMaps?.get(kappa);
+      const surrogate = new ModelOracle(retrofittedModel(o.modelPath, kappa, map), {
+        kappa, ...(map ? { kappaMap: map } : {}), gradKappa: adaptiveGradKappa, threads: o.threads, batch: o.batch, space,
+      });
+      for (const attack of attacks) {
+        const c = await craft(attack, surrogate, `κ=${kappa} ${attack.name} adaptive (κ_grad=${adaptiveGradKappa})`);
+        await record(kappa, attack, 'adaptive', c, { grad_kappa: adaptiveGradKappa });
+        curveOf(kappa, attack, 'adaptive', c.out);
+      }
+      await surrogate.release();
+    }
+  }
+
+  const transfers: TransferMatrix[] = [];
+  if (o.modes.includes('gray-box')) {
+    for (const attack of attacks) {
+      const sources = [sourceKappa, ...o.kappas.filter((k) => k !== sourceKappa && (o.transfer || crafted.has(`${attack.name}@${k}`)))];
+      const matrix: number[][] = [];
+      for (const s of sources) {
+        let c = crafted.get(`${attack.name}@${s}`);
+        if (!c) {
+          c = await craft(attack, oracleFor(s), `κ=${s} ${attack.name} (gray-box source)`);
+          crafted.set(`${attack.name}@${s}`, c);
+        }
+        const row: number[] = [];
+        for (const t of o.kappas) {
+          if (s === sourceKappa) {
+            const r = await record(t, attack, 'gray-box', c, { source_kappa: s });
+            row.push(r.accuracy);
+          } else {
+            const advPred = predictions(await oracleFor(t).forward(c.out.adv, n), n);
+            let ok = 0;
+            for (let i = 0; i < n; i++) if (advPred[i] === labels[i]) ok++;
+            row.push(ok / n);
+          }
+        }
+        matrix.push(row);
+      }
+      transfers.push({ attack: attack.name, source_kappas: sources, target_kappas: [...o.kappas], accuracy: matrix });
+    }
+  }
+  for (const or of oracles.values()) await or.release();
+
+  warnings.push(...maskingWarnings(results));
+
+  const settings: Report['settings'] = {
+    kappas: [...o.kappas], attacks: attackParams, modes: [...o.modes], limit: o.limit, batch: o.batch, ort_threads: o.threads, seed,
+    examples_per_result: nExamples,
+  };
+  if (o.modes.includes('gray-box')) settings.gray_box_source_kappa = sourceKappa;
+  if (o.modes.includes('adaptive')) settings.adaptive_grad_kappa = adaptiveGradKappa;
+  const report: Report = {
+    format: 1,
+    kind: o.kind ?? 'eval',
+    created: new Date().toISOString(),
+    tool: { name: 'jumprelu', version: toolVersion() },
+    model: { path: o.modelPath, sha256: createHash('sha256').update(readFileSync(o.modelPath)).digest('hex') },
+    data: {
+      kind: ds.kind, path: ds.path, n, preprocessing: o.preprocessing, space: o.space, clamp: o.clamp,
+      bounds: { min: clamp.min, max: clamp.max },
+    },
+    settings,
+    clean,
+    results,
+    warnings,
+  };
+  if (transfers.length) {
+    report.transfer = transfers[0]!;
+    report.transfers = transfers;
+  }
+  if (curves.length) report.curves = curves;
+  if (examples.length) report.examples = examples;
+  return { report, perSample };
+}
+
+function pct(v: number): string {
+  return `${(100 * v).toFixed(2)}%`;
+}
+
+function round6(v: number): number {
+  return Math.round(v * 1e6) / 1e6;
+}
+
+/** The gradient-masking sanity checks, as readable warnings. */
+export function maskingWarnings(results: readonly AttackResult[]): string[] {
+  const w: string[] = [];
+  const find = (kappa: number, attack: string, mode: string) => results.find((r) => r.kappa === kappa && r.attack === attack && r.mode === mode);
+  for (const r of results) {
+    if ((r.zero_gradient_rate ?? 0) > 0.01) {
+      w.push(`gradient masking? κ=${r.kappa} ${r.attack} ${r.mode}: ${pct(r.zero_gradient_rate!)} of the attacked samples had an exactly zero input gradient`);
+    }
+  }
+  for (const r of results) {
+    if (r.attack === 'ifgsm' || r.attack === 'pgd') {
+      const single = find(r.kappa, 'fgsm', r.mode);
+      if (single && r.accuracy > single.accuracy + TOL) {
+        w.push(`gradient masking? κ=${r.kappa} ${r.mode}: iterative ${r.attack} leaves accuracy ${pct(r.accuracy)}, above single-step fgsm's ${pct(single.accuracy)}`);
+      }
+    }
+    if (r.mode === 'gray-box' || r.mode === 'adaptive') {
+      const white = find(r.kappa, r.attack, 'white-box');
+      if (white && r.accuracy < white.accuracy - TOL && r.kappa !== (r.source_kappa ?? NaN)) {
+        const what = r.mode === 'gray-box' ? `examples transferred from κ=${r.source_kappa}` : `the adaptive attack (κ_grad=${r.grad_kappa ?? 0})`;
+        w.push(`gradient masking? κ=${r.kappa} ${r.attack}: ${what} leave accuracy ${pct(r.accuracy)}, below the white-box attack's ${pct(white.accuracy)}`);
+      }
+    }
+  }
+  return w;
+}
