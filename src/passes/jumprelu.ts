@@ -19,9 +19,9 @@ import { type KappaMap, type KappaSpec, checkKappa, lookupKappa } from './kappa-
 import { type JumpSpec, type LoweringContext, lowerSite, requiredOpset, unlowerSite } from './lowering.js';
 import type { Pass } from './pass-manager.js';
 import {
-  type Kappa, type SiteRecord, type Target, TARGETS, isZeroKappa, readRecord, sameKappa, writeRecord,
+  RECORD_KEY, type Kappa, type SiteRecord, type Target, TARGETS, isZeroKappa, readRecord, sameKappa, writeRecord,
 } from './retrofit-record.js';
-import { type Site, findSites } from './sites.js';
+import { CUSTOM_DOMAIN, FUNCTION_DOMAIN, type Site, findSites } from './sites.js';
 
 export interface RetrofitOptions {
   /** κ for every site the map does not cover. */
@@ -179,6 +179,12 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
       }
       const x = old.target === 'relu' ? requireInput(site) : unlowerInput(site, old);
       const y = requireOutput(site);
+      if (target === 'relu' && old.clip_node) {
+        // A ReLU6 site back at κ = 0: J₀ in front of Clip(min=0) is the identity, so drop it.
+        y.replaceAllUsesWith(x);
+        unlowerSite(site.graph, site.node, old);
+        continue;
+      }
       let record: SiteRecord;
       if (target === 'relu') {
         const relu = site.graph.insertBefore(site.node, new Node('Relu', [x], { name: old.node, outputs: [y] }));
@@ -198,9 +204,12 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
     }
   }
 
+  pruneUnusedDefinitions(model);
   topologicalSort(model);
   const newSites = [...records.values()];
-  if (oldRecord || newSites.length > 0) {
+  if (oldRecord && newSites.length === 0) {
+    model.deleteMetadata(RECORD_KEY); // every site is a plain ReLU again
+  } else if (newSites.length > 0) {
     const next = { format: 1 as const, sites: newSites };
     if (JSON.stringify(next) !== JSON.stringify(oldRecord)) writeRecord(model, next);
   }
@@ -213,6 +222,20 @@ function jumpSpec(target: Target, spec: KappaSpec, name: string): JumpSpec {
   const s: JumpSpec = { target, kappa: spec.kappa, name };
   if (spec.gradKappa !== undefined) s.gradKappa = spec.gradKappa;
   return s;
+}
+
+/** After a re-targeting, the JumpRelu function and the project's opset imports may be left unused. */
+function pruneUnusedDefinitions(model: Model): void {
+  const used = new Set<string>();
+  for (const { node } of model.allNodes()) used.add(node.domain);
+  if (!used.has(FUNCTION_DOMAIN)) {
+    model.functions = model.functions.filter((f) => f.domain !== FUNCTION_DOMAIN);
+  }
+  for (const domain of [FUNCTION_DOMAIN, CUSTOM_DOMAIN]) {
+    if (used.has(domain)) continue;
+    if (model.opsetVersion(domain) !== undefined) model.opsetImports = model.opsetImports.filter((o) => o.domain !== domain);
+    for (const f of model.functions) f.opsetImports = f.opsetImports.filter((o) => o.domain !== domain);
+  }
 }
 
 /**

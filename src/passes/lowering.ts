@@ -124,29 +124,42 @@ export function unlowerSite(graph: Graph, outputNode: Node, record: SiteRecord):
 function kappaTensorDims(ctx: LoweringContext, x: Value, kappa: Kappa, broadcastTrailing: boolean): number[] {
   if (typeof kappa === 'number') return [];
   const shape = ctx.graph.declaredType(x)?.tensorType?.shape ?? null;
-  const rank = shape ? shape.length : rankFromProducer(x);
-  if (rank === null) {
-    throw new UsageError(`per-channel κ for '${x.name}': its rank is not declared and cannot be told from its producer; add value_info (e.g. run ONNX shape inference) or use a scalar κ`);
-  }
-  if (rank < 2) throw new UsageError(`per-channel κ for '${x.name}' needs an input of rank ≥ 2`);
   const channels = shape?.[1];
   if (typeof channels === 'bigint' && channels !== BigInt(kappa.length)) {
     throw new UsageError(`per-channel κ for '${x.name}' has ${kappa.length} values but the activation has ${channels} channels`);
   }
-  if (!broadcastTrailing) return [kappa.length];
+  if (!broadcastTrailing) return [kappa.length]; // the custom op broadcasts along axis 1 itself
+  const rank = shape ? shape.length : inferRank(x, 0);
+  if (rank === null) {
+    throw new UsageError(`per-channel κ for '${x.name}': its rank is not declared and cannot be told from its producers; add value_info (e.g. run ONNX shape inference) or use a scalar κ`);
+  }
+  if (rank < 2) throw new UsageError(`per-channel κ for '${x.name}' needs an input of rank ≥ 2`);
   return [kappa.length, ...new Array<number>(rank - 2).fill(1)];
 }
 
-/** The rank of a Conv/Gemm/MatMul output when the value has no declared type. */
-function rankFromProducer(x: Value): number | null {
+const RANK_PRESERVING = new Set(['Relu', 'ThresholdedRelu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Clip', 'Identity', 'Dropout',
+  'BatchNormalization', 'InstanceNormalization', 'Add', 'Sub', 'Mul', 'Div', 'Where', 'Neg', 'Abs']);
+
+/** The rank of a value without a declared type, from the ops that produce it (a short walk upstream). */
+function inferRank(x: Value, depth: number): number | null {
   const p = x.producer;
-  if (!p) return null;
-  if (p.opType === 'Gemm') return 2;
-  if (p.opType === 'Conv' || p.opType === 'ConvTranspose') {
-    const w = p.inputs[1]?.initializer;
-    return w ? w.dims.length : null;
+  if (!p || depth > 32) return null;
+  switch (p.opType) {
+    case 'Gemm': return 2;
+    case 'Conv': case 'ConvTranspose': {
+      const w = p.inputs[1]?.initializer;
+      return w ? w.dims.length : null;
+    }
+    case 'MaxPool': case 'AveragePool': case 'LpPool': {
+      const k = p.attr('kernel_shape');
+      return k && Array.isArray(k.data.value) ? k.data.value.length + 2 : null;
+    }
   }
-  return null;
+  if (!RANK_PRESERVING.has(p.opType)) return null;
+  const ranks = p.inputs.map((v) => (v ? (v.initializer ? v.initializer.dims.length : inferRank(v, depth + 1)) : null));
+  const known = ranks.filter((r): r is number => r !== null);
+  // Broadcasting ops: the output rank is the largest input rank, known only if the activation path is.
+  return ranks[0] === null || known.length === 0 ? null : Math.max(...known);
 }
 
 function constant(ctx: LoweringContext, base: string, dims: number[], values: number[], nodes: Node[]): Value {
