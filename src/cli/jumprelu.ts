@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `jumprelu <command>`: convert (and, as they land, grad, eval, tune).
+// `jumprelu <command>`: convert, grad, demo (and, as they land, eval, tune).
 import { convertCommand } from './convert-command.js';
 import { demoCommand } from './demo-command.js';
+import { gradCommand } from './grad-command.js';
 import { runCli } from './main.js';
 
-await runCli('jumprelu', (y) => y.command(convertCommand).command(demoCommand).demandCommand(1, 'give a command (see --help)'));
+await runCli('jumprelu', (y) => y.command(convertCommand).command(gradCommand).command(demoCommand).demandCommand(1, 'give a command (see --help)'));
