@@ -4,27 +4,16 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import type { ArgumentsCamelCase, CommandModule } from 'yargs';
-import { JumpReluError } from '../ir/errors.js';
 import { encodeModel } from '../ir/encode.js';
 import { loadModel, saveModel } from '../ir/io.js';
 import { retrofit } from '../index.js';
+import { packageRoot } from '../package-root.js';
 import { MNIST_NORMALISATION, nchwShape, normalise, readIdxImageSet } from '../runtime/data/index.js';
 import { formatSiteTable } from './convert-command.js';
 
 interface DemoArgs { kappa: string; out: string }
-
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'fixtures', 'default'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new JumpReluError('bundled default model not found (fixtures/default)');
-    dir = up;
-  }
-  return dir;
-}
 
 async function accuracy(bytes: Uint8Array, x: Float32Array, shape: number[], labels: Uint8Array): Promise<number> {
   const s = await ort.InferenceSession.create(bytes);

@@ -4,21 +4,11 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { JumpReluError } from '../ir/errors.js';
-
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new JumpReluError('cannot find the jumprelu package folder');
-    dir = up;
-  }
-  return dir;
-}
+import { packageRoot } from '../package-root.js';
 
 export function emitCustomOps(destDir: string): string {
-  const root = repoRoot();
+  const root = packageRoot();
   const script = path.join(root, 'customops', 'build.sh');
   if (!fs.existsSync(script)) throw new JumpReluError('customops/build.sh is missing from this installation');
   const r = spawnSync('bash', [script, path.join(root, 'customops', 'build')], { encoding: 'utf8' });
