@@ -1,7 +1,7 @@
 // VJP rules of elementwise ops: arithmetic with broadcasting, activations (JumpReLU forms included),
 // Softmax/LogSoftmax, and the ops that pass gradients through unchanged.
 
-import type { Value } from '../../ir/value.js';
+import { Value } from '../../ir/value.js';
 import { attrFloat, attrInt } from '../attrs.js';
 import type { KappaValue } from '../kappa.js';
 import { FLOAT_TYPES, constantOf } from '../tensors.js';
@@ -69,15 +69,31 @@ function step(c: RuleContext, x: Value, kappa: KappaValue | Value): Value {
   return masked(c, c.e.one('Greater', [x, k]), gy0(c));
 }
 
+function sameKappa(a: readonly number[], b: KappaValue): boolean {
+  const bs = typeof b === 'number' ? [b] : b;
+  return a.length === bs.length && a.every((v, i) => Math.fround(v) === Math.fround(bs[i]!));
+}
+
+/**
+ * Gradient of a JumpReLU y = x·1[x > κ] (ReLU: κ = 0) whose derivative is 1[x > κ_grad]. When κ_grad is
+ * the forward κ and κ ≥ 0, 1[x > κ] = 1[y > 0]: the backward pass then reads only y, which leaves ORT
+ * free to fuse the producer of x with the activation (Conv + Relu).
+ */
+function activation(c: RuleContext, forwardKappa: readonly number[] | null, gradKappa: KappaValue | Value): Value {
+  const same = forwardKappa !== null && !(gradKappa instanceof Value) && sameKappa(forwardKappa, gradKappa);
+  if (same && forwardKappa.every((k) => k >= 0)) {
+    const y = c.node.outputs[0]!;
+    return masked(c, c.e.one('Greater', [y, c.e.scalar(0, elemOf(c, y))]), gy0(c));
+  }
+  return step(c, input(c, c.node.opType === 'Where' ? 1 : 0), gradKappa);
+}
+
 /** ReLU; a Relu that the retrofit recorded as a κ = 0 JumpReLU site follows that site's gradient κ. */
-const relu: Rule = (c) => {
-  const k = c.kappa.site(c.node) ? c.kappa.gradKappa(c.node, 0)! : 0;
-  return [step(c, input(c, 0), k)];
-};
+const relu: Rule = (c) => [activation(c, [0], c.kappa.site(c.node) ? c.kappa.gradKappa(c.node, 0)! : 0)];
 
 const thresholdedRelu: Rule = (c) => {
   const alpha = attrFloat(c.node, 'alpha', 1.0);
-  return [step(c, input(c, 0), c.kappa.gradKappa(c.node, alpha)!)];
+  return [activation(c, [alpha], c.kappa.gradKappa(c.node, alpha)!)];
 };
 
 /**
@@ -87,17 +103,18 @@ const thresholdedRelu: Rule = (c) => {
 const jumpRelu: Rule = (c) => {
   const x = input(c, 0);
   const kappaInput = c.node.inputs[1] ?? null;
-  const kg = kappaInput ? c.kappa.distinctGradKappa(c.node) : null;
   if (kappaInput) {
     // The custom op's per-channel κ is [C]: align it with axis 1 of x.
     const rank = rankOf(c, x);
     const aligned = rank > 2 ? c.e.one('Unsqueeze', [kappaInput, c.e.ints(Array.from({ length: rank - 2 }, (_, i) => i + 1))]) : kappaInput;
-    return [step(c, x, kg ?? aligned), null];
+    const kg = c.kappa.distinctGradKappa(c.node);
+    const forward = constantOf(kappaInput)?.values ?? null;
+    return [kg !== null ? step(c, x, kg) : activation(c, forward, forward ?? aligned), null];
   }
   const kappa = c.node.attr('kappa')?.asFloat() ?? c.kappa.functionDefault(c.node, 'kappa');
   if (kappa === undefined) fail(c, "it has no float attribute 'kappa'");
   const own = c.node.attr('grad_kappa')?.asFloat();
-  return [step(c, x, c.kappa.gradKappa(c.node, own ?? kappa)!)];
+  return [activation(c, [kappa], c.kappa.gradKappa(c.node, own ?? kappa)!)];
 };
 
 const leakyRelu: Rule = (c) => {
@@ -146,9 +163,11 @@ const where: Rule = (c) => {
   let cond = input(c, 0);
   const [a, b] = [input(c, 1), input(c, 2)];
   const gy = gy0(c);
-  if (c.kappa.site(c.node) !== undefined || jumpWhere(c)) {
+  const jump = jumpWhere(c);
+  if (jump || c.kappa.site(c.node) !== undefined) {
     const kg = c.kappa.distinctGradKappa(c.node);
     if (kg !== null) cond = c.e.one('Greater', [a, threshold(c, a, kg)]);
+    else if (jump && c.needs(1) && !c.needs(2)) return [null, activation(c, jump, jump), null];
   }
   const zero = c.e.scalar(0, elemOf(c, gy));
   return [
@@ -158,13 +177,14 @@ const where: Rule = (c) => {
   ];
 };
 
-/** Whether a Where node is the JumpReLU pattern Where(Greater(x, κ), x, 0) with constant κ. */
-function jumpWhere(c: RuleContext): boolean {
+/** κ when a Where node is the JumpReLU pattern Where(Greater(x, κ), x, 0) with constant κ, else null. */
+function jumpWhere(c: RuleContext): number[] | null {
   const [cond, a, b] = c.node.inputs;
   const g = cond?.producer;
-  if (!g || g.opType !== 'Greater' || g.domain !== '' || g.inputs[0] !== a) return false;
+  if (!g || g.opType !== 'Greater' || g.domain !== '' || g.inputs[0] !== a) return null;
   const zero = constantOf(b);
-  return !!zero && zero.values.every((v) => v === 0) && !!constantOf(g.inputs[1]);
+  const kappa = constantOf(g.inputs[1]);
+  return zero && zero.values.every((v) => v === 0) && kappa ? kappa.values : null;
 }
 
 /** Softmax/LogSoftmax of opset ≥ 13: one axis. */

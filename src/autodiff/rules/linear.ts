@@ -69,6 +69,37 @@ function biasGrad(c: RuleContext, gy: Value, rank: number): Value {
   return c.e.one('ReduceSum', [gy, c.e.ints([0, ...range(rank - 2, 2)])], { keepdims: 0 });
 }
 
+/**
+ * Input gradient of a Conv. With unit strides it is itself a Conv ("full" correlation): the weights
+ * transposed per group ([M, C/G, k…] → [C, M/G, k…]) and flipped spatially, pads (k−1)·d − p. ORT folds
+ * the weight transform into a constant and runs its fast Conv kernels. Other strides use ConvTranspose.
+ */
+function convInputGrad(c: RuleContext, gy: Value, w: Value, g: WindowGeometry, xs: number[], os: number[], group: number): Value {
+  const r = g.kernel.length;
+  const fullBegin = g.kernel.map((k, i) => (k - 1) * g.dilations[i]! - g.padsBegin[i]!);
+  const fullEnd = g.kernel.map((k, i) => (k - 1) * g.dilations[i]! - g.padsEnd[i]!);
+  const ws = c.info.shape(w)?.slice(0, 2);
+  if (g.strides.every((s) => s === 1) && [...fullBegin, ...fullEnd].every((p) => p >= 0) && ws && ws.every((d) => typeof d === 'number')) {
+    const [m, cg] = ws as [number, number];
+    const sp = range(r, 3);
+    const transposed = group === 1
+      ? c.e.one('Transpose', [w], { perm: [1, 0, ...range(r, 2)] })
+      : c.e.one('Reshape', [
+        c.e.one('Transpose', [c.e.one('Reshape', [w, c.e.ints([group, m / group, cg, ...g.kernel])])], { perm: [0, 2, 1, ...sp] }),
+        c.e.ints([group * cg, m / group, ...g.kernel]),
+      ]);
+    const flipped = c.e.one('Slice', [
+      transposed, c.e.ints(new Array<number>(r).fill(-1)), c.e.ints(new Array<number>(r).fill(-(2 ** 62))),
+      c.e.ints(range(r, 2)), c.e.ints(new Array<number>(r).fill(-1)),
+    ]);
+    return c.e.one('Conv', [gy, flipped], { dilations: g.dilations, pads: [...fullBegin, ...fullEnd], group, kernel_shape: g.kernel });
+  }
+  const { pads, outputPadding } = adjointPadding(g, xs, os);
+  const attrs: Record<string, number[] | number> = { strides: g.strides, dilations: g.dilations, pads, group, kernel_shape: g.kernel };
+  if (outputPadding.some((p) => p > 0)) attrs.output_padding = outputPadding;
+  return c.e.one('ConvTranspose', [gy, w], attrs);
+}
+
 const conv: Rule = (c) => {
   const x = input(c, 0);
   const w = input(c, 1);
@@ -80,12 +111,7 @@ const conv: Rule = (c) => {
   const g = windowGeometry(c.node, xs, kernel);
   const os = staticDims(c, g.out, 'spatial dims of the output');
   const out: (Value | null)[] = [];
-  if (c.needs(0)) {
-    const { pads, outputPadding } = adjointPadding(g, xs, os);
-    const attrs: Record<string, number[] | number> = { strides: g.strides, dilations: g.dilations, pads, group, kernel_shape: kernel };
-    if (outputPadding.some((p) => p > 0)) attrs.output_padding = outputPadding;
-    out[0] = c.e.one('ConvTranspose', [gy, w], attrs);
-  }
+  if (c.needs(0)) out[0] = convInputGrad(c, gy, w, g, xs, os, group);
   if (c.needs(1)) {
     const ws = staticDims(c, c.info.shape(w)?.slice(0, 2), 'channel dims of the weight');
     out[1] = correlate(c, x, xs, ws[1]!, gy, os, ws[0]! / group, group, g);
