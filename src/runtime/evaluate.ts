@@ -295,8 +295,8 @@ export function maskingWarnings(results: readonly AttackResult[]): string[] {
     if (r.mode === 'gray-box' || r.mode === 'adaptive') {
       const white = find(r.kappa, r.attack, 'white-box');
       if (white && r.accuracy < white.accuracy - TOL && r.kappa !== (r.source_kappa ?? NaN)) {
-        const what = r.mode === 'gray-box' ? `examples transferred from κ=${r.source_kappa}` : `the adaptive attack (κ_grad=${r.grad_kappa ?? 0})`;
-        w.push(`gradient masking? κ=${r.kappa} ${r.attack}: ${what} leave accuracy ${pct(r.accuracy)}, below the white-box attack's ${pct(white.accuracy)}`);
+        const what = r.mode === "gray-box" ? `examples transferred from κ=${r.source_kappa} leave` : `the adaptive attack (κ_grad=${r.grad_kappa ?? 0}) leaves`;
+        w.push(`gradient masking? κ=${r.kappa} ${r.attack}: ${what} accuracy ${pct(r.accuracy)}, below the white-box attack's ${pct(white.accuracy)}`);
       }
     }
   }

@@ -1,0 +1,161 @@
+// `jumprelu eval MODEL --data KIND:PATH --kappa 0,0.5,1 --attacks ifgsm,deepfool2 --mode white-box --report DIR`:
+// attack the model retrofitted at each κ and report accuracy, fooling rate and ρ̃ (see docs/harness.md).
+
+import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { UsageError } from '../ir/errors.js';
+import { ATTACK_NAMES, parseAttackParams } from '../runtime/attacks/registry.js';
+import { type Dataset, checkPreprocessing, loadDataset } from '../runtime/dataset.js';
+import { type EvalOptions, type EvalRun, MODES, evaluate } from '../runtime/evaluate.js';
+import { silentProgress, stderrProgress } from '../runtime/progress.js';
+import type { AttackMode, ClampRule, InputSpace, Preprocessing, Report } from '../runtime/report/schema.js';
+import { writeReportDir } from '../runtime/report/write.js';
+
+export interface HarnessArgs {
+  model: string;
+  data: string;
+  split: string;
+  kappa?: string;
+  attacks?: string;
+  mode: string;
+  limit?: number;
+  report?: string;
+  space: string;
+  clamp?: string;
+  scale?: number;
+  mean?: string;
+  std?: string;
+  layout?: string;
+  batch: number;
+  threads?: number;
+  seed: number;
+  attackParam?: string[];
+  sourceKappa: number;
+  transfer?: boolean;
+  adaptiveGradKappa: number;
+  examples: number;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+export function numberList(value: string, what: string, { min = -Infinity }: { min?: number } = {}): number[] {
+  const parts = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (parts.length === 0) throw new UsageError(`${what} needs at least one number`);
+  return parts.map((s) => {
+    const v = Number(s);
+    if (!Number.isFinite(v) || v < min) throw new UsageError(`${what}: '${s}' is not a finite number${min > -Infinity ? ` ≥ ${min}` : ''}`);
+    return v;
+  });
+}
+
+export function harnessOptions(y: Argv, defaults: { attacks: string; mode: string }): Argv<HarnessArgs> {
+  return y
+    .positional('model', { type: 'string', describe: 'ONNX classifier (one input [N,C,H,W], logits out)', demandOption: true })
+    .option('data', { type: 'string', demandOption: true, describe: 'KIND:PATH — mnist:DIR, fashion-mnist:DIR, cifar10:FILE, npy:X.npy,Y.npy, npz:FILE, pb:X.pb,Y.pb' })
+    .option('split', { type: 'string', choices: ['test', 'train'], default: 'test', describe: 'idx split (mnist, fashion-mnist)' })
+    .option('kappa', { alias: 'k', type: 'string', describe: 'comma list of κ values (eval default: 0)' })
+    .option('attacks', { type: 'string', default: defaults.attacks, describe: `comma list of ${ATTACK_NAMES.join(', ')}` })
+    .option('mode', { type: 'string', default: defaults.mode, describe: `comma list of ${MODES.join(', ')}` })
+    .option('limit', { type: 'number', describe: 'evaluate the first N samples only' })
+    .option('report', { type: 'string', describe: 'folder for report.json, report.html and per-sample.jsonl' })
+    .option('space', { type: 'string', choices: ['normalized', 'pixel'], default: 'normalized', describe: 'space of ε, clamping and ρ: the model\'s normalised input (the paper) or [0,1] pixels' })
+    .option('clamp', { type: 'string', choices: ['batch-minmax', 'box'], describe: 'clamp to the min/max of the evaluated samples (the paper; default) or to the fixed box' })
+    .option('scale', { type: 'number', describe: 'multiplier from stored values to [0,1] (default 1/255 for 8-bit data, 1 for floats)' })
+    .option('mean', { type: 'string', describe: 'per-channel mean (comma list) of the model\'s normalisation (default per data kind)' })
+    .option('std', { type: 'string', describe: 'per-channel std (comma list)' })
+    .option('layout', { type: 'string', choices: ['NCHW', 'NHWC'], describe: 'layout of 4-D npy/npz/pb images (default: guessed from the channel count)' })
+    .option('batch', { type: 'number', default: 500, describe: 'samples per ONNX Runtime call' })
+    .option('threads', { type: 'number', describe: 'ONNX Runtime intra-op threads (default: min(4, cores))' })
+    .option('seed', { type: 'number', default: 0, describe: 'seed of random starts' })
+    .option('attack-param', { type: 'string', array: true, describe: 'ATTACK.KEY=VALUE, e.g. ifgsm.step=0.02, deepfool2.iterations=50, tr2.adaptive=true' })
+    .option('source-kappa', { type: 'number', default: 0, describe: 'gray-box: κ of the model the examples are crafted on' })
+    .option('transfer', { type: 'boolean', describe: 'gray-box: craft on every κ for the full transfer matrix (Figure 7)' })
+    .option('adaptive-grad-kappa', { type: 'number', default: 0, describe: 'adaptive: gradient κ (0: the ReLU surrogate)' })
+    .option('examples', { type: 'number', default: 2, describe: 'example pictures kept per (κ, attack, mode)' })
+    .option('json', { type: 'boolean', describe: 'print report.json to stdout instead of the table' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress on stderr' })
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'stack traces on errors' }) as unknown as Argv<HarnessArgs>;
+}
+
+/** Everything but the κ list and the run kind, from the shared options. */
+export async function harnessSetup(a: HarnessArgs): Promise<{ dataset: Dataset; options: Omit<EvalOptions, 'kappas'> }> {
+  if (!existsSync(a.model)) throw new UsageError(`model ${a.model} does not exist`);
+  const modes = a.mode.split(',').map((s) => s.trim()).filter(Boolean) as AttackMode[];
+  for (const m of modes) if (!MODES.includes(m)) throw new UsageError(`--mode '${m}': one of ${MODES.join(', ')}`);
+  if (modes.length === 0) throw new UsageError('--mode needs at least one mode');
+  const attacks = (a.attacks ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (attacks.length === 0) throw new UsageError('--attacks needs at least one attack');
+  if (a.limit !== undefined && (!Number.isInteger(a.limit) || a.limit <= 0)) throw new UsageError('--limit must be a positive integer');
+  if (!Number.isInteger(a.batch) || a.batch <= 0) throw new UsageError('--batch must be a positive integer');
+  const threads = a.threads ?? Math.min(4, availableParallelism());
+  if (!Number.isInteger(threads) || threads <= 0) throw new UsageError('--threads must be a positive integer');
+  if (!Number.isInteger(a.examples) || a.examples < 0) throw new UsageError('--examples must be a non-negative integer');
+  const dataset = await loadDataset(a.data, { split: a.split as 'test' | 'train', ...(a.layout ? { layout: a.layout as 'NCHW' | 'NHWC' } : {}) });
+  const preprocessing: Preprocessing = {
+    scale: a.scale ?? dataset.defaults.scale,
+    mean: a.mean !== undefined ? numberList(a.mean, '--mean') : dataset.defaults.mean,
+    std: a.std !== undefined ? numberList(a.std, '--std') : dataset.defaults.std,
+    layout: 'NCHW',
+  };
+  checkPreprocessing(preprocessing, dataset.channels);
+  const quiet = a.quiet || a.json;
+  return {
+    dataset,
+    options: {
+      modelPath: a.model, dataset, preprocessing, space: a.space as InputSpace, clamp: (a.clamp ?? 'batch-minmax') as ClampRule,
+      attacks, attackParams: parseAttackParams(a.attackParam ?? []), modes, limit: a.limit ?? null, batch: a.batch, threads, seed: a.seed,
+      sourceKappa: a.sourceKappa, ...(a.transfer ? { transfer: true } : {}), adaptiveGradKappa: a.adaptiveGradKappa, examples: a.examples,
+      progress: quiet ? silentProgress : stderrProgress(),
+    },
+  };
+}
+
+function pct(v: number): string {
+  return `${(100 * v).toFixed(2)}`.padStart(6);
+}
+
+export function formatTable(r: Report): string {
+  const lines = [
+    `model ${r.model.path}; data ${r.data.kind}:${r.data.path} (n=${r.data.n}); space ${r.data.space}, clamp ${r.data.clamp} [${r.data.bounds.min.toFixed(4)}, ${r.data.bounds.max.toFixed(4)}]; ORT threads ${r.settings.ort_threads}`,
+    `clean accuracy: ${r.clean.map((c) => `κ=${c.kappa} ${pct(c.accuracy).trim()}%`).join(', ')}`,
+    '',
+    'κ        attack          mode        acc %   fool %  ρ̃ all %  ρ̃ succ %  iters   wall s',
+  ];
+  for (const x of r.results) {
+    lines.push(`${String(x.kappa).padEnd(8)} ${x.attack.padEnd(15)} ${x.mode.padEnd(10)} ${pct(x.accuracy)}  ${pct(x.fooling_rate)}  ${pct(x.rho_all)}   ${pct(x.rho_success)}   ${x.iterations_mean.toFixed(1).padStart(5)}  ${x.wall_s.toFixed(1).padStart(6)}`);
+  }
+  for (const t of r.transfers ?? (r.transfer ? [r.transfer] : [])) {
+    lines.push('', `transfer (${t.attack}): accuracy %, rows = source κ, columns = target κ ${t.target_kappas.join(', ')}`);
+    t.accuracy.forEach((row, i) => lines.push(`  from κ=${String(t.source_kappas[i]).padEnd(6)} ${row.map(pct).join(' ')}`));
+  }
+  if (r.tuning) {
+    lines.push('', `tuning: ${r.tuning.objective}`);
+    lines.push(`  chosen κ: ${r.tuning.chosen_kappa === null ? 'none within the budget' : r.tuning.chosen_kappa}`);
+  }
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n');
+}
+
+export async function emit(a: HarnessArgs, run: EvalRun): Promise<void> {
+  if (a.report) {
+    const written = await writeReportDir(a.report, run.report, run.perSample);
+    if (!a.json) process.stderr.write(`wrote ${written.json}, ${written.html}, ${written.perSample}\n`);
+  }
+  process.stdout.write(a.json ? `${JSON.stringify(run.report, null, 1)}\n` : `${formatTable(run.report)}\n`);
+}
+
+export async function runEval(a: HarnessArgs): Promise<void> {
+  const { options } = await harnessSetup(a);
+  const kappas = a.kappa !== undefined ? numberList(a.kappa, '--kappa', { min: 0 }) : [0];
+  const run = await evaluate({ ...options, kappas, kind: 'eval' });
+  await emit(a, run);
+}
+
+export const evalCommand: CommandModule<object, HarnessArgs> = {
+  command: 'eval <model>',
+  describe: 'attack the model retrofitted with JumpReLU at each κ; report accuracy, fooling rate and ρ̃',
+  builder: (y) => harnessOptions(y, { attacks: 'ifgsm,deepfool2,deepfoolinf', mode: 'white-box' }),
+  handler: async (argv: ArgumentsCamelCase<HarnessArgs>) => runEval(argv),
+};
