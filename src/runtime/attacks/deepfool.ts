@@ -178,6 +178,6 @@ async function iterate(input: AttackInput, o: DeepFoolOptions, tr: TrustRegionOp
     active = next;
   }
   if (!started) out.curve.push(0);
-  else await finalCheck(input, out, active, stuck);
+  else if (active.length > 0) await finalCheck(input, out, active, stuck);
   return out;
 }

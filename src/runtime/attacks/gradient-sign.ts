@@ -88,7 +88,7 @@ export function signAttack(o: SignAttackOptions): Attack {
         active = keep;
       }
       if (!started) out.curve.push(0);
-      else await finalCheck(input, out, active);
+      else if (active.length > 0) await finalCheck(input, out, active);
       return out;
     },
   };
