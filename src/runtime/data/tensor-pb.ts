@@ -47,7 +47,7 @@ export function parseTensorProto(bytes: Uint8Array, what = 'pb'): NdArray {
   let data: NdData;
   if (t.rawData && t.rawData.length > 0) {
     if (t.rawData.length !== count * kind.bytes) throw new DataFormatError(`${what}: raw_data has ${t.rawData.length} bytes for ${count} × ${kind.bytes}`);
-    data = typed(kind.dtype, t.rawData.slice().buffer);
+    data = typed(kind.dtype, Uint8Array.from(t.rawData).buffer); // a copy: rawData may be a view into a pooled Buffer
   } else {
     const src: ArrayLike<number | { toString(): string }> =
       kind.dtype === 'float32' ? t.floatData : kind.dtype === 'float64' ? t.doubleData
