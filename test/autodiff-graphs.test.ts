@@ -218,7 +218,7 @@ test('generated graphs: vjp against finite differences (fast-check)', async (t) 
         throw e;
       }
     }),
-    { numRuns: 200, seed: 20240611, endOnFailure: true },
+    { numRuns: 200, seed: 20240611, endOnFailure: true, includeErrorInReport: true },
   );
   t.diagnostic(`${checked} graphs checked, ${discarded} discarded (a piecewise op changed branch along the probe); largest error/tolerance ${worst.toFixed(3)}: ${worstCase}`);
   assert.ok(checked >= 150, `only ${checked} graphs were checked`);

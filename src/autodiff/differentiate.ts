@@ -68,6 +68,9 @@ export function differentiate(req: DifferentiateRequest): Map<Value, Value> {
 
   const contributions = new Map<Value, Value[]>();
   const contribute = (v: Value, g: Value) => {
+    // A gradient has the type and shape of its value, whatever inference made of the ops computing it.
+    const t = info.get(g);
+    if (t.shape === null || t.elem === null) info.set(g, { elem: t.elem ?? info.elem(v), shape: t.shape ?? info.shape(v) });
     const list = contributions.get(v);
     if (list) list.push(g);
     else contributions.set(v, [g]);

@@ -480,6 +480,10 @@ function inferOutputs(node: Node, info: ShapeInfo, opset: number): TypeInfo[] {
       const shape = [x.shape[0]!, x.shape[1]!, ...g.out];
       return [{ elem: x.elem, shape }, { elem: INT64, shape }];
     }
+    case 'MaxUnpool': {
+      const out = dimValue(info, node.inputs[2]);
+      return [{ elem: x.elem, shape: out ?? (x.shape ? x.shape.map(() => null) : null) }];
+    }
     case 'GlobalAveragePool': case 'GlobalMaxPool': case 'GlobalLpPool':
       return [{ elem: x.elem, shape: x.shape ? x.shape.map((d, i) => (i < 2 ? d : 1)) : null }];
     case 'Gemm': {

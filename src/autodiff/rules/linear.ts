@@ -72,14 +72,24 @@ function biasGrad(c: RuleContext, gy: Value, rank: number): Value {
 /**
  * Input gradient of a Conv. With unit strides it is itself a Conv ("full" correlation): the weights
  * transposed per group ([M, C/G, k…] → [C, M/G, k…]) and flipped spatially, pads (k−1)·d − p. ORT folds
- * the weight transform into a constant and runs its fast Conv kernels. Other strides use ConvTranspose.
+ * the weight transform into a constant and runs its fast (NCHWc) Conv kernels. That pays when the
+ * gradient has enough channels (NCHWc pads channels to blocks of 8 or 16) and the map does not grow
+ * much (a full correlation computes every output of the larger input map); otherwise, and for other
+ * strides, ConvTranspose, which does exactly the forward's multiply-adds.
  */
+/** Thresholds for the Conv form of a Conv's input gradient (measured in ORT 1.30 CPU, docs/gradients.md). */
+const FULL_CONV_MIN_CHANNELS = 16;
+const FULL_CONV_MAX_GROWTH = 1.3;
+
 function convInputGrad(c: RuleContext, gy: Value, w: Value, g: WindowGeometry, xs: number[], os: number[], group: number): Value {
   const r = g.kernel.length;
   const fullBegin = g.kernel.map((k, i) => (k - 1) * g.dilations[i]! - g.padsBegin[i]!);
   const fullEnd = g.kernel.map((k, i) => (k - 1) * g.dilations[i]! - g.padsEnd[i]!);
   const ws = c.info.shape(w)?.slice(0, 2);
-  if (g.strides.every((s) => s === 1) && [...fullBegin, ...fullEnd].every((p) => p >= 0) && ws && ws.every((d) => typeof d === 'number')) {
+  const growth = xs.reduce((a, b) => a * b, 1) / os.reduce((a, b) => a * b, 1);
+  const channels = typeof ws?.[1] === 'number' ? ws[1] * group : 0;
+  if (g.strides.every((s) => s === 1) && [...fullBegin, ...fullEnd].every((p) => p >= 0) && ws && ws.every((d) => typeof d === 'number')
+    && channels >= FULL_CONV_MIN_CHANNELS && growth <= FULL_CONV_MAX_GROWTH) {
     const [m, cg] = ws as [number, number];
     const sp = range(r, 3);
     const transposed = group === 1

@@ -27,9 +27,13 @@ function indicesOf(c: RuleContext): Value {
 }
 
 /**
- * ORT's MaxPool Indices are offsets into the flattened input (batch and channel included), so the
- * gradient is one ScatterElements on the flattened input. Windows that overlap can pick the same input
- * element twice; then the scatter must add (reduction='add', opset 16).
+ * MaxPool, through its Indices output (offsets into the flattened input, batch and channel included;
+ * the first maximum of each window, as in PyTorch). Windows that do not overlap send each input
+ * element to at most one output: MaxUnpool puts the gradient back. Overlapping windows can pick the
+ * same element twice, so the gradient is a ScatterElements that adds (reduction='add', opset 16); so
+ * is it when the spatial dims are not known numbers.
+ * (ORT's MaxPool with Indices runs slower than without; a gradient built without indices — arg-max
+ * of each window through reshapes, or an equality mask — measured slower still, see docs/gradients.md.)
  */
 const maxPool: Rule = (c) => {
   if (attrInt(c.node, 'storage_order', 0) !== 0) fail(c, 'storage_order=1 is not supported');
@@ -42,6 +46,16 @@ const maxPool: Rule = (c) => {
   const overlap = kernel.some((k, i) => strides[i]! < (k - 1) * dilations[i]! + 1);
   if (overlap) c.requireOpset(16, `MaxPool '${c.node.label}' has overlapping windows (ScatterElements reduction='add')`);
   const indices = indicesOf(c);
+  const spatial = c.info.shape(x)?.slice(2);
+  if (!overlap && spatial && spatial.every((d) => typeof d === 'number')) {
+    // MaxUnpool wants an output at least (O−1)·s + k − pads long: a ceil_mode window that runs past
+    // the input is accounted for as end padding.
+    const g = windowGeometry(c.node, spatial, kernel);
+    const os = g.out as number[];
+    const padsEnd = kernel.map((k, i) => Math.max(g.padsEnd[i]!, (os[i]! - 1) * strides[i]! + k - g.padsBegin[i]! - (spatial[i] as number)));
+    const attrs = { kernel_shape: kernel, strides, pads: [...g.padsBegin, ...padsEnd] };
+    return [c.e.one('MaxUnpool', [c.gy[0]!, indices, c.e.shapeOf(x)], attrs)];
+  }
   const flat = c.e.ints([-1]);
   const size = c.e.one('Reshape', [c.e.one('Size', [x]), flat]);
   const zeros = c.e.one('ConstantOfShape', [size], { value: zeroFill(elemOf(c, x)) });
