@@ -54,7 +54,7 @@ export function parseNpy(bytes: Uint8Array, what = 'npy'): NdArray {
   if (bytes.length - start !== count * spec.bytes) {
     throw new DataFormatError(`${what}: shape (${shape.join(', ')}) ${descr} needs ${count * spec.bytes} data bytes, file has ${bytes.length - start}`);
   }
-  const raw = bytes.slice(start, start + count * spec.bytes); // aligned copy
+  const raw = Uint8Array.prototype.slice.call(bytes, start, start + count * spec.bytes); // an aligned copy (Buffer.slice would be a view)
   if (bigEndian && spec.bytes > 1) {
     for (let i = 0; i < raw.length; i += spec.bytes) raw.subarray(i, i + spec.bytes).reverse();
   }
