@@ -1,7 +1,8 @@
 // `--data KIND:PATH`: loading a labelled image set and turning it into attack-space tensors, with the
 // preprocessing declared explicitly (scale, per-channel mean/std, NCHW) and recorded in every report.
 //
-//   mnist:DIR / fashion-mnist:DIR   idx files (t10k-… for --split test, train-… for train; .gz or raw)
+//   mnist:DIR / fashion-mnist:DIR   idx files (t10k-… for --split test, train-… for train; .gz or raw),
+//                                   or mnist:IMAGES,LABELS (two idx files)
 //   cifar10:FILE                    CIFAR binary records (.bin or .bin.gz)
 //   npy:IMAGES.npy,LABELS.npy       NumPy arrays
 //   npz:FILE.npz                    arrays named x/images/X/data and y/labels/Y/targets (or the only 2 arrays)
@@ -129,8 +130,13 @@ export async function loadDataset(spec: string, options: { split?: 'test' | 'tra
     switch (kind) {
       case 'mnist':
       case 'fashion-mnist': {
-        if (!existsSync(path)) throw new UsageError(`--data: folder ${path} does not exist`);
-        const set = await readIdxImageSet(idxFile(path, `${prefix}-images-idx3-ubyte`), idxFile(path, `${prefix}-labels-idx1-ubyte`));
+        // A folder of t10k-/train- files, or IMAGES,LABELS: two idx files (e.g. the bundled held-out digits).
+        const files = path.includes(',') ? two() : null;
+        if (!files && !existsSync(path)) throw new UsageError(`--data: folder ${path} does not exist`);
+        for (const f of files ?? []) if (!existsSync(f)) throw new UsageError(`--data: file ${f} does not exist`);
+        const set = files
+          ? await readIdxImageSet(files[0], files[1])
+          : await readIdxImageSet(idxFile(path, `${prefix}-images-idx3-ubyte`), idxFile(path, `${prefix}-labels-idx1-ubyte`));
         const norm = kind === 'mnist' ? MNIST_NORMALISATION : FASHION_MNIST_NORMALISATION;
         return fromImageSet(kind, path, set, pre(norm.mean, norm.std));
       }
