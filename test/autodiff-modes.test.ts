@@ -227,6 +227,27 @@ test('JumpReLU custom op (com.jumprelu): the gradient uses grad_kappa, else kapp
   assert.deepEqual(thresholds(buildGradientModel(m, { wrt: ['x'], of: ['logits'] })), [Math.fround(0.1), Math.fround(0.1)]);
 });
 
+test('a κ = 0 site kept as Relu follows its recorded grad_kappa; a plain Relu does not', async () => {
+  const build = () => {
+    const m = new TinyModel();
+    const x = m.input('x', ['N', 4]);
+    const y = m.one('Relu', [x]);
+    return { model: m.output(y), y: y.name };
+  };
+  const xv = [-1, 0.2, 0.5, 2];
+  const gradOf = async (model: Model, y: string, options = {}) => {
+    const g = buildGradientModel(model, { wrt: ['x'], of: [y], ...options });
+    return Array.from((await run(g, { x: f32(xv, [1, 4]), [`${y}_cotangent`]: f32([1, 1, 1, 1], [1, 4]) }))['x_grad']!.data as Float32Array);
+  };
+  const recorded = build();
+  retrofit(recorded.model, { kappa: 0, gradKappa: 0.3 });
+  assert.equal(recorded.model.graph.nodes[0]!.opType, 'Relu');
+  assert.deepEqual(await gradOf(recorded.model, recorded.y), [0, 0, 1, 1]);
+  assert.deepEqual(await gradOf(recorded.model, recorded.y, { gradKappa: 1 }), [0, 0, 0, 1]);
+  const plain = build();
+  assert.deepEqual(await gradOf(plain.model, plain.y, { gradKappa: 1 }), [0, 1, 1, 1]);
+});
+
 test('per-channel κ (where lowering): the gradient mask is per channel too', async () => {
   const m = new TinyModel();
   const x = m.input('x', [2, 3, 2, 2]);
