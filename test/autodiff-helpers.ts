@@ -39,22 +39,14 @@ import { DataType, type Tensor } from '../src/ir/tensor.js';
 import { Value } from '../src/ir/value.js';
 import { ValueInfo } from '../src/ir/value-info.js';
 import { makeTensor } from '../src/autodiff/tensors.js';
+import { makeRng } from './helpers/build-model.js';
 
 ort.env.logLevel = 'error';
 
 // ---- random numbers --------------------------------------------------------------------------------
 
-/** mulberry32, uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG, uniform in [0, 1) (the project's test helper). */
+export const rng = makeRng;
 
 export function normal(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());

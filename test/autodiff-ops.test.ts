@@ -9,7 +9,7 @@ import type * as ort from 'onnxruntime-node';
 import { gradientSignature, buildGradientModel } from '../src/autodiff/index.js';
 import type { Model } from '../src/ir/model.js';
 import { DataType } from '../src/ir/tensor.js';
-import { F, type LeafData, TinyModel, assertGradient, distinctValues, f32, gridValues, rng } from './autodiff-helpers.js';
+import { type AttrSpec, F, type LeafData, TinyModel, assertGradient, distinctValues, f32, gridValues, rng } from './autodiff-helpers.js';
 
 interface Case {
   model: Model;
@@ -35,71 +35,44 @@ function weights(seed: number, dims: number[], scale = 1): LeafData {
   return { dims, values: gridValues(rng(seed), size(dims), -scale, scale) };
 }
 
+/** An input of a one-op case: its run-time dims, optionally declared with symbolic dims, and its value range. */
+interface InputSpec { dims: number[]; declared?: (number | string)[]; lo?: number; hi?: number; avoid?: number[] }
+
+/** A case y = op(inputs…) where every input is a graph input and a leaf of the check. */
+function opCase(op: string, inputs: Record<string, InputSpec>, attrs: Record<string, AttrSpec> = {}) {
+  return (s: number): Case => {
+    const m = new TinyModel();
+    const wrt: Record<string, LeafData> = {};
+    const values = Object.entries(inputs).map(([name, spec], i) => {
+      wrt[name] = leaf(s + i, spec.dims, spec.lo, spec.hi, spec.avoid);
+      return m.input(name, spec.declared ?? spec.dims);
+    });
+    return { model: m.output(m.one(op, values, attrs)), wrt };
+  };
+}
+
 const cases: Record<string, (seed: number) => Case> = {};
 
 // ---- elementwise arithmetic with broadcasting ----
-cases['Add broadcast [2,3,4] + [3,1]'] = (s) => {
-  const m = new TinyModel();
-  const a = m.input('a', [2, 3, 4]);
-  const b = m.input('b', [3, 1]);
-  return { model: m.output(m.one('Add', [a, b])), wrt: { a: leaf(s, [2, 3, 4]), b: leaf(s + 1, [3, 1]) } };
-};
-cases['Sub broadcast [2,3] − [3]'] = (s) => {
-  const m = new TinyModel();
-  const a = m.input('a', [2, 3]);
-  const b = m.input('b', [3]);
-  return { model: m.output(m.one('Sub', [a, b])), wrt: { a: leaf(s, [2, 3]), b: leaf(s + 1, [3]) } };
-};
-cases['Mul broadcast [2,1,4] · [3,1]'] = (s) => {
-  const m = new TinyModel();
-  const a = m.input('a', [2, 1, 4]);
-  const b = m.input('b', [3, 1]);
-  return { model: m.output(m.one('Mul', [a, b])), wrt: { a: leaf(s, [2, 1, 4]), b: leaf(s + 1, [3, 1]) } };
-};
+cases['Add broadcast [2,3,4] + [3,1]'] = opCase('Add', { a: { dims: [2, 3, 4] }, b: { dims: [3, 1] } });
+cases['Sub broadcast [2,3] − [3]'] = opCase('Sub', { a: { dims: [2, 3] }, b: { dims: [3] } });
+cases['Mul broadcast [2,1,4] · [3,1]'] = opCase('Mul', { a: { dims: [2, 1, 4] }, b: { dims: [3, 1] } });
 cases['Mul of a value by itself'] = (s) => {
   const m = new TinyModel();
   const a = m.input('a', [2, 3]);
   return { model: m.output(m.one('Mul', [a, a])), wrt: { a: leaf(s, [2, 3]) } };
 };
-cases['Div [2,3] / [2,1]'] = (s) => {
-  const m = new TinyModel();
-  const a = m.input('a', [2, 3]);
-  const b = m.input('b', [2, 1]);
-  return { model: m.output(m.one('Div', [a, b])), wrt: { a: leaf(s, [2, 3]), b: leaf(s + 1, [2, 1], 0.5, 2) } };
-};
-cases['Sum of three, broadcast'] = (s) => {
-  const m = new TinyModel();
-  const a = m.input('a', [2, 3]);
-  const b = m.input('b', [3]);
-  const c = m.input('c', [2, 1]);
-  return { model: m.output(m.one('Sum', [a, b, c])), wrt: { a: leaf(s, [2, 3]), b: leaf(s + 1, [3]), c: leaf(s + 2, [2, 1]) } };
-};
-cases['symbolic batch: Add [N,3] + [1,3] (runtime shapes)'] = (s) => {
-  const m = new TinyModel();
-  const a = m.input('a', ['N', 3]);
-  const b = m.input('b', ['M', 3]);
-  return { model: m.output(m.one('Add', [a, b])), wrt: { a: leaf(s, [4, 3]), b: leaf(s + 1, [1, 3]) } };
-};
+cases['Div [2,3] / [2,1]'] = opCase('Div', { a: { dims: [2, 3] }, b: { dims: [2, 1], lo: 0.5, hi: 2 } });
+cases['Sum of three, broadcast'] = opCase('Sum', { a: { dims: [2, 3] }, b: { dims: [3] }, c: { dims: [2, 1] } });
+cases['symbolic batch: Add [N,3] + [1,3] (runtime shapes)'] = opCase('Add', { a: { dims: [4, 3], declared: ['N', 3] }, b: { dims: [1, 3], declared: ['M', 3] } });
 for (const op of ['Neg', 'Exp', 'Log', 'Sqrt', 'Sigmoid', 'Tanh', 'Identity']) {
-  cases[op] = (s) => {
-    const m = new TinyModel();
-    const x = m.input('x', [2, 3, 2]);
-    const positive = op === 'Log' || op === 'Sqrt';
-    return { model: m.output(m.one(op, [x])), wrt: { x: leaf(s, [2, 3, 2], positive ? 0.5 : -2, 2) } };
-  };
+  const positive = op === 'Log' || op === 'Sqrt';
+  cases[op] = opCase(op, { x: { dims: [2, 3, 2], lo: positive ? 0.5 : -2 } });
 }
 
 // ---- activations ----
-cases['Relu'] = (s) => {
-  const m = new TinyModel();
-  const x = m.input('x', [2, 3, 4]);
-  return { model: m.output(m.one('Relu', [x])), wrt: { x: leaf(s, [2, 3, 4], -2, 2, [0]) } };
-};
-cases['ThresholdedRelu(alpha=0.5)'] = (s) => {
-  const m = new TinyModel();
-  const x = m.input('x', [2, 3, 4]);
-  return { model: m.output(m.one('ThresholdedRelu', [x], { alpha: F(0.5) })), wrt: { x: leaf(s, [2, 3, 4], -2, 2, [0.5]) } };
-};
+cases['Relu'] = opCase('Relu', { x: { dims: [2, 3, 4], avoid: [0] } });
+cases['ThresholdedRelu(alpha=0.5)'] = opCase('ThresholdedRelu', { x: { dims: [2, 3, 4], avoid: [0.5] } }, { alpha: F(0.5) });
 cases['JumpReLU as Where(Greater(x, κ), x, 0)'] = (s) => {
   const m = new TinyModel();
   const x = m.input('x', [2, 3, 4]);
@@ -108,11 +81,7 @@ cases['JumpReLU as Where(Greater(x, κ), x, 0)'] = (s) => {
   const mask = m.one('Greater', [x, k]);
   return { model: m.output(m.one('Where', [mask, x, zero])), wrt: { x: leaf(s, [2, 3, 4], -2, 2, [0.25]) } };
 };
-cases['LeakyRelu(alpha=0.1)'] = (s) => {
-  const m = new TinyModel();
-  const x = m.input('x', [2, 3, 4]);
-  return { model: m.output(m.one('LeakyRelu', [x], { alpha: F(0.1) })), wrt: { x: leaf(s, [2, 3, 4], -2, 2, [0]) } };
-};
+cases['LeakyRelu(alpha=0.1)'] = opCase('LeakyRelu', { x: { dims: [2, 3, 4], avoid: [0] } }, { alpha: F(0.1) });
 cases['Clip(min, max) with gradients for the bounds'] = (s) => {
   const m = new TinyModel();
   const x = m.input('x', [2, 3, 4]);
@@ -142,21 +111,9 @@ cases['Where(cond, a, b) with broadcasting'] = (s) => {
     fixed: { c: tensorOf(leaf(s + 2, [2, 3], -1, 1, [0])) },
   };
 };
-cases['Softmax(axis=1) [2,5]'] = (s) => {
-  const m = new TinyModel();
-  const x = m.input('x', [2, 5]);
-  return { model: m.output(m.one('Softmax', [x], { axis: 1 })), wrt: { x: leaf(s, [2, 5]) } };
-};
-cases['Softmax(axis=-2) [2,3,4]'] = (s) => {
-  const m = new TinyModel();
-  const x = m.input('x', [2, 3, 4]);
-  return { model: m.output(m.one('Softmax', [x], { axis: -2 })), wrt: { x: leaf(s, [2, 3, 4]) } };
-};
-cases['LogSoftmax(axis=-1) [2,3,4]'] = (s) => {
-  const m = new TinyModel();
-  const x = m.input('x', [2, 3, 4]);
-  return { model: m.output(m.one('LogSoftmax', [x], { axis: -1 })), wrt: { x: leaf(s, [2, 3, 4]) } };
-};
+cases['Softmax(axis=1) [2,5]'] = opCase('Softmax', { x: { dims: [2, 5] } }, { axis: 1 });
+cases['Softmax(axis=-2) [2,3,4]'] = opCase('Softmax', { x: { dims: [2, 3, 4] } }, { axis: -2 });
+cases['LogSoftmax(axis=-1) [2,3,4]'] = opCase('LogSoftmax', { x: { dims: [2, 3, 4] } }, { axis: -1 });
 cases['Dropout (inference) and Cast float→double→float'] = (s) => {
   const m = new TinyModel();
   const x = m.input('x', [2, 3]);
@@ -167,14 +124,7 @@ cases['Dropout (inference) and Cast float→double→float'] = (s) => {
 
 // ---- linear layers ----
 const matmuls: Array<[number[], number[]]> = [[[2, 3], [3, 4]], [[2, 2, 3], [3, 4]], [[2, 3], [2, 3, 4]], [[3], [3, 4]], [[2, 3], [3]], [[3], [3]], [[2, 1, 2, 3], [3, 3, 2]]];
-for (const [da, db] of matmuls) {
-  cases[`MatMul [${da}]·[${db}]`] = (s) => {
-    const m = new TinyModel();
-    const a = m.input('a', da);
-    const b = m.input('b', db);
-    return { model: m.output(m.one('MatMul', [a, b])), wrt: { a: leaf(s, da), b: leaf(s + 1, db) } };
-  };
-}
+for (const [da, db] of matmuls) cases[`MatMul [${da}]·[${db}]`] = opCase('MatMul', { a: { dims: da }, b: { dims: db } });
 for (const transA of [0, 1]) {
   for (const transB of [0, 1]) {
     for (const cDims of [[4], [1, 4], [3, 4], [3, 1], []]) {
@@ -193,12 +143,7 @@ for (const transA of [0, 1]) {
     }
   }
 }
-cases['Gemm without C'] = (s) => {
-  const m = new TinyModel();
-  const a = m.input('a', [2, 3]);
-  const b = m.input('b', [3, 4]);
-  return { model: m.output(m.one('Gemm', [a, b])), wrt: { a: leaf(s, [2, 3]), b: leaf(s + 1, [3, 4]) } };
-};
+cases['Gemm without C'] = opCase('Gemm', { a: { dims: [2, 3] }, b: { dims: [3, 4] } });
 
 interface ConvSpec { x: number[]; w: number[]; attrs: Record<string, number[] | number | string>; bias?: boolean }
 const convs: Record<string, ConvSpec> = {
@@ -293,16 +238,8 @@ for (const [name, spec] of Object.entries(avgPools)) {
     return { model: m.output(m.one('AveragePool', [x], spec.attrs)), wrt: { x: leaf(s, spec.x) } };
   };
 }
-cases['GlobalAveragePool'] = (s) => {
-  const m = new TinyModel();
-  const x = m.input('x', [2, 3, 4, 5]);
-  return { model: m.output(m.one('GlobalAveragePool', [x])), wrt: { x: leaf(s, [2, 3, 4, 5]) } };
-};
-cases['GlobalAveragePool, symbolic spatial dims'] = (s) => {
-  const m = new TinyModel();
-  const x = m.input('x', ['N', 3, 'H', 'W']);
-  return { model: m.output(m.one('GlobalAveragePool', [x])), wrt: { x: leaf(s, [2, 3, 4, 5]) } };
-};
+cases['GlobalAveragePool'] = opCase('GlobalAveragePool', { x: { dims: [2, 3, 4, 5] } });
+cases['GlobalAveragePool, symbolic spatial dims'] = opCase('GlobalAveragePool', { x: { dims: [2, 3, 4, 5], declared: ['N', 3, 'H', 'W'] } });
 
 // ---- reshapes and data movement ----
 cases['Flatten(axis=2), Reshape(-1, 6), Transpose, Squeeze/Unsqueeze'] = (s) => {
@@ -316,24 +253,9 @@ cases['Flatten(axis=2), Reshape(-1, 6), Transpose, Squeeze/Unsqueeze'] = (s) => 
   const w = m.init('w', [6, 1, 4], weights(s + 5, [6, 1, 4]).values);
   return { model: m.output(m.one('Mul', [q, w])), wrt: { x: leaf(s, [2, 3, 2, 2]) } };
 };
-cases['Transpose without perm (reverse)'] = (s) => {
-  const m = new TinyModel();
-  const x = m.input('x', [2, 3, 4]);
-  return { model: m.output(m.one('Transpose', [x])), wrt: { x: leaf(s, [2, 3, 4]) } };
-};
-cases['Concat(axis=1) of three'] = (s) => {
-  const m = new TinyModel();
-  const a = m.input('a', [2, 1, 3]);
-  const b = m.input('b', [2, 2, 3]);
-  const c = m.input('c', [2, 3, 3]);
-  return { model: m.output(m.one('Concat', [a, b, c], { axis: 1 })), wrt: { a: leaf(s, [2, 1, 3]), b: leaf(s + 1, [2, 2, 3]), c: leaf(s + 2, [2, 3, 3]) } };
-};
-cases['Concat(axis=0) with a symbolic axis (runtime Split)'] = (s) => {
-  const m = new TinyModel();
-  const a = m.input('a', ['N', 3]);
-  const b = m.input('b', ['M', 3]);
-  return { model: m.output(m.one('Concat', [a, b], { axis: 0 })), wrt: { a: leaf(s, [2, 3]), b: leaf(s + 1, [3, 3]) } };
-};
+cases['Transpose without perm (reverse)'] = opCase('Transpose', { x: { dims: [2, 3, 4] } });
+cases['Concat(axis=1) of three'] = opCase('Concat', { a: { dims: [2, 1, 3] }, b: { dims: [2, 2, 3] }, c: { dims: [2, 3, 3] } }, { axis: 1 });
+cases['Concat(axis=0) with a symbolic axis (runtime Split)'] = opCase('Concat', { a: { dims: [2, 3], declared: ['N', 3] }, b: { dims: [3, 3], declared: ['M', 3] } }, { axis: 0 });
 cases['Split(axis=1, [1, 3]) with one output unused'] = (s) => {
   const m = new TinyModel();
   const x = m.input('x', [2, 4, 2]);
