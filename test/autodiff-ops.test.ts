@@ -153,41 +153,32 @@ const convs: Record<string, ConvSpec> = {
   'depthwise, stride 3': { x: [1, 3, 8, 8], w: [3, 1, 3, 3], attrs: { group: 3, strides: [3, 3], pads: [1, 1, 1, 1] } },
   'auto_pad SAME_UPPER stride 2': { x: [1, 2, 5, 6], w: [2, 2, 3, 3], attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2] } },
   '1-D, stride 2, dilation 2': { x: [2, 3, 11], w: [4, 3, 3], attrs: { strides: [2], dilations: [2], pads: [2, 1] }, bias: true },
+  // ≥ 16 input channels, map not growing: the input gradient is the flipped-weight Conv, not a ConvTranspose.
+  '16 channels, pads 1 (input gradient as a Conv)': { x: [2, 16, 4, 5], w: [3, 16, 3, 3], attrs: { pads: [1, 1, 1, 1] }, bias: true },
+  '16 channels, groups 4, dilation 2, asymmetric pads (input gradient as a Conv)': { x: [1, 16, 6, 6], w: [8, 4, 3, 2], attrs: { group: 4, dilations: [2, 1], pads: [2, 1, 2, 0] } },
 };
-for (const [name, spec] of Object.entries(convs)) {
-  cases[`Conv ${name}`] = (s) => {
+/** Conv or ConvTranspose with weights (and bias) as initializer leaves. */
+function convCase(op: 'Conv' | 'ConvTranspose', spec: ConvSpec) {
+  const group = (spec.attrs.group as number | undefined) ?? 1;
+  const outChannels = op === 'Conv' ? spec.w[0]! : spec.w[1]! * group;
+  return (s: number): Case => {
     const m = new TinyModel();
-    const x = m.input('x', spec.x);
-    const w = m.init('w', spec.w, weights(s + 1, spec.w, 0.5).values);
-    const ins = [x, w];
+    const ins = [m.input('x', spec.x), m.init('w', spec.w, weights(s + 1, spec.w, 0.5).values)];
     const wrt: Record<string, LeafData> = { x: leaf(s, spec.x), w: weights(s + 1, spec.w, 0.5) };
     if (spec.bias) {
-      ins.push(m.init('b', [spec.w[0]!], weights(s + 2, [spec.w[0]!]).values));
-      wrt.b = weights(s + 2, [spec.w[0]!]);
+      ins.push(m.init('b', [outChannels], weights(s + 2, [outChannels]).values));
+      wrt.b = weights(s + 2, [outChannels]);
     }
-    return { model: m.output(m.one('Conv', ins, spec.attrs)), wrt };
+    return { model: m.output(m.one(op, ins, spec.attrs)), wrt };
   };
 }
+for (const [name, spec] of Object.entries(convs)) cases[`Conv ${name}`] = convCase('Conv', spec);
 const convTs: Record<string, ConvSpec> = {
   'stride 2, pads, output_padding 1': { x: [2, 2, 3, 4], w: [2, 3, 3, 3], attrs: { strides: [2, 2], pads: [1, 0, 1, 1], output_padding: [1, 1] }, bias: true },
   'groups 2, dilation 2': { x: [1, 4, 3, 3], w: [4, 1, 2, 2], attrs: { group: 2, dilations: [2, 2] }, bias: true },
   '1-D stride 3': { x: [2, 2, 4], w: [2, 2, 3], attrs: { strides: [3] } },
 };
-for (const [name, spec] of Object.entries(convTs)) {
-  cases[`ConvTranspose ${name}`] = (s) => {
-    const m = new TinyModel();
-    const x = m.input('x', spec.x);
-    const w = m.init('w', spec.w, weights(s + 1, spec.w, 0.5).values);
-    const ins = [x, w];
-    const wrt: Record<string, LeafData> = { x: leaf(s, spec.x), w: weights(s + 1, spec.w, 0.5) };
-    if (spec.bias) {
-      const cout = spec.w[1]! * ((spec.attrs.group as number | undefined) ?? 1);
-      ins.push(m.init('b', [cout], weights(s + 2, [cout]).values));
-      wrt.b = weights(s + 2, [cout]);
-    }
-    return { model: m.output(m.one('ConvTranspose', ins, spec.attrs)), wrt };
-  };
-}
+for (const [name, spec] of Object.entries(convTs)) cases[`ConvTranspose ${name}`] = convCase('ConvTranspose', spec);
 cases['BatchNormalization (inference), all inputs'] = (s) => {
   const m = new TinyModel();
   const x = m.input('x', [2, 3, 2, 2]);
