@@ -22,6 +22,11 @@ export {
   retrofit as retrofitInPlace, planRetrofit, jumpReluPass, type RetrofitOptions, type RetrofitReport, type SiteReport,
 } from './passes/jumprelu.js';
 
+export {
+  buildGradientModel, gradientSignature, freeBatchDimension, GRADIENT_MODES,
+  type GradientMode, type GradientOptions, type GradientSignature,
+} from './autodiff/index.js';
+
 import type { Model } from './ir/model.js';
 import { PassManager } from './passes/pass-manager.js';
 import { jumpReluPass, type RetrofitOptions, type RetrofitReport } from './passes/jumprelu.js';

@@ -13,18 +13,12 @@ import type { IrFunction } from '../ir/function.js';
 import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 
-export const RETROFIT_METADATA_KEY = 'jumprelu.retrofit';
+import { type Kappa, RECORD_KEY, type SiteRecord } from '../passes/retrofit-record.js';
 
-/** One threshold, or one per channel (axis 1). */
-export type KappaValue = number | number[];
-
-export interface RetrofitSite {
-  graph: string;
-  node: string;
-  target: string;
-  kappa: KappaValue;
-  grad_kappa?: KappaValue;
-}
+/** The retrofit pass's record, read here: one definition of key and shape for both sides. */
+export const RETROFIT_METADATA_KEY = RECORD_KEY;
+export type KappaValue = Kappa;
+export type RetrofitSite = SiteRecord;
 
 function isKappa(v: unknown): v is KappaValue {
   return typeof v === 'number' || (Array.isArray(v) && v.every((x) => typeof x === 'number'));

@@ -10,8 +10,10 @@ import { shapeRules } from './shape.js';
 export type { Rule, RuleContext } from './context.js';
 
 /** Domains of the JumpReLU forms that are not standard ops. */
-export const JUMPRELU_FUNCTION_DOMAIN = 'com.jumprelu.functions';
-export const JUMPRELU_CUSTOM_DOMAIN = 'com.jumprelu';
+import { CUSTOM_DOMAIN, FUNCTION_DOMAIN } from '../../passes/sites.js';
+
+export const JUMPRELU_FUNCTION_DOMAIN = FUNCTION_DOMAIN;
+export const JUMPRELU_CUSTOM_DOMAIN = CUSTOM_DOMAIN;
 
 const standard: Record<string, Rule> = { ...elementwiseRules, ...linearRules, ...poolRules, ...shapeRules };
 
