@@ -12,18 +12,10 @@ import { Node } from '../../src/ir/node.js';
 import { DataType, Tensor } from '../../src/ir/tensor.js';
 import { Value } from '../../src/ir/value.js';
 import { ValueInfo } from '../../src/ir/value-info.js';
+import { mulberry32 } from '../../src/runtime/random.js';
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-export function makeRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG, uniform in [0, 1): the project's mulberry32. */
+export const makeRng = mulberry32;
 
 /** A value with the concrete shape it has at run time. */
 export interface Shaped {

@@ -4,6 +4,7 @@
 
 import type { Attack, AttackInput, AttackOutput } from './common.js';
 import { finalCheck, gather, gatherLabels, newOutput, stillCorrect } from './common.js';
+import { mulberry32 } from '../random.js';
 
 export interface SignAttackOptions {
   name: string;
@@ -15,18 +16,6 @@ export interface SignAttackOptions {
   /** Uniform random start in the ball (projected variant only). */
   randomStart?: boolean;
   seed?: number;
-}
-
-/** A small deterministic PRNG (mulberry32) for random starts. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function signAttack(o: SignAttackOptions): Attack {
