@@ -5,7 +5,7 @@
 //   rho_success    ART's empirical robustness: the same mean over successful attacks only
 //   abs            ‖x̃ − x‖p in attack-space units
 
-import type { Norm } from './report/schema.js';
+import type { AttackResult, Norm } from './report/schema.js';
 import { argmax } from './oracle.js';
 
 export interface SampleOutcome {
@@ -20,16 +20,10 @@ export interface SampleOutcome {
   zero_gradient: boolean;
 }
 
-export interface Summary {
-  n: number;
-  accuracy: number;
-  fooling_rate: number;
-  rho_all: number;
-  rho_success: number;
-  abs_perturbation_mean: number;
-  iterations_mean: number;
-  zero_gradient_rate: number;
-}
+/** The aggregate fields of a report result (same names and meaning as report.json's). */
+export type Summary =
+  Pick<AttackResult, 'n' | 'accuracy' | 'fooling_rate' | 'rho_all' | 'rho_success' | 'abs_perturbation_mean' | 'iterations_mean'>
+  & { zero_gradient_rate: number };
 
 export function perturbation(norm: Norm, x: Float32Array, adv: Float32Array, i: number, size: number): { abs: number; rho: number } {
   let num = 0;
