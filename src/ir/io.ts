@@ -134,8 +134,18 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
   if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) {
     throw new JumpReluError(`cannot write '${file}': folder '${outDir}' does not exist`);
   }
+  if (fs.existsSync(outFile) && fs.statSync(outFile).isDirectory()) {
+    throw new JumpReluError(`cannot write '${file}': it is a folder`);
+  }
+  const referenced = new Set<string>();
+  for (const t of allTensors(model)) if (t.externalBytes) referenced.add(t.externalBytes.file);
+  if (referenced.has(realOrSelf(outFile))) {
+    throw new JumpReluError(`cannot write '${file}': it is an external-data file of the model being saved`);
+  }
   const staged: Array<{ tmp: string; final: string }> = [];
   const stage = (final: string): string => {
+    // Two outputs with one final path would leave the last rename's bytes under both names.
+    if (staged.some((s) => s.final === final)) throw new JumpReluError(`two output files would be written to '${final}'`);
     const tmp = path.join(path.dirname(final), `.${path.basename(final)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
     staged.push({ tmp, final });
     return tmp;
@@ -158,7 +168,7 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
       writeExternalData(model, stage(dataFile), location, options.externalData.threshold, replacements);
       externalFiles.push(dataFile);
     }
-    copyExistingExternalData(model, outDir, replacements, stage, externalFiles);
+    copyExistingExternalData(model, outDir, replacements, stage, externalFiles, createdDirs);
     const chunks = encodeModel(model, (t) => (replacements.get(t) ?? t).encode());
     if (chunks.length > PROTOBUF_LIMIT) {
       throw new JumpReluError(
@@ -169,6 +179,13 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
     staged.length = 0;
     done = true;
     return { modelBytes: chunks.length, externalFiles };
+  } catch (e) {
+    // File-system failures (permissions, full disk, a path component that is a file) are the user's
+    // to fix: one line, not an internal error.
+    if (!(e instanceof JumpReluError) && typeof (e as NodeJS.ErrnoException).code === 'string') {
+      throw new JumpReluError(`cannot write '${file}': ${(e as Error).message}`);
+    }
+    throw e;
   } finally {
     for (const s of staged) fs.rmSync(s.tmp, { force: true });
     if (!done) for (const d of createdDirs) fs.rmSync(d, { recursive: true, force: true });
@@ -199,17 +216,21 @@ function checkDataFileCollision(model: Model, dataFile: string, outFile: string)
   if (data === out) throw new JumpReluError(`external data location '${path.basename(dataFile)}' is the output model itself`);
   if (model.sourceFile && data === model.sourceFile) throw new JumpReluError(`external data location '${path.basename(dataFile)}' is the input model`);
   const replacingInput = model.sourceFile !== null && out === model.sourceFile;
-  if (!replacingInput) {
-    for (const t of allTensors(model)) {
-      if (t.externalBytes && t.externalBytes.file === data) {
-        throw new JumpReluError(`external data location '${path.basename(dataFile)}' would overwrite the input model's external data; choose another name`);
-      }
+  // Initializers move to the new file; tensors inside node attributes (Constant) keep their old file.
+  const moving = new Set<Tensor>();
+  for (const g of model.graphs()) for (const v of g.initializers.values()) if (v.initializer) moving.add(v.initializer);
+  for (const t of allTensors(model)) {
+    if (!t.externalBytes || t.externalBytes.file !== data) continue;
+    if (!replacingInput || !moving.has(t)) {
+      throw new JumpReluError(`external data location '${path.basename(dataFile)}' would overwrite external data the model still needs; choose another name`);
     }
   }
 }
 
 function checkOutputLocation(location: string): void {
-  if (path.isAbsolute(location) || location.split(/[\\/]/).includes('..') || location === '') {
+  const parts = location.split(/[\\/]/);
+  const last = parts[parts.length - 1];
+  if (path.isAbsolute(location) || parts.includes('..') || location === '' || last === '' || last === '.') {
     throw new JumpReluError(`external data location '${location}' must be a relative path inside the output folder`);
   }
 }
@@ -250,16 +271,21 @@ function writeExternalData(model: Model, tmp: string, location: string, threshol
 
 function copyExistingExternalData(
   model: Model, outDir: string, replacements: Map<Tensor, Tensor>, stage: (f: string) => string, externalFiles: string[],
+  createdDirs: string[],
 ): void {
-  const sources = new Map<string, string>(); // real source file → location
+  // Keyed by destination: two locations reaching one file through a symlink are two files to write.
+  const copies = new Map<string, string>(); // destination → real source file
   for (const t of allTensors(model)) {
     if (!t.externalBytes || replacements.has(t)) continue;
-    sources.set(t.externalBytes.file, t.external!.location);
+    copies.set(path.join(outDir, t.external!.location), t.externalBytes.file);
   }
-  for (const [src, location] of sources) {
-    const dest = path.join(outDir, location);
+  for (const [dest, src] of copies) {
     if (fs.existsSync(dest) && fs.realpathSync(dest) === src) continue; // same folder: nothing to copy
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    const parent = path.dirname(dest);
+    if (!fs.existsSync(parent)) {
+      createdDirs.push(firstMissingAncestor(parent));
+      fs.mkdirSync(parent, { recursive: true });
+    }
     fs.copyFileSync(src, stage(dest));
     externalFiles.push(dest);
   }
