@@ -9,6 +9,7 @@
 
 import { Attribute, AttributeType } from '../ir/attribute.js';
 import { UsageError } from '../ir/errors.js';
+import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import { NameAuthority } from '../ir/names.js';
 import { Node } from '../ir/node.js';
@@ -16,7 +17,7 @@ import { Tensor } from '../ir/tensor.js';
 import { Value } from '../ir/value.js';
 import { topologicalSort } from './cleanup.js';
 import { type KappaMap, type KappaSpec, checkKappa, lookupKappa } from './kappa-map.js';
-import { type JumpSpec, type LoweringContext, lowerSite, requiredOpset, unlowerSite } from './lowering.js';
+import { type JumpSpec, type LoweringContext, checkSite, lowerSite, requiredOpset, unlowerSite } from './lowering.js';
 import type { Pass } from './pass-manager.js';
 import {
   RECORD_KEY, type Kappa, type SiteRecord, type Target, TARGETS, isZeroKappa, readRecord, sameKappa, writeRecord,
@@ -122,18 +123,34 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
   for (const r of oldRecord?.sites ?? []) records.set(`${r.graph}\u0000${r.node}`, r);
   const keyOf = (r: SiteRecord): string => `${r.graph}\u0000${r.node}`;
 
-  // Opset problems are reported before anything changes.
+  // Everything that can make a site fail is checked before anything changes: a library caller never
+  // gets a half-converted model back with the error.
   for (const [i, p] of plan.entries()) {
     if (p.action !== 'converted' && p.action !== 'updated') continue;
     if (p.target === 'relu' || p.target === undefined) continue;
-    const have = graphOpset(model, sites[i]!.graphPath);
+    const site = sites[i]!;
+    const have = graphOpset(model, site.graphPath);
     const need = requiredOpset(p.target);
     if (have < need) {
       throw new UsageError(
-        `--target ${p.target} needs ai.onnx opset ≥ ${need}, but ${sites[i]!.graphPath} imports ${have}; ` +
+        `--target ${p.target} needs ai.onnx opset ≥ ${need}, but ${site.graphPath} imports ${have}; ` +
         (p.target === 'thresholded-relu' ? 'use --target where (opset ≥ 9) or --target custom' : 'use --target custom'));
     }
+    const x = site.kind === 'jumprelu' && site.record!.target !== 'relu' ? unlowerInput(site, site.record!) : requireInput(site);
+    checkSite({ graph: site.graph, opset: have }, x, { target: p.target, kappa: p.kappa!, name: p.node || site.node.label });
   }
+  const nameCounts = new Map<Graph, Map<string, number>>();
+  for (const site of sites) {
+    if (nameCounts.has(site.graph)) continue;
+    const counts = new Map<string, number>();
+    for (const n of site.graph.nodes) counts.set(n.name, (counts.get(n.name) ?? 0) + 1);
+    nameCounts.set(site.graph, counts);
+  }
+  const siteName = (site: Site): string => {
+    const own = site.node.name;
+    if (own !== '' && nameCounts.get(site.graph)!.get(own) === 1) return own;
+    return names.fresh(own !== '' ? own : `jumprelu_${site.index}`);
+  };
 
   for (const [i, site] of sites.entries()) {
     const p = plan[i]!;
@@ -147,14 +164,14 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
       if (p.target === 'relu') {
         // J₀ = ReLU: keep the node; record it only when a gradient κ must be remembered.
         if (spec.gradKappa !== undefined && !isZeroKappa(spec.gradKappa)) {
-          const name = siteName(site, names);
+          const name = siteName(site);
           site.node.name = name;
           records.set(keyOf({ graph: site.graphPath, node: name } as SiteRecord), { graph: site.graphPath, node: name, target: 'relu', kappa: 0, grad_kappa: spec.gradKappa });
         }
         continue;
       }
       const x = requireInput(site);
-      const name = siteName(site, names);
+      const name = siteName(site);
       const { nodes, record } = lowerSite(ctx, x, requireOutput(site), site.node, jumpSpec(p.target!, spec, name));
       carryNodeMetadata(site.node, nodes[nodes.length - 1]!);
       site.graph.remove(site.node, true);
@@ -257,13 +274,6 @@ function requireOutput(site: Site): Value {
   const y = site.node.outputs[0];
   if (!y) throw new UsageError(`${site.node.opType} node '${site.node.label}' has no output`);
   return y;
-}
-
-/** A unique name for a site's node: its own if it has one nobody else in the graph uses. */
-function siteName(site: Site, names: NameAuthority): string {
-  const own = site.node.name;
-  if (own !== '' && site.graph.nodes.filter((n) => n.name === own).length === 1) return own;
-  return names.fresh(own !== '' ? own : `jumprelu_${site.index}`);
 }
 
 function unlowerInput(site: Site, record: SiteRecord): Value {

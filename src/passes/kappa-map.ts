@@ -54,7 +54,8 @@ export function parseKappaMap(json: unknown): KappaMap {
     const index = /^#(\d+)$/.exec(key);
     if (regex) {
       try {
-        map.byRegex.push({ pattern: new RegExp(regex[1]!, regex[2]), spec });
+        // Without g/y: those make RegExp.test stateful (lastIndex), so it would match only every other site.
+        map.byRegex.push({ pattern: new RegExp(regex[1]!, regex[2]!.replace(/[gy]/g, '')), spec });
       } catch (e) {
         throw new UsageError(`kappa map key '${key}' is not a valid regular expression`);
       }

@@ -15,7 +15,7 @@ import { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import type { NameAuthority } from '../ir/names.js';
 import { Node } from '../ir/node.js';
-import { Tensor } from '../ir/tensor.js';
+import { DataType, Tensor } from '../ir/tensor.js';
 import { Value } from '../ir/value.js';
 import { ValueInfo } from '../ir/value-info.js';
 import { removeIfUnused } from './cleanup.js';
@@ -51,6 +51,53 @@ export function requiredOpset(target: Target): bigint {
   return target === 'thresholded-relu' ? 10n : target === 'where' ? 9n : 1n;
 }
 
+const ELEM_NAMES: Record<number, string> = {
+  [DataType.FLOAT]: 'float32', [DataType.FLOAT16]: 'float16', [DataType.DOUBLE]: 'float64', [DataType.BFLOAT16]: 'bfloat16',
+};
+
+/** The element type of an activation: declared, or read off the weights upstream; null when unknown. */
+export function elementType(x: Value): number | null {
+  const declared = (x.scope ?? null)?.declaredType(x)?.tensorType?.elemType;
+  if (declared) return declared;
+  for (let v: Value | null | undefined = x, depth = 0; v && depth < 32; depth++) {
+    if (v.initializer) return v.initializer.dataType;
+    const p: Node | null = v.producer;
+    if (!p) return null;
+    if (p.opType === 'Conv' || p.opType === 'ConvTranspose' || p.opType === 'Gemm' || p.opType === 'MatMul') {
+      const w = p.inputs[1]?.initializer;
+      if (w) return w.dataType;
+    }
+    if (!RANK_PRESERVING.has(p.opType) && p.opType !== 'MaxPool' && p.opType !== 'AveragePool' && p.opType !== 'Flatten' && p.opType !== 'Reshape') return null;
+    v = p.inputs[0];
+  }
+  return null;
+}
+
+/**
+ * Everything that can make a site's lowering fail, checked before the pass changes anything: the
+ * target's opset, per-channel κ support and shape, and the activation's element type. An unknown type
+ * is taken as float32 (what exported CNNs use).
+ */
+export function checkSite(ctx: Pick<LoweringContext, 'graph' | 'opset'>, x: Value, spec: Pick<JumpSpec, 'target' | 'kappa' | 'name'>): void {
+  const perChannel = Array.isArray(spec.kappa);
+  if (perChannel && (spec.target === 'thresholded-relu' || spec.target === 'function')) {
+    throw new UsageError(`site '${spec.name}': a per-channel κ needs --target where or --target custom`);
+  }
+  if (spec.target === 'function' && ctx.opset < FUNCTION_MIN_OPSET) {
+    throw new UsageError(`--target function needs the model's ai.onnx opset ≥ ${FUNCTION_MIN_OPSET} (it imports ${ctx.opset}); use --target thresholded-relu or where`);
+  }
+  const elem = elementType(x) ?? DataType.FLOAT;
+  const name = ELEM_NAMES[elem];
+  const unsupported = (why: string): never => {
+    throw new UsageError(`site '${spec.name}': --target ${spec.target} ${why} (the activation '${x.name}' is ${name ?? `ONNX type ${elem}`})`);
+  };
+  if (!name) unsupported('supports float activations only');
+  if (elem === DataType.BFLOAT16 && spec.target === 'thresholded-relu' && ctx.opset < 22n) unsupported('needs opset ≥ 22 for bfloat16');
+  if (elem !== DataType.FLOAT && spec.target === 'function' && ctx.opset < CASTLIKE_OPSET) unsupported(`needs opset ≥ ${CASTLIKE_OPSET} for non-float32 activations`);
+  if ((elem === DataType.DOUBLE || elem === DataType.BFLOAT16) && spec.target === 'custom') unsupported('runs float32 and float16 on CPU');
+  if (perChannel) kappaTensorDims(ctx, x, spec.kappa, spec.target === 'where');
+}
+
 /**
  * Replaces `old` (which computes y from x) with the lowering of `spec`. `old` may be a Relu, a
  * previous lowering's output node, or null when inserting a new site in front of a Clip.
@@ -58,10 +105,8 @@ export function requiredOpset(target: Target): bigint {
 export function lowerSite(ctx: LoweringContext, x: Value, y: Value, anchor: Node, spec: JumpSpec): { nodes: Node[]; record: SiteRecord } {
   const record: SiteRecord = { graph: ctx.graphPath, node: spec.name, target: spec.target, kappa: spec.kappa };
   if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+  checkSite(ctx, x, spec);
   const perChannel = Array.isArray(spec.kappa);
-  if (perChannel && (spec.target === 'thresholded-relu' || spec.target === 'function')) {
-    throw new UsageError(`site '${spec.name}': a per-channel κ needs --target where or --target custom`);
-  }
   const nodes: Node[] = [];
   switch (spec.target) {
     case 'thresholded-relu':
@@ -87,8 +132,19 @@ export function lowerSite(ctx: LoweringContext, x: Value, y: Value, anchor: Node
       break;
     }
     case 'where': {
-      const k = constant(ctx, `${spec.name}_kappa`, kappaTensorDims(ctx, x, spec.kappa, true), typeof spec.kappa === 'number' ? [spec.kappa] : spec.kappa, nodes);
-      const zero = constant(ctx, `${spec.name}_zero`, [], [0], nodes);
+      const elem = elementType(x) ?? DataType.FLOAT;
+      let k = constant(ctx, `${spec.name}_kappa`, kappaTensorDims(ctx, x, spec.kappa, true), typeof spec.kappa === 'number' ? [spec.kappa] : spec.kappa, nodes);
+      let zero = constant(ctx, `${spec.name}_zero`, [], [0], nodes);
+      if (elem !== DataType.FLOAT) {
+        // Greater and Where need κ and 0 in x's type: cast the float32 constants (ORT folds the Cast).
+        const cast = (v: Value): Value => {
+          const c = new Node('Cast', [v], { name: ctx.names.fresh(`${v.name}_cast`), outputNames: [ctx.names.fresh(`${v.name}_${ELEM_NAMES[elem]}`)], attributes: [Attribute.int('to', elem)] });
+          nodes.push(c);
+          return c.outputs[0]!;
+        };
+        k = cast(k);
+        zero = cast(zero);
+      }
       const maskName = ctx.names.fresh(`${spec.name}_mask`);
       const greater = new Node('Greater', [x, k], { name: maskName, outputNames: [ctx.names.fresh(`${y.name}_jump_mask`)] });
       nodes.push(greater);
@@ -121,11 +177,15 @@ export function unlowerSite(graph: Graph, outputNode: Node, record: SiteRecord):
 }
 
 /** Scalar κ is a 0-d tensor; per-channel κ is [C] for the custom op, [C,1,…,1] (rank of x) for Where. */
-function kappaTensorDims(ctx: LoweringContext, x: Value, kappa: Kappa, broadcastTrailing: boolean): number[] {
+function kappaTensorDims(ctx: Pick<LoweringContext, 'graph'>, x: Value, kappa: Kappa, broadcastTrailing: boolean): number[] {
   if (typeof kappa === 'number') return [];
-  const shape = ctx.graph.declaredType(x)?.tensorType?.shape ?? null;
-  const channels = shape?.[1];
-  if (typeof channels === 'bigint' && channels !== BigInt(kappa.length)) {
+  const shape = (x.scope ?? ctx.graph).declaredType(x)?.tensorType?.shape ?? null;
+  const declared = shape?.[1];
+  const channels = typeof declared === 'bigint' ? Number(declared) : inferChannels(x, 0);
+  if (channels === null) {
+    throw new UsageError(`per-channel κ for '${x.name}': its channel count is not declared and cannot be told from its producers; add value_info (e.g. run ONNX shape inference) or use a scalar κ`);
+  }
+  if (channels !== kappa.length) {
     throw new UsageError(`per-channel κ for '${x.name}' has ${kappa.length} values but the activation has ${channels} channels`);
   }
   if (!broadcastTrailing) return [kappa.length]; // the custom op broadcasts along axis 1 itself
@@ -139,6 +199,28 @@ function kappaTensorDims(ctx: LoweringContext, x: Value, kappa: Kappa, broadcast
 
 const RANK_PRESERVING = new Set(['Relu', 'ThresholdedRelu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Clip', 'Identity', 'Dropout',
   'BatchNormalization', 'InstanceNormalization', 'Add', 'Sub', 'Mul', 'Div', 'Where', 'Neg', 'Abs']);
+
+/** The size of axis 1 of a value without a declared type, from the ops that produce it. */
+function inferChannels(x: Value, depth: number): number | null {
+  const p = x.producer;
+  if (!p || depth > 32) return null;
+  switch (p.opType) {
+    case 'Conv': { const w = p.inputs[1]?.initializer; return w ? Number(w.dims[0]) : null; }
+    case 'ConvTranspose': {
+      const w = p.inputs[1]?.initializer;
+      return w ? Number(w.dims[1]) * Number(p.attr('group')?.asInt() ?? 1n) : null;
+    }
+    case 'Gemm': {
+      const w = p.inputs[1]?.initializer;
+      if (!w) return null;
+      return Number(p.attr('transB')?.asInt() ?? 0n) ? Number(w.dims[0]) : Number(w.dims[1]);
+    }
+    case 'BatchNormalization': { const sc = p.inputs[1]?.initializer; return sc ? Number(sc.dims[0]) : inferChannels(p.inputs[0]!, depth + 1); }
+    case 'MaxPool': case 'AveragePool': case 'LpPool': return p.inputs[0] ? inferChannels(p.inputs[0], depth + 1) : null;
+  }
+  if (!RANK_PRESERVING.has(p.opType) || !p.inputs[0]) return null;
+  return inferChannels(p.inputs[0], depth + 1);
+}
 
 /** The rank of a value without a declared type, from the ops that produce it (a short walk upstream). */
 function inferRank(x: Value, depth: number): number | null {
@@ -165,7 +247,15 @@ function inferRank(x: Value, depth: number): number | null {
 function constant(ctx: LoweringContext, base: string, dims: number[], values: number[], nodes: Node[]): Value {
   const name = ctx.names.fresh(base);
   const tensor = Tensor.fromFloat32(name, dims, values);
-  if (!ctx.inFunction) return ctx.graph.addInitializer(tensor);
+  if (!ctx.inFunction) {
+    const v = ctx.graph.addInitializer(tensor);
+    if (ctx.model.irVersion < 4n && ctx.graph.outer === null) {
+      // Before IR 4 every initializer of the main graph must also be a graph input.
+      ctx.graph.inputs.push(v);
+      ctx.graph.inputInfos.push(ValueInfo.tensor(DataType.FLOAT, dims));
+    }
+    return v;
+  }
   const node = new Node('Constant', [], {
     name: ctx.names.fresh(`${base}_const`), outputNames: [name],
     attributes: [new Attribute('value', { type: AttributeType.TENSOR, value: tensor })],
