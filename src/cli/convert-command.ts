@@ -131,9 +131,9 @@ export async function runConvert(a: ConvertArgs): Promise<void> {
   const saveOptions = a.externalData !== undefined
     ? { externalData: { threshold: checkThreshold(a.externalData), ...(a.externalDataLocation ? { location: a.externalDataLocation } : {}) } }
     : {};
+  // Built first: a library that fails to build must not leave a model behind that nothing can run.
+  const customOps = a.emitCustomops ? emitCustomOps(a.emitCustomops) : undefined;
   const saved = saveModel(model, output, saveOptions);
-  let customOps: string | undefined;
-  if (a.emitCustomops) customOps = emitCustomOps(a.emitCustomops);
   if (a.json) {
     process.stdout.write(`${JSON.stringify({ input: a.input, output, target: report.target, counts: report.counts, sites: report.sites, bytes: saved.modelBytes, externalFiles: saved.externalFiles, customOps }, null, 2)}\n`);
   } else {

@@ -56,7 +56,12 @@ export function decodeModel(bytes: Uint8Array, baseDir: string | null = null): M
       case ModelField.domain: model.domain = asString(f); break;
       case ModelField.modelVersion: model.modelVersion = asInt64(f); break;
       case ModelField.docString: model.docString = asString(f); break;
-      case ModelField.graph: graphField = f; break;
+      case ModelField.graph:
+        // Protobuf would merge a repeated singular message; ONNX writers never split the graph, so a
+        // second one is refused rather than half-read.
+        if (graphField) throw new ModelFormatError('the model has two graph fields');
+        graphField = f;
+        break;
       case ModelField.opsetImport: model.opsetImports.push(decodeOpsetImport(f)); break;
       case ModelField.metadataProps: model.metadataProps.push(decodeStringEntry(f)); break;
       case ModelField.functions: functionFields.push(f); break;
@@ -452,11 +457,7 @@ function decodeNodes(graph: Graph, scope: DecodeScope, nodeFields: RawField[]): 
 function finishNodes(pending: PendingNode[], scope: DecodeScope): void {
   for (const p of pending) {
     for (const { attr, raws } of p.graphAttrs) {
-      const graphs = raws.map((r) => {
-        const g = decodeGraph(message(r), scope);
-        g.ownerNode = p.node;
-        return g;
-      });
+      const graphs = raws.map((r) => decodeGraph(message(r), scope));
       attr.data = attr.data.type === AttributeType.GRAPH
         ? { type: AttributeType.GRAPH, value: graphs[0]! }
         : { type: AttributeType.GRAPHS, value: graphs };

@@ -3,7 +3,7 @@
 // are Graphs too, without an outer scope.
 
 import type { Node } from './node.js';
-import type { Origin, UnknownFields } from './origin.js';
+import type { UnknownFields } from './origin.js';
 import type { Tensor } from './tensor.js';
 import { Value } from './value.js';
 import type { ValueInfo } from './value-info.js';
@@ -29,12 +29,9 @@ export class Graph {
   sparseInitializers: Array<{ value: Value; bytes: Uint8Array }> = [];
   /** The scope this graph can see values of (null for the main graph and function bodies). */
   readonly outer: Graph | null;
-  /** The node whose attribute holds this graph, if it is a subgraph. */
-  ownerNode: Node | null = null;
   /** Field order as decoded, so re-encoding keeps it; null for a graph built in memory. */
   layout: LayoutEntry[] | null = null;
   unknownFields: UnknownFields = [];
-  origin: Origin | null = null;
   private _nodes: Node[] = [];
 
   constructor(name: string, outer: Graph | null = null) {
@@ -72,7 +69,6 @@ export class Graph {
     this._nodes.splice(index, 0, node);
     node.graph = this;
     for (const out of node.outputs) out.scope = this;
-    for (const g of node.subgraphs) g.ownerNode = node;
     return node;
   }
 

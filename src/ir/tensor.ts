@@ -132,11 +132,6 @@ export class Tensor {
     return null;
   }
 
-  /** How many bytes the proto itself occupies (what stays in the .onnx file). */
-  get encodedByteLength(): number {
-    return this.name === this.srcName ? this.src.length : this.encode().length;
-  }
-
   /** Checks the declared shape against the stored data; throws on any disagreement. */
   validateInlineData(): void {
     const expected = this.expectedByteLength;

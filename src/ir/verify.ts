@@ -70,6 +70,12 @@ function verifyGraph(graph: Graph, where: string, problems: string[]): void {
       verifyGraph(sub, `${where}/${node.label}`, problems);
     }
   }
+  // And the other direction: every use a value lists must be a live node input holding that value.
+  for (const v of graph.definedValues()) {
+    for (const u of v.uses) {
+      if (!u.node.graph || u.node.inputs[u.index] !== v) problems.push(`${where}: use list of '${v.name}' names a stale use by ${u.node.label}`);
+    }
+  }
   graph.outputs.forEach((v) => {
     if (!v.scope || !visible(graph, v)) problems.push(`${where}: graph output '${v.name}' is not defined`);
   });

@@ -22,7 +22,7 @@ import type { Pass } from './pass-manager.js';
 import {
   RECORD_KEY, type Kappa, type SiteRecord, type Target, TARGETS, isZeroKappa, readRecord, sameKappa, writeRecord,
 } from './retrofit-record.js';
-import { CUSTOM_DOMAIN, FUNCTION_DOMAIN, type Site, findSites } from './sites.js';
+import { CUSTOM_DOMAIN, FUNCTION_DOMAIN, type Site, constantTensor, findSites } from './sites.js';
 
 export interface RetrofitOptions {
   /** κ for every site the map does not cover. */
@@ -91,8 +91,12 @@ function graphOpset(model: Model, path: string): bigint {
 
 /** What retrofit would do, without changing the model (for --list and --dry-run). */
 export function planRetrofit(model: Model, options: RetrofitOptions | null): SiteReport[] {
-  const opts = options ? normaliseOptions(options) : null;
-  return findSites(model).map((site) => {
+  return planSites(findSites(model), options ? normaliseOptions(options) : null);
+}
+
+/** One report per site, in site order (retrofit relies on the two lists lining up). */
+function planSites(sites: Site[], opts: (RetrofitOptions & { target: Target }) | null): SiteReport[] {
+  return sites.map((site) => {
     const base = siteBase(site);
     if (site.kind === 'fused' || (site.kind === 'clip' && !opts?.relu6)) {
       return { ...base, action: 'reported' as const, note: site.note ?? '' };
@@ -115,12 +119,13 @@ function siteBase(site: Site): Pick<SiteReport, 'index' | 'kind' | 'op' | 'graph
 
 export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport {
   const opts = normaliseOptions(options);
-  const plan = planRetrofit(model, opts);
   const sites = findSites(model);
+  const plan = planSites(sites, opts);
   const names = NameAuthority.forModel(model);
   const oldRecord = readRecord(model);
   const records = new Map<string, SiteRecord>();
-  for (const r of oldRecord?.sites ?? []) records.set(`${r.graph}\u0000${r.node}`, r);
+  // Records of nodes that no longer exist (edited away by another tool) are dropped.
+  for (const site of sites) if (site.record) records.set(`${site.record.graph}\u0000${site.record.node}`, site.record);
   const keyOf = (r: SiteRecord): string => `${r.graph}\u0000${r.node}`;
 
   // Everything that can make a site fail is checked before anything changes: a library caller never
@@ -324,7 +329,7 @@ function updateInPlace(site: Site, old: SiteRecord, target: Target | 'relu', spe
 /** Replaces the data of a float constant (initializer or Constant node) keeping its name and shape rank. */
 function replaceConstant(v: Value | null, values: number[]): boolean {
   if (!v) return false;
-  const current = v.initializer ?? constantOf(v);
+  const current = v.initializer ?? constantTensor(v);
   if (!current) return false;
   const dims = current.dims.map(Number);
   const count = dims.reduce((a, b) => a * b, 1);
@@ -341,10 +346,6 @@ function replaceConstant(v: Value | null, values: number[]): boolean {
   return true;
 }
 
-function constantOf(v: Value): Tensor | null {
-  const a = v.producer?.opType === 'Constant' ? v.producer.attr('value') : undefined;
-  return a && a.data.type === AttributeType.TENSOR ? (a.data.value as Tensor) : null;
-}
 
 export function jumpReluPass(options: RetrofitOptions): Pass<RetrofitReport> {
   return { name: 'jumprelu', run: (model) => retrofit(model, options) };

@@ -141,7 +141,8 @@ export function clipBounds(model: Model, node: Node): { min: number | null; max:
   return { min, max };
 }
 
-function constantTensor(v: Value): Tensor | null {
+/** The tensor of a value produced by a Constant node (value attribute), or null. */
+export function constantTensor(v: Value): Tensor | null {
   const p = v.producer;
   if (!p || p.opType !== 'Constant') return null;
   const a = p.attr('value');
