@@ -15,7 +15,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 
 import * as ort from 'onnxruntime-node';
@@ -25,29 +24,12 @@ import {
   type ImageSet, type Normalisation, readIdxImageSet, readCifarBinary, normalise, nchwShape, sliceImages,
   MNIST_NORMALISATION, CIFAR10_NORMALISATION,
 } from '../src/runtime/data/index.js';
+import { packageRoot } from '../src/package-root.js';
 
 // ---------------------------------------------------------------------------------------------- paths
 
-let rootCache: string | undefined;
-
-/** The repository root: the nearest folder above this file whose package.json is jumprelu's. */
-export function repoRoot(): string {
-  if (rootCache !== undefined) return rootCache;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'jumprelu') return (rootCache = dir);
-      } catch {
-        // not ours; keep walking up
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`fixtures: no jumprelu package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
+/** The repository root: the folder of jumprelu's package.json. */
+export const repoRoot = packageRoot;
 
 /** ../shared/data beside the checkout, or $JUMPRELU_SHARED_DATA. */
 export function sharedDataDir(): string {
