@@ -7,6 +7,11 @@ import { isVerbose, reportError } from './errors.js';
 
 export async function runCli(prog: string, configure: (y: Argv) => Argv): Promise<void> {
   const argv = hideBin(process.argv);
+  // `jumprelu-convert m.onnx --list | head`: a reader that stops early is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const verbose = isVerbose(argv);
   try {
     await configure(yargs(argv).scriptName(prog))
