@@ -10,7 +10,7 @@ import type { Node } from './node.js';
 import { emitWithOrigin } from './origin.js';
 import type { Tensor } from './tensor.js';
 import type { ValueInfo } from './value-info.js';
-import { ChunkWriter, WireType } from './wire.js';
+import { ChunkWriter } from './wire.js';
 
 // Field numbers repeated here rather than imported from decode.ts to keep the two modules acyclic.
 const M = { irVersion: 1, producerName: 2, producerVersion: 3, domain: 4, modelVersion: 5, docString: 6, graph: 7, opsetImport: 8, metadataProps: 14, functions: 25 };
@@ -172,4 +172,3 @@ function encodeFunction(fn: IrFunction): ChunkWriter {
   return w;
 }
 
-export { WireType };

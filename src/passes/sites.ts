@@ -81,7 +81,7 @@ export function findSites(model: Model): Site[] {
       if (node.opType === 'Relu' && isDefaultDomain(node.domain)) {
         sites.push({ kind: 'relu', index: index++, node, graph, graphPath: path });
       } else if (node.opType === 'Clip' && isDefaultDomain(node.domain)) {
-        const bounds = clipBounds(model, node);
+        const bounds = clipBounds(node);
         if (bounds && bounds.min === 0 && !producedByRecordedSite(node.inputs[0] ?? null, path, recorded)) {
           const note = bounds.max === null ? 'Clip(min=0): a ReLU written as Clip' : `Clip(min=0, max=${bounds.max}): ReLU6-like`;
           sites.push({ kind: 'clip', index: index++, node, graph, graphPath: path, note });
@@ -119,7 +119,7 @@ function hasFusedRelu(node: Node): boolean {
 }
 
 /** Clip's bounds when they are known constants (attributes before opset 11, inputs after). */
-export function clipBounds(model: Model, node: Node): { min: number | null; max: number | null } | null {
+export function clipBounds(node: Node): { min: number | null; max: number | null } | null {
   const minAttr = node.attr('min')?.asFloat();
   const maxAttr = node.attr('max')?.asFloat();
   if (node.inputs.length <= 1 && (minAttr !== undefined || maxAttr !== undefined)) {
