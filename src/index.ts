@@ -39,3 +39,7 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
   const [record] = new PassManager().add(jumpReluPass(options)).run(model);
   return record!.result as RetrofitReport;
 }
+
+// The robustness harness as a library (docs/harness.md).
+export { type Oracle, type OracleOptions, type CeResult, type DiffResult, ModelOracle, retrofittedModel } from './runtime/oracle.js';
+export { AnalyticOracle, linearModel, type AnalyticModel } from './runtime/analytic-oracle.js';

@@ -39,6 +39,26 @@ export interface DiffResult {
   grads: Float32Array;
 }
 
+/**
+ * What an attack may ask of a classifier: logits, the cross-entropy gradient, and logit-difference gradients, all
+ * in the attack space. ModelOracle (ONNX Runtime) is one implementation; AnalyticOracle (analytic-oracle.ts)
+ * runs a model given as a function with its Jacobian, so attacks can be tested on models with known answers.
+ */
+export interface Oracle {
+  /** The attack space (sample shape, size and the map to the model's input). */
+  readonly space: SpaceMap;
+  /** Number of classes (0 until the first call when the model's output shape does not say). */
+  readonly classes: number;
+  /** Logits [n, classes] at x (n samples, attack space). */
+  forward(x: Float32Array, n: number): Promise<Float32Array>;
+  /** Logits and ∂ CE(logits_i, label_i) / ∂ x_i per sample. */
+  crossEntropy(x: Float32Array, labels: Int32Array, n: number): Promise<CeResult>;
+  /** Logits, f_c − f_label for the k candidates c of each sample ([n, k]), and their gradients ([n, k, size]). */
+  differences(x: Float32Array, labels: Int32Array, candidates: Int32Array, n: number, k: number): Promise<DiffResult>;
+  /** Frees what the oracle holds (sessions); optional. */
+  release?(): Promise<void>;
+}
+
 /** Counts of model evaluations (samples), for throughput figures. */
 export interface OracleCounts {
   forward: number;
@@ -66,7 +86,7 @@ export function retrofittedModel(path: string, kappa: number, kappaMap?: KappaMa
   return m;
 }
 
-export class ModelOracle {
+export class ModelOracle implements Oracle {
   readonly counts: OracleCounts = { forward: 0, ce: 0, diff: 0 };
   private forwardSession: Promise<ort.InferenceSession> | null = null;
   private ceSession: Promise<{ s: ort.InferenceSession; sig: GradientSignature }> | null = null;

@@ -2,11 +2,11 @@
 // crafting model still classifies correctly keep being attacked), gather/scatter of sub-batches, norms.
 
 import type { Norm } from '../report/schema.js';
-import { argmax, type ModelOracle } from '../oracle.js';
+import { argmax, type Oracle } from '../oracle.js';
 import type { Clamp } from '../space.js';
 
 export interface AttackInput {
-  oracle: ModelOracle;
+  oracle: Oracle;
   /** Clean samples in the attack space, n × size. */
   x: Float32Array;
   labels: Int32Array;
