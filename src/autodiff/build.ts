@@ -38,6 +38,11 @@ export interface GradientOptions {
   withRespectToInitializers?: boolean | string[];
   /** Threshold of every JumpReLU's derivative 1[z > κ_grad], overriding recorded sites (0: ReLU surrogate). */
   gradKappa?: number;
+  /**
+   * BPDA: at JumpReLU sites with κ > 0, the derivative of the smooth surrogate z·σ((z − κ)/τ) with this τ > 0
+   * instead of 1[z > κ_grad]; the forward pass is unchanged. Excludes gradKappa.
+   */
+  surrogateTau?: number;
   /** Run freeBatchDimension first (needed for logit-differences on models that fix batch 1). */
   freeBatch?: boolean;
 }
@@ -136,6 +141,11 @@ export function buildGradientModel(model: Model, options: GradientOptions): Mode
   if (mode !== 'vjp' && options.of.length !== 1) throw new UsageError(`mode ${mode} differentiates exactly one output (the logits)`);
   if (options.gradKappa !== undefined && !Number.isFinite(options.gradKappa)) throw new UsageError('gradKappa must be a finite number');
 
+  if (options.surrogateTau !== undefined) {
+    if (!(Number.isFinite(options.surrogateTau) && options.surrogateTau > 0)) throw new UsageError('surrogateTau must be a positive number');
+    if (options.gradKappa !== undefined) throw new UsageError('give gradKappa or surrogateTau, not both');
+  }
+
   const m = cloneModel(model);
   const opset = prepareOpset(m);
   if (options.freeBatch) freeBatchDimension(m);
@@ -143,7 +153,7 @@ export function buildGradientModel(model: Model, options: GradientOptions): Mode
   const names = NameAuthority.forModel(m);
   const info = new ShapeInfo(graph, opset);
   const e = new Emitter(graph, names, info);
-  const kappa = new KappaResolver(m, options.gradKappa ?? null);
+  const kappa = new KappaResolver(m, options.gradKappa ?? null, options.surrogateTau ?? null);
   let needOpset = opset;
   const requireOpset = (v: number, why: string) => {
     if (v <= needOpset) return;

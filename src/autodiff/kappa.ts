@@ -7,6 +7,8 @@
 // The derivative of J(z) = z·1[z > κ] is taken as 1[z > κ_grad] (the jump's Dirac term is ignored, as
 // in the paper's PyTorch code); κ_grad defaults to κ. An explicit `gradKappa` option overrides every
 // JumpReLU site (the adaptive attack's ReLU surrogate uses 0).
+// `surrogateTau` (BPDA, Athalye et al. 2018) replaces the derivative at every JumpReLU site with κ > 0 by that
+// of the smooth relaxation z·σ((z − κ)/τ): σ(u) + z·σ(u)(1 − σ(u))/τ, u = (z − κ)/τ (κ = 0 sites keep ReLU's).
 
 import { UsageError } from '../ir/errors.js';
 import type { IrFunction } from '../ir/function.js';
@@ -29,7 +31,7 @@ export class KappaResolver {
 
   private readonly functions: IrFunction[];
 
-  constructor(model: Model, readonly override: number | null) {
+  constructor(model: Model, readonly override: number | null, readonly surrogateTau: number | null = null) {
     this.functions = model.functions;
     const raw = model.getMetadata(RETROFIT_METADATA_KEY);
     if (raw === undefined) return;

@@ -79,13 +79,32 @@ function sameKappa(a: readonly number[], b: KappaValue): boolean {
  * the forward κ and κ ≥ 0, 1[x > κ] = 1[y > 0]: the backward pass then reads only y, which leaves ORT
  * free to fuse the producer of x with the activation (Conv + Relu).
  */
-function activation(c: RuleContext, forwardKappa: readonly number[] | null, gradKappa: KappaValue | Value): Value {
+function activation(c: RuleContext, forwardKappa: readonly number[] | null, gradKappa: KappaValue | Value, kappaValue?: Value): Value {
+  const tau = c.kappa.surrogateTau;
+  if (tau !== null) {
+    const x = input(c, c.node.opType === 'Where' ? 1 : 0);
+    if (forwardKappa !== null && forwardKappa.some((k) => k !== 0)) return smooth(c, x, forwardKappa.length === 1 ? forwardKappa[0]! : [...forwardKappa], tau);
+    if (forwardKappa === null && kappaValue) return smooth(c, x, kappaValue, tau);
+  }
   const same = forwardKappa !== null && !(gradKappa instanceof Value) && sameKappa(forwardKappa, gradKappa);
   if (same && forwardKappa.every((k) => k >= 0)) {
     const y = c.node.outputs[0]!;
     return masked(c, c.e.one('Greater', [y, c.e.scalar(0, elemOf(c, y))]), gy0(c));
   }
   return step(c, input(c, c.node.opType === 'Where' ? 1 : 0), gradKappa);
+}
+
+/**
+ * BPDA's smooth surrogate of a JumpReLU at threshold κ: the derivative of z·σ((z − κ)/τ),
+ * σ(u) + z·σ(u)(1 − σ(u))/τ with u = (z − κ)/τ, times the incoming gradient.
+ */
+function smooth(c: RuleContext, x: Value, kappa: KappaValue | Value, tau: number): Value {
+  const elem = elemOf(c, x);
+  const k = kappa instanceof Value ? kappa : threshold(c, x, kappa);
+  const invTau = c.e.scalar(1 / tau, elem);
+  const s = c.e.one('Sigmoid', [c.e.one('Mul', [c.e.one('Sub', [x, k]), invTau])]);
+  const slope = c.e.one('Mul', [c.e.one('Mul', [x, invTau]), c.e.one('Mul', [s, c.e.one('Sub', [c.e.scalar(1, elem), s])])]);
+  return c.e.one('Mul', [gy0(c), c.e.one('Add', [s, slope])]);
 }
 
 /** ReLU; a Relu that the retrofit recorded as a κ = 0 JumpReLU site follows that site's gradient κ. */
@@ -109,7 +128,7 @@ const jumpRelu: Rule = (c) => {
     const aligned = rank > 2 ? c.e.one('Unsqueeze', [kappaInput, c.e.ints(Array.from({ length: rank - 2 }, (_, i) => i + 1))]) : kappaInput;
     const kg = c.kappa.distinctGradKappa(c.node);
     const forward = constantOf(kappaInput)?.values ?? null;
-    return [kg !== null ? step(c, x, kg) : activation(c, forward, forward ?? aligned), null];
+    return [kg !== null && c.kappa.surrogateTau === null ? step(c, x, kg) : activation(c, forward, forward ?? aligned, aligned), null];
   }
   const kappa = c.node.attr('kappa')?.asFloat() ?? c.kappa.functionDefault(c.node, 'kappa');
   if (kappa === undefined) fail(c, "it has no float attribute 'kappa'");
@@ -165,6 +184,7 @@ const where: Rule = (c) => {
   const gy = gy0(c);
   const jump = jumpWhere(c);
   if (jump || c.kappa.site(c.node) !== undefined) {
+    if (jump && c.kappa.surrogateTau !== null && jump.some((k) => k !== 0) && c.needs(1) && !c.needs(2)) return [null, activation(c, jump, jump), null];
     const kg = c.kappa.distinctGradKappa(c.node);
     if (kg !== null) cond = c.e.one('Greater', [a, threshold(c, a, kg)]);
     else if (jump && c.needs(1) && !c.needs(2)) return [null, activation(c, jump, jump), null];
