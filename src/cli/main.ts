@@ -3,6 +3,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UsageError } from '../ir/errors.js';
+import { toolVersion } from '../runtime/version.js';
 import { isVerbose, reportError } from './errors.js';
 
 export async function runCli(prog: string, configure: (y: Argv) => Argv): Promise<void> {
@@ -17,7 +18,7 @@ export async function runCli(prog: string, configure: (y: Argv) => Argv): Promis
     await configure(yargs(argv).scriptName(prog))
       .strict()
       .help()
-      .version(false)
+      .version('version', 'print the version and exit', toolVersion())
       .fail((msg, err) => {
         // yargs reports its own validation (and coerce) failures as YError: those are usage errors.
         if (!err || err.name === 'YError') throw new UsageError(err?.message ?? msg);
