@@ -43,3 +43,8 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
 // The robustness harness as a library (docs/harness.md).
 export { type Oracle, type OracleOptions, type CeResult, type DiffResult, ModelOracle, retrofittedModel } from './runtime/oracle.js';
 export { AnalyticOracle, linearModel, type AnalyticModel } from './runtime/analytic-oracle.js';
+export {
+  analyseInput, prepareClassifier, resolveInput, PREPROCESS_MODES,
+  type InputAnalysis, type InputRequest, type ResolvedInput, type PreprocessMode,
+} from './runtime/input-convention.js';
+export { checkValues, checkShape, checkLabels, checkSites, ModelMismatchError } from './runtime/data-checks.js';

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
-import { deflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
 import yargs from 'yargs';
 import onnxProto from 'onnx-proto';
 
@@ -30,7 +30,7 @@ function npy(descr: string, shape: number[], data: Uint8Array): Uint8Array {
   return out;
 }
 
-/** A zip archive with the given entries (deflated or stored; CRCs left 0 — the reader does not check them). */
+/** A zip archive with the given entries (deflated or stored), with their CRC-32s. */
 function zip(entries: Array<[string, Uint8Array, boolean]>): Uint8Array {
   const parts: Uint8Array[] = [];
   const central: Uint8Array[] = [];
@@ -42,6 +42,7 @@ function zip(entries: Array<[string, Uint8Array, boolean]>): Uint8Array {
     const lv = new DataView(local.buffer);
     lv.setUint32(0, 0x04034b50, true);
     lv.setUint16(8, deflate ? 8 : 0, true);
+    lv.setUint32(14, crc32(data), true);
     lv.setUint32(18, body.length, true);
     lv.setUint32(22, data.length, true);
     lv.setUint16(26, nm.length, true);
@@ -50,6 +51,7 @@ function zip(entries: Array<[string, Uint8Array, boolean]>): Uint8Array {
     const cv = new DataView(c.buffer);
     cv.setUint32(0, 0x02014b50, true);
     cv.setUint16(10, deflate ? 8 : 0, true);
+    cv.setUint32(16, crc32(data), true);
     cv.setUint32(20, body.length, true);
     cv.setUint32(24, data.length, true);
     cv.setUint16(28, nm.length, true);

@@ -11,6 +11,7 @@ import { type EvalOptions, type EvalRun, MODES, evaluate } from '../runtime/eval
 import { silentProgress, stderrProgress } from '../runtime/progress.js';
 import type { AttackMode, ClampRule, InputSpace, Preprocessing, Report } from '../runtime/report/schema.js';
 import { writeReportDir } from '../runtime/report/write.js';
+import { PREPROCESS_MODES, type PreprocessMode } from '../runtime/input-convention.js';
 
 export interface HarnessArgs {
   model: string;
@@ -21,7 +22,8 @@ export interface HarnessArgs {
   mode: string;
   limit?: number;
   report?: string;
-  space: string;
+  space?: string;
+  preprocessing: string;
   clamp?: string;
   scale?: number;
   mean?: string;
@@ -60,7 +62,8 @@ export function harnessOptions(y: Argv, defaults: { attacks: string; mode: strin
     .option('mode', { type: 'string', default: defaults.mode, describe: `comma list of ${MODES.join(', ')}` })
     .option('limit', { type: 'number', describe: 'evaluate the first N samples only' })
     .option('report', { type: 'string', describe: 'folder for report.json, report.html and per-sample.jsonl' })
-    .option('space', { type: 'string', choices: ['normalized', 'pixel'], default: 'normalized', describe: 'space of ε, clamping and ρ: the model\'s normalised input (the paper) or [0,1] pixels' })
+    .option('preprocessing', { type: 'string', choices: [...PREPROCESS_MODES], default: 'auto', describe: 'what the model is fed: auto (read its graph: [0,1] pixels when it normalises itself, else the data kind\'s mean/std), normalize (--mean/--std), none ([0,1] pixels)' })
+    .option('space', { type: 'string', choices: ['normalized', 'pixel'], describe: 'space of ε, clamping and ρ: the model\'s normalised input (the paper; default when the harness normalises) or [0,1] pixels (default when the model normalises itself)' })
     .option('clamp', { type: 'string', choices: ['batch-minmax', 'box'], describe: 'clamp to the min/max of the evaluated samples (the paper; default) or to the fixed box' })
     .option('scale', { type: 'number', describe: 'multiplier from stored values to [0,1] (default 1/255 for 8-bit data, 1 for floats)' })
     .option('mean', { type: 'string', describe: 'per-channel mean (comma list) of the model\'s normalisation (default per data kind)' })
@@ -93,18 +96,19 @@ export async function harnessSetup(a: HarnessArgs): Promise<{ dataset: Dataset; 
   if (!Number.isInteger(threads) || threads <= 0) throw new UsageError('--threads must be a positive integer');
   if (!Number.isInteger(a.examples) || a.examples < 0) throw new UsageError('--examples must be a non-negative integer');
   const dataset = await loadDataset(a.data, { split: a.split as 'test' | 'train', ...(a.layout ? { layout: a.layout as 'NCHW' | 'NHWC' } : {}) });
-  const preprocessing: Preprocessing = {
-    scale: a.scale ?? dataset.defaults.scale,
-    mean: a.mean !== undefined ? numberList(a.mean, '--mean') : dataset.defaults.mean,
-    std: a.std !== undefined ? numberList(a.std, '--std') : dataset.defaults.std,
-    layout: 'NCHW',
+  // only what the flags say: the rest is resolved from the model's graph and the data kind (input-convention.ts)
+  const preprocessing: Partial<Preprocessing> = {
+    ...(a.scale !== undefined ? { scale: a.scale } : {}),
+    ...(a.mean !== undefined ? { mean: numberList(a.mean, '--mean') } : {}),
+    ...(a.std !== undefined ? { std: numberList(a.std, '--std') } : {}),
   };
-  checkPreprocessing(preprocessing, dataset.channels);
+  checkPreprocessing({ scale: 1, mean: [0], std: [1], layout: 'NCHW', ...preprocessing }, dataset.channels);
   const quiet = a.quiet || a.json;
   return {
     dataset,
     options: {
-      modelPath: a.model, dataset, preprocessing, space: a.space as InputSpace, clamp: (a.clamp ?? 'batch-minmax') as ClampRule,
+      modelPath: a.model, dataset, preprocess: a.preprocessing as PreprocessMode, preprocessing, ...(a.space ? { space: a.space as InputSpace } : {}),
+      clamp: (a.clamp ?? 'batch-minmax') as ClampRule,
       attacks, attackParams: parseAttackParams(a.attackParam ?? []), modes, limit: a.limit ?? null, batch: a.batch, threads, seed: a.seed,
       sourceKappa: a.sourceKappa, ...(a.transfer ? { transfer: true } : {}), adaptiveGradKappa: a.adaptiveGradKappa, examples: a.examples,
       progress: quiet ? silentProgress : stderrProgress(),
@@ -117,7 +121,9 @@ function pct(v: number): string {
 }
 
 export function formatTable(r: Report): string {
+  const ic = r.input_convention;
   const lines = [
+    ...(ic ? [`input: model expects ${ic.model_expects}; data gives ${ic.data_gives}; ε measured in ${ic.epsilon_in}${ic.cut.length ? `; cut ${ic.cut.join(', ')}` : ''}`] : []),
     `model ${r.model.path}; data ${r.data.kind}:${r.data.path} (n=${r.data.n}); space ${r.data.space}, clamp ${r.data.clamp} [${r.data.bounds.min.toFixed(4)}, ${r.data.bounds.max.toFixed(4)}]; ORT threads ${r.settings.ort_threads}`,
     `clean accuracy: ${r.clean.map((c) => `κ=${c.kappa} ${pct(c.accuracy).trim()}%`).join(', ')}`,
     '',

@@ -3,7 +3,7 @@
 
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../ir/errors.js';
-import { datasetFamily, evaluate } from '../runtime/evaluate.js';
+import { datasetFamily, evaluate, resolveEvalInput } from '../runtime/evaluate.js';
 import { toAttackSpace } from '../runtime/dataset.js';
 import { SpaceMap } from '../runtime/space.js';
 import { type Objective, chooseKappa, quantileMaps, siteQuantiles } from '../runtime/tune.js';
@@ -34,8 +34,9 @@ export async function runTune(a: TuneArgs): Promise<void> {
     if (quantiles.some((q) => q >= 1)) throw new UsageError('--quantiles must lie in [0, 1)');
     if (!quantiles.includes(0)) quantiles.unshift(0);
     const n = Math.min(options.limit ?? dataset.count, dataset.count, 1000);
-    const space = new SpaceMap(options.space, dataset, options.preprocessing.mean, options.preprocessing.std);
-    const x = toAttackSpace(dataset, options.preprocessing, options.space, n);
+    const input = resolveEvalInput(options);
+    const space = new SpaceMap(input.space, dataset, input.preprocessing.mean, input.preprocessing.std);
+    const x = toAttackSpace(dataset, input.preprocessing, input.space, n);
     const q = await siteQuantiles(options.modelPath, x, n, space, quantiles, options.threads, options.batch);
     const maps = quantileMaps(q, quantiles);
     kappas = quantiles;

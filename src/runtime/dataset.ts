@@ -11,9 +11,9 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../ir/errors.js';
+import { JumpReluError, UsageError } from '../ir/errors.js';
 import {
-  type ImageSet, type NdArray, readIdxImageSet, readCifarBinary, normalise, scaleTo01, readNpy, readNpz, readTensorProto, toNumbers,
+  type ImageSet, type NdArray, DataFormatError, readIdxImageSet, readCifarBinary, normalise, scaleTo01, readNpy, readNpz, readTensorProto, toNumbers,
   MNIST_NORMALISATION, CIFAR10_NORMALISATION,
 } from './data/index.js';
 import type { DataKind, InputSpace, Preprocessing } from './report/schema.js';
@@ -76,7 +76,7 @@ export function fromArrays(kind: DataKind, path: string, images: NdArray, labels
     lay = layout ?? (s[1] === 1 || s[1] === 3 ? 'NCHW' : s[3] === 1 || s[3] === 3 ? 'NHWC' : 'NCHW');
     if (lay === 'NCHW') [n, c, h, w] = s as [number, number, number, number];
     else [n, h, w, c] = s as [number, number, number, number];
-  } else throw new UsageError(`${path}: images must be N×H×W or 4-D, got shape [${s.join(', ')}]`);
+  } else throw new DataFormatError(`${path}: images must be N×H×W or 4-D, got shape [${s.join(', ')}]`);
   const lab = toNumbers(labels);
   let labelsOut: Int32Array;
   if (labels.shape.length === 1) labelsOut = Int32Array.from(lab);
@@ -89,8 +89,12 @@ export function fromArrays(kind: DataKind, path: string, images: NdArray, labels
       return b;
     });
   } else labelsOut = Int32Array.from(lab);
-  if (labelsOut.length !== n) throw new UsageError(`${path}: ${n} images but ${labelsOut.length} labels`);
-  if (labelsOut.some((v) => v < 0)) throw new UsageError(`${path}: negative labels`);
+  if (labels.shape.length > 2 || (labels.shape.length === 2 && labels.shape[0] !== n)) {
+    throw new DataFormatError(`${path}: labels of shape [${labels.shape.join(', ')}] for ${n} images (expected [${n}] or one-hot [${n}, classes])`);
+  }
+  if (labelsOut.length !== n) throw new DataFormatError(`${path}: ${n} images but ${labelsOut.length} labels`);
+  if (lab.some((v) => !Number.isInteger(v))) throw new DataFormatError(`${path}: labels must be whole class indices (found ${lab.find((v) => !Number.isInteger(v))})`);
+  if (labelsOut.some((v) => v < 0)) throw new DataFormatError(`${path}: negative labels`);
   const size = c * h * w;
   const uint8 = images.dtype === 'uint8';
   const src = uint8 ? (images.data as Uint8Array) : Float32Array.from(toNumbers(images));
@@ -102,11 +106,7 @@ export function fromArrays(kind: DataKind, path: string, images: NdArray, labels
   }
   const warnings: string[] = [];
   const defaults = pre([0], [1], uint8 ? 1 / 255 : 1);
-  if (!uint8) {
-    let max = -Infinity;
-    for (const v of values) if (v > max) max = v;
-    if (max > 1.5) warnings.push(`${path}: float images go up to ${max}; with --scale 1 they are taken as [0,1] pixels (pass --scale 0.00392156862745098 for 0–255)`);
-  }
+  // the value range is checked against --scale before any attack (data-checks.ts)
   return { kind, path, count: n, channels: c, height: h, width: w, values, labels: labelsOut, defaults, warnings };
 }
 
@@ -160,10 +160,11 @@ export async function loadDataset(spec: string, options: { split?: 'test' | 'tra
       }
     }
   } catch (e) {
-    if (e instanceof UsageError) throw e;
+    if (e instanceof JumpReluError) throw e; // usage errors (exit 2) and DataFormatError (exit 1)
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT') throw new UsageError(`--data: ${err.path ?? path} does not exist`);
-    if (err.name === 'DataFormatError') throw new UsageError(err.message);
+    if (err.code === 'EISDIR') throw new UsageError(`--data: ${err.path ?? path} is a folder, not a file`);
+    if (err.code === 'EACCES') throw new UsageError(`--data: cannot read ${err.path ?? path} (permission denied)`);
     throw e;
   }
 }

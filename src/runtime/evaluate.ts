@@ -12,7 +12,10 @@ import type { KappaMap } from '../passes/kappa-map.js';
 import type { Attack, AttackOutput } from './attacks/common.js';
 import { type DatasetFamily, type ParamValue, makeAttack, resolveAttackParams, isAttackName } from './attacks/registry.js';
 import { UsageError } from '../ir/errors.js';
-import { type Dataset, toAttackSpace } from './dataset.js';
+import { type Dataset, checkPreprocessing, toAttackSpace } from './dataset.js';
+import { checkLabels, checkShape, checkSites, checkValues } from './data-checks.js';
+import { type InputAnalysis, type PreprocessMode, type ResolvedInput, analyseInput, resolveInput } from './input-convention.js';
+import { loadModel } from '../ir/io.js';
 import { type SampleOutcome, outcomes, predictions, summarise } from './metrics.js';
 import { ModelOracle, retrofittedModel } from './oracle.js';
 import { type Progress, silentProgress } from './progress.js';
@@ -27,8 +30,12 @@ export const MODES: readonly AttackMode[] = ['white-box', 'gray-box', 'adaptive'
 export interface EvalOptions {
   modelPath: string;
   dataset: Dataset;
-  preprocessing: Preprocessing;
-  space: InputSpace;
+  /** What to feed the model: auto (read its graph; the default), normalize (with mean/std), none ([0,1] pixels). */
+  preprocess?: PreprocessMode;
+  /** Explicit scale/mean/std (flags); left out: the data kind's scale, and mean/std from the graph or data kind. */
+  preprocessing?: Partial<Preprocessing>;
+  /** The space of ε, clamping and ρ; left out: resolved with the input convention (input-convention.ts). */
+  space?: InputSpace;
   clamp: ClampRule;
   kappas: number[];
   attacks: string[];
@@ -84,13 +91,17 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   }
   const seed = o.seed ?? 0;
   const attacks: Attack[] = o.attacks.map((a) => makeAttack(a, attackParams[a]!, seed));
+  const input = resolveEvalInput(o);
+  const { preprocessing, space: spaceName } = input;
+  progress.log(input.resolved.summary);
+  checkValues(ds, preprocessing.scale, n);
   const shape = { channels: ds.channels, height: ds.height, width: ds.width };
-  const space = new SpaceMap(o.space, shape, o.preprocessing.mean, o.preprocessing.std);
+  const space = new SpaceMap(spaceName, shape, preprocessing.mean, preprocessing.std);
   const size = space.size;
-  const x = toAttackSpace(ds, o.preprocessing, o.space, n);
+  const x = toAttackSpace(ds, preprocessing, spaceName, n);
   const labels = ds.labels.slice(0, n);
-  const clamp = o.clamp === 'box' ? Clamp.box(o.space, shape, o.preprocessing.mean, o.preprocessing.std) : Clamp.batchMinMax(x, shape);
-  const warnings = [...ds.warnings];
+  const clamp = o.clamp === 'box' ? Clamp.box(spaceName, shape, preprocessing.mean, preprocessing.std) : Clamp.batchMinMax(x, shape);
+  const warnings = [...ds.warnings, ...input.resolved.notes];
   const nExamples = o.examples ?? 2;
   const sourceKappa = o.sourceKappa ?? 0;
   const adaptiveGradKappa = o.adaptiveGradKappa ?? 0;
@@ -115,6 +126,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
     return p;
   };
 
+  // the labels against the model's classes, before any attack
+  checkLabels(ds, labels, (await oracleFor(o.kappas[0]!).forward(x.subarray(0, size), 1)).length);
   const clean: CleanResult[] = [];
   for (const kappa of o.kappas) {
     const p = await cleanPredFor(kappa);
@@ -249,9 +262,10 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
     kind: o.kind ?? 'eval',
     created: new Date().toISOString(),
     tool: { name: 'jumprelu', version: toolVersion() },
+    input_convention: input.resolved.convention,
     model: { path: o.modelPath, sha256: createHash('sha256').update(readFileSync(o.modelPath)).digest('hex') },
     data: {
-      kind: ds.kind, path: ds.path, n, preprocessing: o.preprocessing, space: o.space, clamp: o.clamp,
+      kind: ds.kind, path: ds.path, n, preprocessing, space: spaceName, clamp: o.clamp,
       bounds: { min: clamp.min, max: clamp.max },
     },
     settings,
@@ -266,6 +280,27 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   if (curves.length) report.curves = curves;
   if (examples.length) report.examples = examples;
   return { report, perSample };
+}
+
+/**
+ * The input convention of a run, resolved before anything runs: reads the model's graph, checks it has ReLUs to
+ * retrofit and takes the data's shape, and decides what is fed and which space ε is measured in.
+ */
+export function resolveEvalInput(o: Pick<EvalOptions, 'modelPath' | 'dataset' | 'preprocess' | 'preprocessing' | 'space'>): {
+  preprocessing: Preprocessing; space: InputSpace; resolved: ResolvedInput; analysis: InputAnalysis;
+} {
+  const model = loadModel(o.modelPath);
+  const analysis = analyseInput(model);
+  checkShape(o.dataset, analysis);
+  checkSites(model);
+  const p = o.preprocessing ?? {};
+  const resolved = resolveInput(analysis, {
+    ...(o.preprocess ? { preprocess: o.preprocess } : {}), ...(o.space ? { space: o.space } : {}),
+    ...(p.mean ? { mean: p.mean } : {}), ...(p.std ? { std: p.std } : {}),
+  }, o.dataset);
+  const preprocessing: Preprocessing = { scale: p.scale ?? o.dataset.defaults.scale, mean: resolved.mean, std: resolved.std, layout: 'NCHW' };
+  checkPreprocessing(preprocessing, o.dataset.channels);
+  return { preprocessing, space: resolved.space, resolved, analysis };
 }
 
 function pct(v: number): string {

@@ -12,6 +12,7 @@ import type { Model } from '../ir/model.js';
 import type { KappaMap } from '../passes/kappa-map.js';
 import { retrofit } from '../index.js';
 import type { SpaceMap } from './space.js';
+import { prepareClassifier } from './input-convention.js';
 
 export interface OracleOptions {
   /** κ of every JumpReLU (0: the ReLU model). */
@@ -67,7 +68,27 @@ export interface OracleCounts {
 }
 
 function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
-  return { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+  // logSeverityLevel 4 (fatal only): ORT's own coloured log lines never reach the user; its errors come back
+  // as exceptions, which ortCall turns into one line.
+  return { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 4 };
+}
+
+/** An ONNX Runtime error as one plain line: no colour codes, no stack, the status prefix dropped. */
+export function ortMessage(e: unknown): string {
+  const raw = e instanceof Error ? e.message : String(e);
+  // eslint-disable-next-line no-control-regex
+  const plain = raw.replace(/\x1b\[[0-9;]*m/g, '').replace(/^\s*\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*[A-Z_]+\s*:\s*/, '');
+  return plain.split('\n').map((l) => l.trim()).filter(Boolean).join(' ').slice(0, 400);
+}
+
+/** Runs an ONNX Runtime call; its failure (a shape or type the model does not take) becomes a one-line error. */
+export async function ortCall<T>(what: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof JumpReluError) throw e;
+    throw new JumpReluError(`ONNX Runtime cannot ${what}: ${ortMessage(e)}`);
+  }
 }
 
 /** The one non-initializer graph input and the first output of a classifier. */
@@ -79,9 +100,13 @@ export function classifierInterface(model: Model): { input: string; output: stri
   return { input: inputs[0]!.name, output: out.name };
 }
 
-/** Loads a model and retrofits it at κ (or a per-site map); the returned model is new. */
+/**
+ * Loads a classifier, cuts its input conversions and final Softmax (input-convention.ts: the harness feeds float
+ * NCHW and attacks the logits), and retrofits it at κ (or a per-site map); the returned model is new.
+ */
 export function retrofittedModel(path: string, kappa: number, kappaMap?: KappaMap, gradKappa?: number): Model {
   const m = loadModel(path);
+  prepareClassifier(m);
   retrofit(m, { kappa, ...(kappaMap ? { kappaMap } : {}), ...(gradKappa !== undefined ? { gradKappa } : {}) });
   return m;
 }
@@ -114,7 +139,7 @@ export class ModelOracle implements Oracle {
   }
 
   private forwardS(): Promise<ort.InferenceSession> {
-    this.forwardSession ??= ort.InferenceSession.create(encodeModel(this.model).toBytes(), sessionOptions(this.options.threads));
+    this.forwardSession ??= ortCall('load the model', () => ort.InferenceSession.create(encodeModel(this.model).toBytes(), sessionOptions(this.options.threads)));
     return this.forwardSession;
   }
 
@@ -126,7 +151,7 @@ export class ModelOracle implements Oracle {
       });
       const sig = gradientSignature(g);
       if (!sig) throw new Error('gradient model without a signature');
-      const s = await ort.InferenceSession.create(encodeModel(g).toBytes(), sessionOptions(this.options.threads));
+      const s = await ortCall('load the gradient model', () => ort.InferenceSession.create(encodeModel(g).toBytes(), sessionOptions(this.options.threads)));
       return { s, sig };
     };
     if (mode === 'cross-entropy') return (this.ceSession ??= make());
@@ -146,7 +171,7 @@ export class ModelOracle implements Oracle {
     for (let start = 0; start < n; start += this.options.batch) {
       const m = Math.min(this.options.batch, n - start);
       const xin = this.space.toModel(x.subarray(start * size, (start + m) * size));
-      const out = await s.run({ [this.input]: new ort.Tensor('float32', xin, this.shape(m)) });
+      const out = await ortCall('run the model', () => s.run({ [this.input]: new ort.Tensor('float32', xin, this.shape(m)) }));
       parts.push(out[this.output]!.data as Float32Array);
     }
     this.counts.forward += n;
@@ -179,10 +204,10 @@ export class ModelOracle implements Oracle {
       const m = Math.min(this.options.batch, n - start);
       const xin = this.space.toModel(x.subarray(start * size, (start + m) * size));
       const lab = BigInt64Array.from(labels.subarray(start, start + m), (v) => BigInt(v));
-      const out = await s.run({
+      const out = await ortCall('run the gradient model', () => s.run({
         [this.input]: new ort.Tensor('float32', xin, this.shape(m)),
         [sig.inputs.labels!]: new ort.Tensor('int64', lab, [m]),
-      });
+      }));
       logits.push(out[sig.outputs.logits!]!.data as Float32Array);
       grad.set(out[sig.outputs.gradients[this.input]!]!.data as Float32Array, start * size);
     }
@@ -204,11 +229,11 @@ export class ModelOracle implements Oracle {
       const xin = this.space.toModel(x.subarray(start * size, (start + m) * size));
       const lab = BigInt64Array.from(labels.subarray(start, start + m), (v) => BigInt(v));
       const cand = BigInt64Array.from(candidates.subarray(start * k, (start + m) * k), (v) => BigInt(v));
-      const out = await s.run({
+      const out = await ortCall('run the gradient model', () => s.run({
         [this.input]: new ort.Tensor('float32', xin, this.shape(m)),
         [sig.inputs.labels!]: new ort.Tensor('int64', lab, [m]),
         [sig.inputs.candidates!]: new ort.Tensor('int64', cand, [m, k]),
-      });
+      }));
       logits.push(out[sig.outputs.logits!]!.data as Float32Array);
       diffs.set(out[sig.outputs.differences!]!.data as Float32Array, start * k);
       grads.set(out[sig.outputs.gradients[this.input]!]!.data as Float32Array, start * k * size);

@@ -2,6 +2,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
+import { DataFormatError } from './images.js';
 
 /** True when the bytes start with the gzip magic number (1f 8b). */
 export function isGzip(bytes: Uint8Array): boolean {
@@ -9,14 +10,21 @@ export function isGzip(bytes: Uint8Array): boolean {
 }
 
 /** Decompresses gzip data, and returns anything else unchanged. */
-export function maybeGunzip(bytes: Uint8Array): Uint8Array {
+export function maybeGunzip(bytes: Uint8Array, what = 'gzip data'): Uint8Array {
   if (!isGzip(bytes)) return bytes;
-  const out = gunzipSync(bytes);
+  let out: Buffer;
+  try {
+    out = gunzipSync(bytes);
+  } catch (e) {
+    // zlib: 'unexpected end of file' (truncated), 'incorrect header check', 'invalid ... distance' (corrupt)
+    const why = (e as Error).message === 'unexpected end of file' ? 'truncated gzip data' : `corrupt gzip data (${(e as Error).message})`;
+    throw new DataFormatError(`${what}: ${why}`);
+  }
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** Reads a file, decompressing it when it is gzip (whatever its name). */
 export async function readMaybeGzip(path: string): Promise<Uint8Array> {
   const raw = await readFile(path);
-  return maybeGunzip(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
+  return maybeGunzip(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), path);
 }

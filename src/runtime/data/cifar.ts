@@ -40,5 +40,11 @@ export function parseCifarRecords(bytes: Uint8Array, options: CifarOptions = {})
 
 /** Reads a CIFAR binary file (.bin or .bin.gz). */
 export async function readCifarBinary(path: string, options: CifarOptions = {}): Promise<ImageSet> {
-  return parseCifarRecords(await readMaybeGzip(path), options);
+  const bytes = await readMaybeGzip(path);
+  try {
+    return parseCifarRecords(bytes, options);
+  } catch (e) {
+    if (e instanceof DataFormatError) throw new DataFormatError(`${path}: ${e.message}`);
+    throw e;
+  }
 }

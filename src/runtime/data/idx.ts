@@ -68,7 +68,13 @@ export function parseIdx(bytes: Uint8Array): IdxArray {
 
 /** Reads an idx file (.gz or raw). */
 export async function readIdx(path: string): Promise<IdxArray> {
-  return parseIdx(await readMaybeGzip(path));
+  const bytes = await readMaybeGzip(path);
+  try {
+    return parseIdx(bytes);
+  } catch (e) {
+    if (e instanceof DataFormatError) throw new DataFormatError(`${path}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** Serialises a uint8 idx array (uncompressed). Used to write small fixtures. */
@@ -132,5 +138,10 @@ export function idxToImageSet(images: IdxArray, labels: IdxArray, options: IdxIm
 /** Reads a pair of idx files (.gz or raw), e.g. t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz. */
 export async function readIdxImageSet(imagesPath: string, labelsPath: string, options: IdxImageOptions = {}): Promise<ImageSet> {
   const [images, labels] = await Promise.all([readIdx(imagesPath), readIdx(labelsPath)]);
-  return idxToImageSet(images, labels, options);
+  try {
+    return idxToImageSet(images, labels, options);
+  } catch (e) {
+    if (e instanceof DataFormatError) throw new DataFormatError(`${imagesPath}, ${labelsPath}: ${e.message}`);
+    throw e;
+  }
 }

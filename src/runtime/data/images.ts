@@ -1,5 +1,7 @@
 // The in-memory form of a labelled image set, shared by the idx and CIFAR loaders.
 
+import { JumpReluError } from '../../ir/errors.js';
+
 /**
  * Images as unsigned bytes in NCHW order (image, channel, row, column), with one label per image.
  * `pixels.length === count * channels * height * width` and `labels.length === count`.
@@ -13,8 +15,8 @@ export interface ImageSet {
   readonly labels: Uint8Array;
 }
 
-/** Error raised for malformed data files or inconsistent image sets. */
-export class DataFormatError extends Error {
+/** Error raised for malformed data files or inconsistent image sets (exit 1: what the data is, not a usage mistake). */
+export class DataFormatError extends JumpReluError {
   override readonly name = 'DataFormatError';
 }
 

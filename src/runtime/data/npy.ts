@@ -2,7 +2,9 @@
 // files, stored or deflated, with zip64 sizes) readers.
 
 import { readFile } from 'node:fs/promises';
-import { inflateRawSync } from 'node:zlib';
+import { crc32, inflateRawSync } from 'node:zlib';
+
+const hex = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
 import type { NdArray, NdData } from './arrays.js';
 import { DataFormatError } from './images.js';
 
@@ -82,6 +84,16 @@ export async function readNpy(path: string): Promise<NdArray> {
 
 /** The entries of a zip archive (name → uncompressed bytes); stored and deflated entries, zip64 sizes. */
 export function readZipEntries(bytes: Uint8Array, what = 'zip'): Map<string, Uint8Array> {
+  try {
+    return zipEntries(bytes, what);
+  } catch (e) {
+    // offsets that point past the end of the file (a cut archive) surface as RangeError from DataView
+    if (e instanceof RangeError) throw new DataFormatError(`${what}: truncated or corrupt zip archive (an offset points past the end of the file)`);
+    throw e;
+  }
+}
+
+function zipEntries(bytes: Uint8Array, what: string): Map<string, Uint8Array> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let eocd = -1;
   for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--) {
@@ -107,6 +119,7 @@ export function readZipEntries(bytes: Uint8Array, what = 'zip'): Map<string, Uin
   for (let e = 0; e < entries; e++) {
     if (p + 46 > bytes.length || view.getUint32(p, true) !== 0x02014b50) throw new DataFormatError(`${what}: bad central directory entry ${e}`);
     const method = view.getUint16(p + 10, true);
+    const crc = view.getUint32(p + 16, true);
     let csize = view.getUint32(p + 20, true);
     let usize = view.getUint32(p + 24, true);
     const nameLen = view.getUint16(p + 28, true);
@@ -130,14 +143,21 @@ export function readZipEntries(bytes: Uint8Array, what = 'zip'): Map<string, Uin
     }
     if (view.getUint32(local, true) !== 0x04034b50) throw new DataFormatError(`${what}: bad local header for '${name}'`);
     const dataAt = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
+    if (dataAt + csize > bytes.length) throw new DataFormatError(`${what}: entry '${name}' is cut short (truncated archive)`);
     const comp = bytes.subarray(dataAt, dataAt + csize);
     let data: Uint8Array;
     if (method === 0) data = comp;
     else if (method === 8) {
-      const b = inflateRawSync(comp);
+      let b: Buffer;
+      try {
+        b = inflateRawSync(comp);
+      } catch (e) {
+        throw new DataFormatError(`${what}: entry '${name}' does not inflate (${(e as Error).message}): the archive is corrupt`);
+      }
       data = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     } else throw new DataFormatError(`${what}: entry '${name}' uses unsupported compression method ${method}`);
     if (data.length !== usize) throw new DataFormatError(`${what}: entry '${name}' has ${data.length} bytes, expected ${usize}`);
+    if ((crc32(data) >>> 0) !== crc) throw new DataFormatError(`${what}: entry '${name}' fails its CRC-32 check (stored ${hex(crc)}, computed ${hex(crc32(data) >>> 0)}): the archive is corrupt`);
     out.set(name, data);
     p += 46 + nameLen + extraLen + commentLen;
   }

@@ -31,6 +31,25 @@ export interface Preprocessing {
   layout: 'NCHW';
 }
 
+/** What the model expects at its input and what the harness fed it, resolved from the graph before the run. */
+export interface InputConvention {
+  /** The --preprocessing mode asked for: auto (read the graph), normalize, none. */
+  preprocessing: 'auto' | 'normalize' | 'none';
+  /** Where the answer came from: the model's graph, the flags, or the data kind's statistics. */
+  resolved_from: 'graph' | 'flags' | 'data kind';
+  model_expects: string;
+  data_gives: string;
+  /** The space ε, clamping and ρ are measured in. */
+  epsilon_in: string;
+  /** The leading preprocessing ops found in the graph (and a final Softmax/LogSoftmax). */
+  graph_ops: string[];
+  /** What the harness cut from the graph before running it (a leading Cast/Transpose, a final Softmax). */
+  cut: string[];
+  /** The per-channel mean/std the graph applies to [0,1] pixels, when it normalises. Optional. */
+  model_mean?: number[];
+  model_std?: number[];
+}
+
 export interface ReportData {
   kind: DataKind;
   path: string;
@@ -151,6 +170,8 @@ export interface Report {
   kind: ReportKind;
   created: string;
   tool: ReportTool;
+  /** The input convention (model expects / data gives / ε measured in); first after `tool` in the file. Optional. */
+  input_convention?: InputConvention;
   model: ReportModel;
   data: ReportData;
   settings: ReportSettings;

@@ -1,0 +1,145 @@
+// The input convention is read from the model's graph: the default LeNet with its normalisation (and, in a second
+// model, an NHWC Transpose and a final Softmax) built into the graph, evaluated with no preprocessing flags, gives
+// the figures of the explicit flags (and of the plain model fed normalised data); flags that contradict the
+// graph are refused; the convention stands in report.json.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'node:test';
+import yargs from 'yargs';
+
+import { evalCommand } from '../src/cli/eval-command.js';
+import { Attribute } from '../src/ir/attribute.js';
+import { JumpReluError, UsageError } from '../src/ir/errors.js';
+import { loadModel, saveModel } from '../src/ir/io.js';
+import { Node } from '../src/ir/node.js';
+import { DataType } from '../src/ir/tensor.js';
+import { Value } from '../src/ir/value.js';
+import { ValueInfo } from '../src/ir/value-info.js';
+import { makeTensor } from '../src/autodiff/tensors.js';
+import { analyseInput } from '../src/runtime/input-convention.js';
+import type { Report } from '../src/runtime/report/schema.js';
+import { defaultHeldoutPaths, defaultModelPath } from './fixtures.js';
+
+/** The default LeNet with the MNIST normalisation prepended (x − 0.1307) / 0.3081, optionally NHWC and ending in Softmax. */
+function pixelModel(file: string, options: { nhwc?: boolean; softmax?: boolean; mulAdd?: boolean } = {}): void {
+  const m = loadModel(defaultModelPath());
+  const g = m.graph;
+  const old = g.inputs[0]!;
+  const first = g.nodes[0]!;
+  const pixels = new Value('pixels');
+  pixels.scope = g;
+  let v = pixels;
+  const add = (node: Node) => {
+    g.insertBefore(first, node);
+    v = node.outputs[0]!;
+  };
+  if (options.nhwc) add(new Node('Transpose', [v], { outputNames: ['nchw'], name: 'to_nchw', attributes: [new Attribute('perm', { type: 7, value: [0n, 3n, 1n, 2n] })] }));
+  if (options.mulAdd) {
+    // the same map written as x·(1/σ) + (−μ/σ)
+    add(new Node('Mul', [v, g.addInitializer(makeTensor('inv_std', DataType.FLOAT, [1, 1, 1], [1 / 0.3081]))], { outputNames: ['scaled'], name: 'norm_mul' }));
+    add(new Node('Add', [v, g.addInitializer(makeTensor('shift', DataType.FLOAT, [1], [-0.1307 / 0.3081]))], { outputNames: ['normalised'], name: 'norm_add' }));
+  } else {
+    add(new Node('Sub', [v, g.addInitializer(makeTensor('mean', DataType.FLOAT, [1, 1, 1], [0.1307]))], { outputNames: ['centred'], name: 'norm_sub' }));
+    add(new Node('Div', [v, g.addInitializer(makeTensor('std', DataType.FLOAT, [], [0.3081]))], { outputNames: ['normalised'], name: 'norm_div' }));
+  }
+  old.replaceAllUsesWith(v);
+  g.inputs[0] = pixels;
+  g.inputInfos[0] = ValueInfo.tensor(DataType.FLOAT, options.nhwc ? ['N', 28, 28, 1] : ['N', 1, 28, 28]);
+  if (options.softmax) {
+    const out = g.outputs[0]!;
+    const sm = g.append(new Node('Softmax', [out], { outputNames: ['probs'], name: 'probs', attributes: [Attribute.int('axis', 1)] }));
+    g.replaceOutput(out, sm.outputs[0]!);
+  }
+  saveModel(m, file);
+}
+
+async function cli(args: string[]): Promise<void> {
+  await yargs(args).command(evalCommand).strict().fail((msg, err) => {
+    throw err ?? new UsageError(msg);
+  }).parseAsync();
+}
+
+async function json(args: string[]): Promise<Report> {
+  const write = process.stdout.write.bind(process.stdout);
+  let out = '';
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await cli([...args, '--json', '--threads', '1']);
+  } finally {
+    process.stdout.write = write;
+  }
+  return JSON.parse(out) as Report;
+}
+
+const figures = (r: Report) => r.results.map((x) => [x.kappa, x.attack, x.mode, x.accuracy, x.rho_all]);
+
+test('a model that normalises in its graph: auto = explicit flags = the plain model fed normalised data; contradictions refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'jumprelu-input-'));
+  try {
+    const { images, labels } = defaultHeldoutPaths();
+    const data = `mnist:${images},${labels}`;
+    const model = join(dir, 'pixel.onnx');
+    pixelModel(model);
+    const a = analyseInput(loadModel(model));
+    assert.deepEqual(a.chain, ['Sub', 'Div']);
+    assert.ok(Math.abs(1 / a.affine!.a[0]! - 0.3081) < 1e-6 && Math.abs(-a.affine!.b[0]! / a.affine!.a[0]! - 0.1307) < 1e-6);
+    const common = ['--kappa', '0,1', '--attacks', 'fgsm,deepfool2', '--limit', '60', '--attack-param', 'deepfool2.iterations=10'];
+    const auto = await json(['eval', model, '--data', data, ...common]);
+    const explicit = await json(['eval', model, '--data', data, ...common, '--space', 'pixel', '--mean', '0', '--std', '1']);
+    assert.deepEqual(figures(auto), figures(explicit));
+    assert.equal(auto.data.space, 'pixel');
+    assert.deepEqual([auto.data.preprocessing.mean, auto.data.preprocessing.std], [[0], [1]]);
+    const ic = auto.input_convention!;
+    assert.equal(ic.resolved_from, 'graph');
+    assert.match(ic.model_expects, /\[0,1\] pixels, normalised in its graph \(Sub, Div: mean 0\.1307, std 0\.3081\)/);
+    assert.equal(ic.epsilon_in, '[0,1] pixels');
+    assert.deepEqual(Object.keys(auto).slice(0, 5), ['format', 'kind', 'created', 'tool', 'input_convention']);
+    // the plain model with the harness normalising in pixel space computes the same thing
+    const plain = await json(['eval', defaultModelPath(), '--data', data, ...common, '--space', 'pixel']);
+    assert.equal(plain.input_convention!.resolved_from, 'data kind');
+    for (let i = 0; i < plain.results.length; i++) {
+      assert.ok(Math.abs(plain.results[i]!.accuracy - auto.results[i]!.accuracy) <= 1 / 60 + 1e-9, `${plain.results[i]!.attack}: accuracy`);
+      assert.ok(Math.abs(plain.results[i]!.rho_all - auto.results[i]!.rho_all) < 2e-3, `${plain.results[i]!.attack}: ρ̃ ${plain.results[i]!.rho_all} vs ${auto.results[i]!.rho_all}`);
+    }
+    // contradictions: one line naming the flags to use
+    await assert.rejects(cli(['eval', model, '--data', data, '--mean', '0.1307', '--std', '0.3081', '--limit', '5']),
+      (e: Error) => e instanceof UsageError && /preprocesses its input itself .*drop --mean\/--std/.test(e.message) && !e.message.includes('\n'));
+    await assert.rejects(cli(['eval', model, '--data', data, '--preprocessing', 'normalize', '--limit', '5']), /normalise twice: use --preprocessing auto/);
+    await assert.rejects(cli(['eval', model, '--data', data, '--space', 'normalized', '--limit', '5']), /use --space pixel/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('NHWC input, Mul/Add normalisation and a final Softmax: cut and resolved from the graph', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'jumprelu-input-'));
+  try {
+    const { images, labels } = defaultHeldoutPaths();
+    const data = `mnist:${images},${labels}`;
+    const model = join(dir, 'nhwc.onnx');
+    pixelModel(model, { nhwc: true, softmax: true, mulAdd: true });
+    const common = ['--kappa', '0', '--attacks', 'deepfool2', '--limit', '40', '--attack-param', 'deepfool2.iterations=10', '--space', 'pixel'];
+    const r = await json(['eval', model, '--data', data, ...common]);
+    const plain = await json(['eval', defaultModelPath(), '--data', data, ...common]);
+    const ic = r.input_convention!;
+    assert.deepEqual(ic.graph_ops, ['Transpose NHWC→NCHW', 'Mul', 'Add', 'Softmax']);
+    assert.equal(ic.cut.length, 2);
+    assert.match(ic.cut.join(' '), /Transpose from NHWC.*Softmax \(attacks use the logits/);
+    assert.equal(r.clean[0]!.accuracy, plain.clean[0]!.accuracy);
+    assert.ok(Math.abs(r.results[0]!.rho_all - plain.results[0]!.rho_all) < 2e-3, `ρ̃ ${r.results[0]!.rho_all} vs ${plain.results[0]!.rho_all} (DeepFool on the logits)`);
+    // a model without ReLU is refused, with the reason
+    const m = loadModel(defaultModelPath());
+    for (const n of m.graph.nodes) if (n.opType === 'Relu') n.opType = 'Sigmoid';
+    saveModel(m, join(dir, 'sigmoid.onnx'));
+    await assert.rejects(cli(['eval', join(dir, 'sigmoid.onnx'), '--data', data, '--limit', '5']),
+      (e: Error) => e instanceof JumpReluError && !(e instanceof UsageError) && /no ReLU for JumpReLU to replace/.test(e.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
