@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import { type GradientOptions, buildGradientModel, gradientSignature } from '../src/autodiff/index.js';
-import { ShapeInfo } from '../src/autodiff/shapes.js';
+import { ShapeInfo } from '../src/ir/analysis/shapes.js';
 import { Attribute, AttributeType } from '../src/ir/attribute.js';
 import { decodeModel } from '../src/ir/decode.js';
 import { encodeModel } from '../src/ir/encode.js';
@@ -38,7 +38,7 @@ import { Node } from '../src/ir/node.js';
 import { DataType, type Tensor } from '../src/ir/tensor.js';
 import { Value } from '../src/ir/value.js';
 import { ValueInfo } from '../src/ir/value-info.js';
-import { makeTensor } from '../src/autodiff/tensors.js';
+import { makeTensor } from '../src/ir/analysis/constants.js';
 import { makeRng } from './helpers/build-model.js';
 
 ort.env.logLevel = 'error';

@@ -22,8 +22,8 @@ import { differentiate } from './differentiate.js';
 import { Emitter } from './emitter.js';
 import { freeBatchDimension } from './free-batch.js';
 import { KappaResolver } from './kappa.js';
-import { type Dim, ShapeInfo } from './shapes.js';
-import { FLOAT_TYPES } from './tensors.js';
+import { type Dim, ShapeInfo } from '../ir/analysis/shapes.js';
+import { FLOAT_TYPES } from '../ir/analysis/constants.js';
 
 export type GradientMode = 'vjp' | 'cross-entropy' | 'logit-differences';
 export const GRADIENT_MODES: readonly GradientMode[] = ['vjp', 'cross-entropy', 'logit-differences'];

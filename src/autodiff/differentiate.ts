@@ -10,8 +10,8 @@ import type { Emitter } from './emitter.js';
 import type { KappaResolver } from './kappa.js';
 import { ruleFor } from './rules/index.js';
 import { type RuleContext, zerosLike } from './rules/context.js';
-import type { ShapeInfo } from './shapes.js';
-import { FLOAT_TYPES } from './tensors.js';
+import type { ShapeInfo } from '../ir/analysis/shapes.js';
+import { FLOAT_TYPES } from '../ir/analysis/constants.js';
 
 export interface DifferentiateRequest {
   graph: Graph;

@@ -7,8 +7,8 @@ import type { NameAuthority } from '../ir/names.js';
 import { Node } from '../ir/node.js';
 import { DataType, type Tensor } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
-import type { ShapeInfo } from './shapes.js';
-import { makeTensor } from './tensors.js';
+import type { ShapeInfo } from '../ir/analysis/shapes.js';
+import { makeTensor } from '../ir/analysis/constants.js';
 
 export type AttrValue = number | number[] | string | Tensor | { float: number } | { floats: number[] };
 

@@ -13,10 +13,10 @@ import { NameAuthority } from '../ir/names.js';
 import { DataType } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
 import { ValueInfo } from '../ir/value-info.js';
-import { attrInt } from './attrs.js';
-import { ShapeInfo } from './shapes.js';
-import { constantOf, makeTensor } from './tensors.js';
-import { declaredShape } from './typeproto.js';
+import { attrInt } from '../ir/analysis/attrs.js';
+import { ShapeInfo } from '../ir/analysis/shapes.js';
+import { constantOf, makeTensor } from '../ir/analysis/constants.js';
+import { declaredShape } from '../ir/analysis/typeproto.js';
 
 export interface FreeBatchOptions {
   /** Name of the symbolic batch dimension (default 'N'). */

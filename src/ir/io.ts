@@ -23,11 +23,11 @@ export function loadModel(file: string): Model {
   try {
     stat = fs.statSync(file);
   } catch {
-    throw new JumpReluError(`cannot read '${file}': no such file`);
+    throw new JumpReluError(`cannot read '${file}': no such file`, { code: 'file-not-found' });
   }
-  if (!stat.isFile()) throw new JumpReluError(`cannot read '${file}': not a regular file`);
+  if (!stat.isFile()) throw new JumpReluError(`cannot read '${file}': not a regular file`, { code: 'not-a-file' });
   if (stat.size > PROTOBUF_LIMIT) {
-    throw new ModelFormatError(`'${file}' is ${stat.size} bytes, over protobuf's 2 GiB limit: not a valid ONNX file`);
+    throw new ModelFormatError(`'${file}' is ${stat.size} bytes, over protobuf's 2 GiB limit: not a valid ONNX file`, { code: 'model-too-large' });
   }
   const buf = fs.readFileSync(file);
   const model = decodeModel(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), path.dirname(path.resolve(file)));
@@ -52,7 +52,7 @@ export function* allTensors(model: Model): Generator<Tensor> {
 function validateTensors(model: Model): void {
   for (const t of allTensors(model)) {
     if (t.external) {
-      if (!model.baseDir) throw new ExternalDataError(`tensor '${t.name}' uses external data but the model has no folder`);
+      if (!model.baseDir) throw new ExternalDataError(`tensor '${t.name}' uses external data but the model has no folder`, { code: 'external-data-no-folder' });
       t.externalBytes = resolveExternalData(model.baseDir, t);
     } else {
       t.validateInlineData();
@@ -64,35 +64,35 @@ function resolveExternalData(baseDir: string, t: Tensor): ExternalBytes {
   const ref = t.external!;
   const loc = ref.location;
   const where = `tensor '${t.name}': external data location '${loc}'`;
-  if (loc === '') throw new ExternalDataError(`${where} is empty`);
+  if (loc === '') throw new ExternalDataError(`${where} is empty`, { code: 'external-data-location' });
   if (path.isAbsolute(loc) || path.win32.isAbsolute(loc) || loc.startsWith('/') || loc.startsWith('\\')) {
-    throw new ExternalDataError(`${where} is an absolute path; it must be relative to the model's folder`);
+    throw new ExternalDataError(`${where} is an absolute path; it must be relative to the model's folder`, { code: 'external-data-escape' });
   }
-  if (loc.split(/[\\/]/).includes('..')) throw new ExternalDataError(`${where} escapes the model's folder`);
-  if (loc.includes('\0')) throw new ExternalDataError(`${where} contains a NUL byte`);
+  if (loc.split(/[\\/]/).includes('..')) throw new ExternalDataError(`${where} escapes the model's folder`, { code: 'external-data-escape' });
+  if (loc.includes('\0')) throw new ExternalDataError(`${where} contains a NUL byte`, { code: 'external-data-location' });
   const full = path.join(baseDir, loc);
   let real: string;
   try {
     real = fs.realpathSync(full);
   } catch {
-    throw new ExternalDataError(`${where}: file not found`);
+    throw new ExternalDataError(`${where}: file not found`, { code: 'external-data-missing' });
   }
   const realBase = fs.realpathSync(baseDir);
   if (!real.startsWith(realBase + path.sep)) {
-    throw new ExternalDataError(`${where} leads outside the model's folder through a symbolic link`);
+    throw new ExternalDataError(`${where} leads outside the model's folder through a symbolic link`, { code: 'external-data-escape' });
   }
   const st = fs.statSync(real);
-  if (!st.isFile()) throw new ExternalDataError(`${where} is not a regular file`);
+  if (!st.isFile()) throw new ExternalDataError(`${where} is not a regular file`, { code: 'external-data-missing' });
   const expected = t.expectedByteLength;
   if (ref.length !== null && expected !== null && ref.length !== expected) {
     throw new ExternalDataError(
-      `tensor '${t.name}': external data length ${ref.length} disagrees with dims [${t.dims.join(', ')}] (${expected} bytes)`);
+      `tensor '${t.name}': external data length ${ref.length} disagrees with dims [${t.dims.join(', ')}] (${expected} bytes)`, { code: 'external-data-length' });
   }
   const length = ref.length ?? expected;
-  if (length === null) throw new ExternalDataError(`tensor '${t.name}': external data of a variable-size type needs a length`);
+  if (length === null) throw new ExternalDataError(`tensor '${t.name}': external data of a variable-size type needs a length`, { code: 'external-data-length' });
   if (ref.offset > BigInt(st.size) || ref.offset + length > BigInt(st.size)) {
     throw new ExternalDataError(
-      `tensor '${t.name}': external data range ${ref.offset}+${length} runs past the end of '${loc}' (${st.size} bytes)`);
+      `tensor '${t.name}': external data range ${ref.offset}+${length} runs past the end of '${loc}' (${st.size} bytes)`, { code: 'external-data-range' });
   }
   return { file: real, offset: Number(ref.offset), length: Number(length) };
 }
@@ -105,7 +105,7 @@ export function readExternalBytes(ref: ExternalBytes): Uint8Array {
     let done = 0;
     while (done < ref.length) {
       const n = fs.readSync(fd, out, done, ref.length - done, ref.offset + done);
-      if (n === 0) throw new ExternalDataError(`'${ref.file}' is shorter than declared`);
+      if (n === 0) throw new ExternalDataError(`'${ref.file}' is shorter than declared`, { code: 'external-data-range' });
       done += n;
     }
   } finally {
@@ -132,20 +132,20 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
   const outFile = path.resolve(file);
   const outDir = path.dirname(outFile);
   if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) {
-    throw new JumpReluError(`cannot write '${file}': folder '${outDir}' does not exist`);
+    throw new JumpReluError(`cannot write '${file}': folder '${outDir}' does not exist`, { code: 'output-path' });
   }
   if (fs.existsSync(outFile) && fs.statSync(outFile).isDirectory()) {
-    throw new JumpReluError(`cannot write '${file}': it is a folder`);
+    throw new JumpReluError(`cannot write '${file}': it is a folder`, { code: 'output-path' });
   }
   const referenced = new Set<string>();
   for (const t of allTensors(model)) if (t.externalBytes) referenced.add(t.externalBytes.file);
   if (referenced.has(realOrSelf(outFile))) {
-    throw new JumpReluError(`cannot write '${file}': it is an external-data file of the model being saved`);
+    throw new JumpReluError(`cannot write '${file}': it is an external-data file of the model being saved`, { code: 'output-path' });
   }
   const staged: Array<{ tmp: string; final: string }> = [];
   const stage = (final: string): string => {
     // Two outputs with one final path would leave the last rename's bytes under both names.
-    if (staged.some((s) => s.final === final)) throw new JumpReluError(`two output files would be written to '${final}'`);
+    if (staged.some((s) => s.final === final)) throw new JumpReluError(`two output files would be written to '${final}'`, { code: 'output-path' });
     const tmp = path.join(path.dirname(final), `.${path.basename(final)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
     staged.push({ tmp, final });
     return tmp;
@@ -172,7 +172,8 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
     const chunks = encodeModel(model, (t) => (replacements.get(t) ?? t).encode());
     if (chunks.length > PROTOBUF_LIMIT) {
       throw new JumpReluError(
-        `the model would be ${chunks.length} bytes, over protobuf's 2 GiB limit; save with external data (--external-data)`);
+        `the model would be ${chunks.length} bytes, over protobuf's 2 GiB limit; save with external data (--external-data)`,
+        { kind: 'unsupported-model', code: 'output-too-large' });
     }
     writeChunks(stage(outFile), chunks.chunks);
     for (const s of staged) fs.renameSync(s.tmp, s.final);
@@ -183,7 +184,7 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
     // File-system failures (permissions, full disk, a path component that is a file) are the user's
     // to fix: one line, not an internal error.
     if (!(e instanceof JumpReluError) && typeof (e as NodeJS.ErrnoException).code === 'string') {
-      throw new JumpReluError(`cannot write '${file}': ${(e as Error).message}`);
+      throw new JumpReluError(`cannot write '${file}': ${(e as Error).message}`, { code: 'write-failed' });
     }
     throw e;
   } finally {
@@ -213,8 +214,8 @@ function realOrSelf(p: string): string {
 function checkDataFileCollision(model: Model, dataFile: string, outFile: string): void {
   const data = realOrSelf(dataFile);
   const out = realOrSelf(outFile);
-  if (data === out) throw new JumpReluError(`external data location '${path.basename(dataFile)}' is the output model itself`);
-  if (model.sourceFile && data === model.sourceFile) throw new JumpReluError(`external data location '${path.basename(dataFile)}' is the input model`);
+  if (data === out) throw new JumpReluError(`external data location '${path.basename(dataFile)}' is the output model itself`, { code: 'output-path' });
+  if (model.sourceFile && data === model.sourceFile) throw new JumpReluError(`external data location '${path.basename(dataFile)}' is the input model`, { code: 'output-path' });
   const replacingInput = model.sourceFile !== null && out === model.sourceFile;
   // Initializers move to the new file; tensors inside node attributes (Constant) keep their old file.
   const moving = new Set<Tensor>();
@@ -222,7 +223,7 @@ function checkDataFileCollision(model: Model, dataFile: string, outFile: string)
   for (const t of allTensors(model)) {
     if (!t.externalBytes || t.externalBytes.file !== data) continue;
     if (!replacingInput || !moving.has(t)) {
-      throw new JumpReluError(`external data location '${path.basename(dataFile)}' would overwrite external data the model still needs; choose another name`);
+      throw new JumpReluError(`external data location '${path.basename(dataFile)}' would overwrite external data the model still needs; choose another name`, { code: 'output-path' });
     }
   }
 }
@@ -231,7 +232,7 @@ function checkOutputLocation(location: string): void {
   const parts = location.split(/[\\/]/);
   const last = parts[parts.length - 1];
   if (path.isAbsolute(location) || parts.includes('..') || location === '' || last === '' || last === '.') {
-    throw new JumpReluError(`external data location '${location}' must be a relative path inside the output folder`);
+    throw new JumpReluError(`external data location '${location}' must be a relative path inside the output folder`, { code: 'output-path' });
   }
 }
 
@@ -298,7 +299,7 @@ function copyRange(src: ExternalBytes, fd: number, at: number): void {
   try {
     for (let done = 0; done < src.length;) {
       const n = fs.readSync(inFd, buf, 0, Math.min(buf.length, src.length - done), src.offset + done);
-      if (n === 0) throw new ExternalDataError(`'${src.file}' is shorter than declared`);
+      if (n === 0) throw new ExternalDataError(`'${src.file}' is shorter than declared`, { code: 'external-data-range' });
       writeAll(fd, buf.subarray(0, n), at + done);
       done += n;
     }

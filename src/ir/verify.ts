@@ -15,12 +15,15 @@ export function verifyModel(model: Model): string[] {
   return problems;
 }
 
-/** Throws a VerifyError listing the first problems, prefixed with `context` (e.g. the pass name). */
-export function assertValid(model: Model, context: string): void {
+/**
+ * Throws a VerifyError listing the first problems, prefixed with `context` (e.g. the pass name). Its code
+ * is `code`: 'verify-input' for a model as loaded, 'verify-pass' (the default) after a transform.
+ */
+export function assertValid(model: Model, context: string, code = 'verify-pass'): void {
   const problems = verifyModel(model);
   if (problems.length > 0) {
     const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
-    throw new VerifyError(`${context}: ${problems.slice(0, 3).join('; ')}${more}`);
+    throw new VerifyError(`${context}: ${problems.slice(0, 3).join('; ')}${more}`, { code });
   }
 }
 

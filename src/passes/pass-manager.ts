@@ -24,7 +24,7 @@ export class PassManager {
   }
 
   run(model: Model): PassRecord[] {
-    assertValid(model, 'input model');
+    assertValid(model, 'input model', 'verify-input');
     const records: PassRecord[] = [];
     for (const pass of this.passes) {
       const t0 = performance.now();

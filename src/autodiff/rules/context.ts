@@ -7,8 +7,8 @@ import { DataType } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
 import type { Emitter } from '../emitter.js';
 import type { KappaResolver } from '../kappa.js';
-import type { Dim, ShapeInfo } from '../shapes.js';
-import { makeTensor } from '../tensors.js';
+import type { Dim, ShapeInfo } from '../../ir/analysis/shapes.js';
+import { makeTensor } from '../../ir/analysis/constants.js';
 
 export interface RuleContext {
   readonly node: Node;

@@ -2,9 +2,9 @@
 // Softmax/LogSoftmax, and the ops that pass gradients through unchanged.
 
 import { Value } from '../../ir/value.js';
-import { attrFloat, attrInt } from '../attrs.js';
+import { attrFloat, attrInt } from '../../ir/analysis/attrs.js';
 import type { KappaValue } from '../kappa.js';
-import { FLOAT_TYPES, constantOf } from '../tensors.js';
+import { FLOAT_TYPES, constantOf } from '../../ir/analysis/constants.js';
 import {
   type Rule, type RuleContext, elemOf, fail, input, masked, normAxis, rankOf, unbroadcast,
 } from './context.js';

@@ -5,9 +5,9 @@
 // stride and dilation exchanged). ConvTranspose is the mirror image.
 
 import type { Value } from '../../ir/value.js';
-import { attrFloat, attrInt, attrInts, attrString } from '../attrs.js';
+import { attrFloat, attrInt, attrInts, attrString } from '../../ir/analysis/attrs.js';
 import { f } from '../emitter.js';
-import { type WindowGeometry, windowGeometry } from '../shapes.js';
+import { type WindowGeometry, windowGeometry } from '../../ir/analysis/shapes.js';
 import {
   type Rule, type RuleContext, elemOf, fail, input, range, rankOf, staticDims, unbroadcast,
 } from './context.js';

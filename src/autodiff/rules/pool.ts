@@ -3,8 +3,8 @@
 
 import { Node } from '../../ir/node.js';
 import { Value } from '../../ir/value.js';
-import { attrInt, attrInts } from '../attrs.js';
-import { windowGeometry } from '../shapes.js';
+import { attrInt, attrInts } from '../../ir/analysis/attrs.js';
+import { windowGeometry } from '../../ir/analysis/shapes.js';
 import { type Rule, type RuleContext, elemOf, fail, input, range, rankOf, staticDims, zeroFill } from './context.js';
 import { adjointPadding } from './linear.js';
 

@@ -3,9 +3,9 @@
 
 import { DataType } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
-import { attrInt, attrInts, attrString } from '../attrs.js';
-import { axesOf, reduceAxesInputOpset, sliceParams, sliceRange } from '../shapes.js';
-import { constantOf } from '../tensors.js';
+import { attrInt, attrInts, attrString } from '../../ir/analysis/attrs.js';
+import { axesOf, reduceAxesInputOpset, sliceParams, sliceRange } from '../../ir/analysis/shapes.js';
+import { constantOf } from '../../ir/analysis/constants.js';
 import {
   type Rule, type RuleContext, elemOf, fail, input, normAxis, range, rankOf, reshapeLike, unbroadcast, zeroFill, zerosLike,
 } from './context.js';

@@ -1,16 +1,17 @@
 // Static type and shape inference over the IR, with symbolic dimensions ('N', 'batch', …) and the values
-// of small integer tensors (shape vectors built with Shape → Gather → Concat, axes, pads). The gradient
-// rules use it to choose static constants where shapes are known and runtime Shape ops where not; the
-// batch-freeing pass uses it to see where a fixed batch of 1 survives.
+// of small integer tensors (shape vectors built with Shape → Gather → Concat, axes, pads). It lives in the
+// IR layer so every layer above can use one inference: the gradient rules choose static constants where
+// shapes are known and runtime Shape ops where not, the batch-freeing pass sees where a fixed batch of 1
+// survives, and the JumpReLU lowering learns a site's type and rank.
 //
 // Unknown ops, or unknown inputs, give unknown results (null), never wrong ones.
 
-import type { Graph } from '../ir/graph.js';
-import type { Node } from '../ir/node.js';
-import { DataType } from '../ir/tensor.js';
-import type { Value } from '../ir/value.js';
+import type { Graph } from '../graph.js';
+import type { Node } from '../node.js';
+import { DataType } from '../tensor.js';
+import type { Value } from '../value.js';
 import { attrInt, attrInts, attrString, attrTensor } from './attrs.js';
-import { constantNodeTensor, constantOf, tensorValues } from './tensors.js';
+import { constantNodeTensor, constantOf, tensorValues } from './constants.js';
 import { type Dim, declaredShape } from './typeproto.js';
 
 export type { Dim } from './typeproto.js';

@@ -1,13 +1,13 @@
 // Small constant tensors: reading the values of initializers and Constant nodes (shape vectors, axes,
-// pads, indices) and making new ones for the gradient graph. Large weights are never read here.
+// pads, indices, Clip bounds, κ) and making new ones (gradient graphs, lowerings). Large weights are never read here.
 
 import { readFileSync } from 'node:fs';
 
-import { AttributeType } from '../ir/attribute.js';
-import type { Node } from '../ir/node.js';
-import { DataType, Tensor, TensorField } from '../ir/tensor.js';
-import type { Value } from '../ir/value.js';
-import { ChunkWriter, appendFloats, appendInt64s, parseFields } from '../ir/wire.js';
+import { AttributeType } from '../attribute.js';
+import type { Node } from '../node.js';
+import { DataType, Tensor, TensorField } from '../tensor.js';
+import type { Value } from '../value.js';
+import { ChunkWriter, appendFloats, appendInt64s, parseFields } from '../wire.js';
 
 /** Values of a constant tensor as JS numbers (int64 beyond 2^53 lose precision; they are sentinels). */
 export interface ConstantData {

@@ -1,6 +1,6 @@
 // Declared tensor types as the shape inference sees them (numbers, symbolic names, null).
 
-import type { ValueInfo } from '../ir/value-info.js';
+import type { ValueInfo } from '../value-info.js';
 
 /** A dimension: a number, a symbolic name, or null (unknown). */
 export type Dim = number | string | null;

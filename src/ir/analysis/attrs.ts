@@ -1,8 +1,8 @@
 // Reading node attributes with their ONNX defaults.
 
-import { AttributeType } from '../ir/attribute.js';
-import type { Node } from '../ir/node.js';
-import type { Tensor } from '../ir/tensor.js';
+import { AttributeType } from '../attribute.js';
+import type { Node } from '../node.js';
+import type { Tensor } from '../tensor.js';
 
 export function attrInt(node: Node, name: string, fallback: number): number {
   const v = node.attr(name)?.asInt();
