@@ -18,7 +18,7 @@ import { Node } from '../src/ir/node.js';
 import { DataType } from '../src/ir/tensor.js';
 import { Value } from '../src/ir/value.js';
 import { ValueInfo } from '../src/ir/value-info.js';
-import { makeTensor } from '../src/autodiff/tensors.js';
+import { makeTensor } from '../src/ir/analysis/constants.js';
 import { analyseInput } from '../src/runtime/input-convention.js';
 import type { Report } from '../src/runtime/report/schema.js';
 import { defaultHeldoutPaths, defaultModelPath } from './fixtures.js';

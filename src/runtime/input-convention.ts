@@ -17,7 +17,7 @@ import type { Node } from '../ir/node.js';
 import { DataType } from '../ir/tensor.js';
 import { Value } from '../ir/value.js';
 import { ValueInfo } from '../ir/value-info.js';
-import { constantOf } from '../autodiff/tensors.js';
+import { constantOf } from '../ir/analysis/constants.js';
 import type { InputConvention, InputSpace, Preprocessing } from './report/schema.js';
 
 export type PreprocessMode = 'auto' | 'normalize' | 'none';
