@@ -48,3 +48,7 @@ export {
   type InputAnalysis, type InputRequest, type ResolvedInput, type PreprocessMode,
 } from './runtime/input-convention.js';
 export { checkValues, checkShape, checkLabels, checkSites, ModelMismatchError } from './runtime/data-checks.js';
+export { Checkpoint, CHECKPOINT_DIR } from './runtime/report/checkpoint.js';
+export { writeReportDir, writeReportFiles, writeFileAtomic, prepareReportDir, ReportWriteError, PER_SAMPLE_FILE } from './runtime/report/write.js';
+export { renderReportHtml } from './runtime/report/html.js';
+export type * from './runtime/report/schema.js';

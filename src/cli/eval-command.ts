@@ -22,6 +22,7 @@ export interface HarnessArgs {
   mode: string;
   limit?: number;
   report?: string;
+  resume?: string;
   space?: string;
   preprocessing: string;
   clamp?: string;
@@ -61,7 +62,8 @@ export function harnessOptions(y: Argv, defaults: { attacks: string; mode: strin
     .option('attacks', { type: 'string', default: defaults.attacks, describe: `comma list of ${ATTACK_NAMES.join(', ')}` })
     .option('mode', { type: 'string', default: defaults.mode, describe: `comma list of ${MODES.join(', ')}` })
     .option('limit', { type: 'number', describe: 'evaluate the first N samples only' })
-    .option('report', { type: 'string', describe: 'folder for report.json, report.html and per-sample.jsonl' })
+    .option('report', { type: 'string', describe: 'folder for report.json, report.html and per-sample.jsonl (rewritten after each cell)' })
+    .option('resume', { type: 'string', describe: 'continue the run interrupted in this report folder (same model, data and flags)' })
     .option('preprocessing', { type: 'string', choices: [...PREPROCESS_MODES], default: 'auto', describe: 'what the model is fed: auto (read its graph: [0,1] pixels when it normalises itself, else the data kind\'s mean/std), normalize (--mean/--std), none ([0,1] pixels)' })
     .option('space', { type: 'string', choices: ['normalized', 'pixel'], describe: 'space of ε, clamping and ρ: the model\'s normalised input (the paper; default when the harness normalises) or [0,1] pixels (default when the model normalises itself)' })
     .option('clamp', { type: 'string', choices: ['batch-minmax', 'box'], describe: 'clamp to the min/max of the evaluated samples (the paper; default) or to the fixed box' })
@@ -104,6 +106,8 @@ export async function harnessSetup(a: HarnessArgs): Promise<{ dataset: Dataset; 
   };
   checkPreprocessing({ scale: 1, mean: [0], std: [1], layout: 'NCHW', ...preprocessing }, dataset.channels);
   const quiet = a.quiet || a.json;
+  if (a.resume !== undefined && a.report !== undefined && a.report !== a.resume) throw new UsageError('--resume DIR continues the report in DIR: drop --report (or give the same folder)');
+  const reportDir = a.resume ?? a.report;
   return {
     dataset,
     options: {
@@ -112,6 +116,7 @@ export async function harnessSetup(a: HarnessArgs): Promise<{ dataset: Dataset; 
       attacks, attackParams: parseAttackParams(a.attackParam ?? []), modes, limit: a.limit ?? null, batch: a.batch, threads, seed: a.seed,
       sourceKappa: a.sourceKappa, ...(a.transfer ? { transfer: true } : {}), adaptiveGradKappa: a.adaptiveGradKappa, examples: a.examples,
       progress: quiet ? silentProgress : stderrProgress(),
+      ...(reportDir !== undefined ? { report: { dir: reportDir, ...(a.resume !== undefined ? { resume: true } : {}) } } : {}),
     },
   };
 }
@@ -144,9 +149,28 @@ export function formatTable(r: Report): string {
   return lines.join('\n');
 }
 
+/**
+ * Ctrl-C during a run with a report folder: the folder already holds every finished cell (it is rewritten
+ * atomically after each), so say how to continue and exit 130.
+ */
+export function onInterrupt(dir: string | undefined): () => void {
+  if (dir === undefined) return () => {};
+  const handler = () => {
+    process.stderr.write(`\ninterrupted: ${dir} keeps every finished cell; continue with the same command and --resume ${dir}\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
 export async function emit(a: HarnessArgs, run: EvalRun): Promise<void> {
-  if (a.report) {
-    const written = await writeReportDir(a.report, run.report, run.perSample);
+  const dir = a.resume ?? a.report;
+  if (dir) {
+    const written = await writeReportDir(dir, run.report, run.perSample);
     if (!a.json) process.stderr.write(`wrote ${written.json}, ${written.html}, ${written.perSample}\n`);
   }
   process.stdout.write(a.json ? `${JSON.stringify(run.report, null, 1)}\n` : `${formatTable(run.report)}\n`);
@@ -155,8 +179,13 @@ export async function emit(a: HarnessArgs, run: EvalRun): Promise<void> {
 export async function runEval(a: HarnessArgs): Promise<void> {
   const { options } = await harnessSetup(a);
   const kappas = a.kappa !== undefined ? numberList(a.kappa, '--kappa', { min: 0 }) : [0];
-  const run = await evaluate({ ...options, kappas, kind: 'eval' });
-  await emit(a, run);
+  const done = onInterrupt(options.report?.dir);
+  try {
+    const run = await evaluate({ ...options, kappas, kind: 'eval' });
+    await emit(a, run);
+  } finally {
+    done();
+  }
 }
 
 export const evalCommand: CommandModule<object, HarnessArgs> = {

@@ -7,7 +7,7 @@ import { datasetFamily, evaluate, resolveEvalInput } from '../runtime/evaluate.j
 import { toAttackSpace } from '../runtime/dataset.js';
 import { SpaceMap } from '../runtime/space.js';
 import { type Objective, chooseKappa, quantileMaps, siteQuantiles } from '../runtime/tune.js';
-import { type HarnessArgs, emit, harnessOptions, harnessSetup, numberList } from './eval-command.js';
+import { type HarnessArgs, emit, harnessOptions, harnessSetup, numberList, onInterrupt } from './eval-command.js';
 
 export interface TuneArgs extends HarnessArgs {
   maxAccuracyDrop: number;
@@ -21,6 +21,7 @@ const SWEEPS = { mnist: [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5], cifar10: [0, 0.01, 0
 export async function runTune(a: TuneArgs): Promise<void> {
   if (!Number.isFinite(a.maxAccuracyDrop) || a.maxAccuracyDrop < 0) throw new UsageError('--max-accuracy-drop must be a number ≥ 0 (percentage points)');
   const { dataset, options } = await harnessSetup(a);
+  const done = onInterrupt(options.report?.dir);
   const attack = options.attacks[0]!;
   if (options.attacks.length > 1) throw new UsageError('tune attacks with one attack (--attacks NAME)');
   const mode = options.modes[0]!;
@@ -57,6 +58,7 @@ export async function runTune(a: TuneArgs): Promise<void> {
     run.report.tuning = chooseKappa(run.report.clean, run.report.results, attack, mode, objective, a.maxAccuracyDrop);
   }
   await emit(a, run);
+  done();
 }
 
 export const tuneCommand: CommandModule<object, TuneArgs> = {

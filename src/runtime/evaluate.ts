@@ -7,7 +7,8 @@
 //   gray-box   examples crafted once on the source model (κ = 0 by default), evaluated on every κ model
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { KappaMap } from '../passes/kappa-map.js';
 import type { Attack, AttackOutput } from './attacks/common.js';
 import { type DatasetFamily, type ParamValue, makeAttack, resolveAttackParams, isAttackName } from './attacks/registry.js';
@@ -24,6 +25,8 @@ import type {
 } from './report/schema.js';
 import { Clamp, SpaceMap } from './space.js';
 import { toolVersion } from './version.js';
+import { Checkpoint } from './report/checkpoint.js';
+import { PER_SAMPLE_FILE, ReportWriteError, perSampleLine, prepareReportDir, writeFileAtomic, writeReportFiles } from './report/write.js';
 
 export const MODES: readonly AttackMode[] = ['white-box', 'gray-box', 'adaptive'];
 
@@ -57,6 +60,12 @@ export interface EvalOptions {
   kappaMaps?: Map<number, KappaMap>;
   progress?: Progress;
   kind?: 'eval' | 'tune';
+  /**
+   * Report folder written as the run goes: per-sample rows appended after each (κ, attack, mode) cell,
+   * report.json/html rewritten atomically, finished crafts checkpointed; `resume` continues the run
+   * checkpointed there (same settings) and ends with the report an uninterrupted run gives.
+   */
+  report?: { dir: string; resume?: boolean };
 }
 
 export type PerSampleRow = { kappa: number; attack: string; mode: AttackMode } & SampleOutcome;
@@ -74,6 +83,7 @@ const TOL = 0.005;
 
 export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const progress = o.progress ?? silentProgress;
+  if (o.report) prepareReportDir(o.report.dir); // an unwritable folder is refused before anything runs
   const ds = o.dataset;
   const n = o.limit === null ? ds.count : Math.min(o.limit, ds.count);
   if (n <= 0) throw new UsageError('no samples to evaluate');
@@ -144,13 +154,75 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const crafted = new Map<string, { out: AttackOutput; wall: number }>();
   const keepCrafts = o.modes.includes('gray-box');
 
+  const modelSha = createHash('sha256').update(readFileSync(o.modelPath)).digest('hex');
+  const settings: Report['settings'] = {
+    kappas: [...o.kappas], attacks: attackParams, modes: [...o.modes], limit: o.limit, batch: o.batch, ort_threads: o.threads, seed,
+    examples_per_result: nExamples,
+  };
+  if (o.modes.includes('gray-box')) settings.gray_box_source_kappa = sourceKappa;
+  if (o.modes.includes('adaptive')) settings.adaptive_grad_kappa = adaptiveGradKappa;
+  const transfers: TransferMatrix[] = [];
+  const created = new Date().toISOString();
+  /** The report of what has finished so far (the final one when `final`). */
+  const snapshot = (final: boolean): Report => {
+    const report: Report = {
+      format: 1,
+      kind: o.kind ?? 'eval',
+      created,
+      tool: { name: 'jumprelu', version: toolVersion() },
+      input_convention: input.resolved.convention,
+      model: { path: o.modelPath, sha256: modelSha },
+      data: {
+        kind: ds.kind, path: ds.path, n, preprocessing, space: spaceName, clamp: o.clamp,
+        bounds: { min: clamp.min, max: clamp.max },
+      },
+      settings,
+      clean,
+      results: [...results],
+      warnings: [...warnings, ...maskingWarnings(results)],
+    };
+    if (!final) report.partial = { results_done: results.length, note: `interrupted runs continue with --resume ${o.report?.dir ?? 'DIR'}` };
+    if (transfers.length) {
+      report.transfer = transfers[0]!;
+      report.transfers = [...transfers];
+    }
+    if (curves.length) report.curves = [...curves];
+    if (examples.length) report.examples = [...examples];
+    return report;
+  };
+  // the checkpoint: what identifies the run (a resumed run must be the same run)
+  const fingerprint = {
+    model_sha256: modelSha, data: `${ds.kind}:${ds.path}`, n, preprocessing, space: spaceName, clamp: o.clamp, settings,
+    source_kappa: sourceKappa, transfer: !!o.transfer, kappa_maps: o.kappaMaps ? [...o.kappaMaps].map(([k, m]) => [k, m]) : null, kind: o.kind ?? 'eval',
+  };
+  const checkpoint = o.report ? (o.report.resume ? Checkpoint.resume(o.report.dir, fingerprint, x) : Checkpoint.fresh(o.report.dir, fingerprint, x)) : null;
+  if (checkpoint && o.report?.resume) progress.log(`resuming ${o.report.dir}: ${checkpoint.size} finished craft(s) replayed from its checkpoint`);
+  const perSampleFile = o.report ? join(o.report.dir, PER_SAMPLE_FILE) : null;
+  if (perSampleFile) writeFileAtomic(perSampleFile, []);
+  /** After each cell: its per-sample rows appended, report.json/html rewritten atomically. */
+  const persist = (rows: readonly PerSampleRow[]) => {
+    if (!o.report || !perSampleFile) return;
+    try {
+      if (rows.length) appendFileSync(perSampleFile, `${rows.map(perSampleLine).join('\n')}\n`);
+    } catch (e) {
+      throw new ReportWriteError(`cannot append to ${perSampleFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    writeReportFiles(o.report.dir, snapshot(false));
+  };
+
   const craft = async (attack: Attack, oracle: ModelOracle, label: string): Promise<{ out: AttackOutput; wall: number }> => {
+    const saved = checkpoint?.get(label);
+    if (saved) {
+      progress.log(`${label}: replayed from the checkpoint`);
+      return saved;
+    }
     const total = Number(attack.params['iterations'] ?? 1);
     progress.start(label, total);
     const t0 = performance.now();
     const out = await attack.run({ oracle, x, labels, n, clamp, onIteration: (it) => progress.update(it + 1) });
     const wall = (performance.now() - t0) / 1000;
     progress.end();
+    checkpoint?.put(label, { out, wall });
     return { out, wall };
   };
 
@@ -170,7 +242,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
       iterations_mean: s.iterations_mean, wall_s: wall, zero_gradient_rate: s.zero_gradient_rate, ...extra,
     };
     results.push(r);
-    for (const row of rows) perSample.push({ kappa, attack: attack.name, mode, ...row });
+    const cellRows = rows.map((row) => ({ kappa, attack: attack.name, mode, ...row }));
+    for (const row of cellRows) perSample.push(row);
     let taken = 0;
     for (const row of rows) {
       if (taken >= nExamples) break;
@@ -184,6 +257,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
         adversarial: Array.from(space.toPixels(c.out.adv.subarray(i * size, (i + 1) * size)), round6),
       });
     }
+    persist(cellRows);
     progress.log(`κ=${kappa} ${attack.name} ${mode}${extra.source_kappa !== undefined ? ` (from κ=${extra.source_kappa})` : ''}: accuracy ${pct(s.accuracy)}, ρ̃ ${pct(s.rho_all)} (successful: ${pct(s.rho_success)}), ${wall.toFixed(1)}s`);
     return r;
   };
@@ -219,7 +293,6 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
     }
   }
 
-  const transfers: TransferMatrix[] = [];
   if (o.modes.includes('gray-box')) {
     for (const attack of attacks) {
       const sources = [sourceKappa, ...o.kappas.filter((k) => k !== sourceKappa && (o.transfer || crafted.has(`${attack.name}@${k}`)))];
@@ -249,36 +322,11 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   }
   for (const or of oracles.values()) await or.release();
 
-  warnings.push(...maskingWarnings(results));
-
-  const settings: Report['settings'] = {
-    kappas: [...o.kappas], attacks: attackParams, modes: [...o.modes], limit: o.limit, batch: o.batch, ort_threads: o.threads, seed,
-    examples_per_result: nExamples,
-  };
-  if (o.modes.includes('gray-box')) settings.gray_box_source_kappa = sourceKappa;
-  if (o.modes.includes('adaptive')) settings.adaptive_grad_kappa = adaptiveGradKappa;
-  const report: Report = {
-    format: 1,
-    kind: o.kind ?? 'eval',
-    created: new Date().toISOString(),
-    tool: { name: 'jumprelu', version: toolVersion() },
-    input_convention: input.resolved.convention,
-    model: { path: o.modelPath, sha256: createHash('sha256').update(readFileSync(o.modelPath)).digest('hex') },
-    data: {
-      kind: ds.kind, path: ds.path, n, preprocessing, space: spaceName, clamp: o.clamp,
-      bounds: { min: clamp.min, max: clamp.max },
-    },
-    settings,
-    clean,
-    results,
-    warnings,
-  };
-  if (transfers.length) {
-    report.transfer = transfers[0]!;
-    report.transfers = transfers;
+  const report = snapshot(true);
+  if (o.report) {
+    writeReportFiles(o.report.dir, report);
+    checkpoint?.finish();
   }
-  if (curves.length) report.curves = curves;
-  if (examples.length) report.examples = examples;
   return { report, perSample };
 }
 

@@ -10,7 +10,7 @@
 //     255 itself); a graph that does not gets the data kind's mean/std; flags that contradict the graph are
 //     refused with one line naming the flags to use.
 
-import { UsageError } from '../ir/errors.js';
+import { UnsupportedModelError, UsageError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
@@ -96,7 +96,7 @@ export function analyseInput(model: Model): InputAnalysis {
     v = n.outputs[0]!;
   }
   if (out.uint8 && !out.cut.some((c) => c.opType === 'Cast')) {
-    throw new UsageError('the model takes uint8 input without a leading Cast to float: it cannot be differentiated, so it cannot be attacked');
+    throw new UnsupportedModelError('the model takes uint8 input without a leading Cast to float: it cannot be differentiated, so it cannot be attacked', { code: 'uint8-input' });
   }
   out.shape = layoutShape;
   const channels = layoutShape[0];
@@ -236,12 +236,12 @@ export function resolveInput(analysis: InputAnalysis, request: InputRequest, dat
     const ops = analysis.chain.join(', ');
     const what = `the model preprocesses its input itself (${ops}${identity ? '' : `: mean ${fmt(innerMean)}, std ${fmt(innerStd)}`})`;
     const feed = raw === 255 ? { mean: [0], std: [1 / 255] } : { mean: [0], std: [1] };
-    if (mode === 'normalize') throw new UsageError(`${what}, so --preprocessing normalize would normalise twice: use --preprocessing auto`);
+    if (mode === 'normalize') throw new UsageError(`${what}, so --preprocessing normalize would normalise twice: use --preprocessing auto`, { code: 'input-convention' });
     if (given && !(same(request.mean ?? feed.mean, feed.mean) && same(request.std ?? feed.std, feed.std))) {
-      throw new UsageError(`${what}, but --mean/--std ask the harness to normalise too: drop --mean/--std (the harness feeds it ${raw === 255 ? '0–255' : '[0,1]'} pixels)`);
+      throw new UsageError(`${what}, but --mean/--std ask the harness to normalise too: drop --mean/--std (the harness feeds it ${raw === 255 ? '0–255' : '[0,1]'} pixels)`, { code: 'input-convention' });
     }
     if (request.space === 'normalized' && !identity) {
-      throw new UsageError(`${what}, so its input is ${raw === 255 ? '0–255' : '[0,1]'} pixels and ε, clamping and ρ are measured in pixels: use --space pixel (or leave --space out)`);
+      throw new UsageError(`${what}, so its input is ${raw === 255 ? '0–255' : '[0,1]'} pixels and ε, clamping and ρ are measured in pixels: use --space pixel (or leave --space out)`, { code: 'input-convention' });
     }
     const expects = `${raw === 255 ? '0–255' : '[0,1]'} pixels${analysis.layout === 'NHWC' ? ' NHWC' : ''}${analysis.uint8 ? ' (uint8)' : ''}, ${identity ? 'scaled' : 'normalised'} in its graph (${ops}${identity ? '' : `: mean ${fmt(innerMean)}, std ${fmt(innerStd)}`})`;
     const gives = raw === 255 ? '0–255 pixels (255 × [0,1])' : '[0,1] pixels';
@@ -257,7 +257,7 @@ export function resolveInput(analysis: InputAnalysis, request: InputRequest, dat
   }
   // Nothing in the graph preprocesses.
   if (mode === 'none') {
-    if (given) throw new UsageError('--preprocessing none feeds [0,1] pixels unchanged: drop --mean/--std, or use --preprocessing normalize');
+    if (given) throw new UsageError('--preprocessing none feeds [0,1] pixels unchanged: drop --mean/--std, or use --preprocessing normalize', { code: 'input-convention' });
     const convention: InputConvention = {
       preprocessing: mode, resolved_from: 'flags', model_expects: `[0,1] pixels${analysis.layout === 'NHWC' ? ' NHWC' : ''} (as --preprocessing none says; its graph does not normalise)`,
       data_gives: '[0,1] pixels', epsilon_in: '[0,1] pixels', graph_ops: [...analysis.chain, ...(analysis.finalCut ? [analysis.finalCut] : [])], cut: cuts,

@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import { buildGradientModel, gradientSignature, freeBatchDimension, type GradientSignature } from '../autodiff/index.js';
 import { encodeModel } from '../ir/encode.js';
-import { JumpReluError, UsageError } from '../ir/errors.js';
+import { JumpReluError, UnsupportedModelError, UsageError } from '../ir/errors.js';
 import { loadModel } from '../ir/io.js';
 import type { Model } from '../ir/model.js';
 import type { KappaMap } from '../passes/kappa-map.js';
@@ -87,7 +87,7 @@ export async function ortCall<T>(what: string, f: () => Promise<T>): Promise<T> 
     return await f();
   } catch (e) {
     if (e instanceof JumpReluError) throw e;
-    throw new JumpReluError(`ONNX Runtime cannot ${what}: ${ortMessage(e)}`);
+    throw new UnsupportedModelError(`ONNX Runtime cannot ${what}: ${ortMessage(e)}`, { code: 'ort-failed' });
   }
 }
 

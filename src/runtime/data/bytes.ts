@@ -18,7 +18,7 @@ export function maybeGunzip(bytes: Uint8Array, what = 'gzip data'): Uint8Array {
   } catch (e) {
     // zlib: 'unexpected end of file' (truncated), 'incorrect header check', 'invalid ... distance' (corrupt)
     const why = (e as Error).message === 'unexpected end of file' ? 'truncated gzip data' : `corrupt gzip data (${(e as Error).message})`;
-    throw new DataFormatError(`${what}: ${why}`);
+    throw new DataFormatError(`${what}: ${why}`, { code: why.startsWith('truncated') ? 'data-truncated' : 'data-corrupt' });
   }
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }

@@ -1,6 +1,6 @@
 // The in-memory form of a labelled image set, shared by the idx and CIFAR loaders.
 
-import { JumpReluError } from '../../ir/errors.js';
+import { DataError } from '../../ir/errors.js';
 
 /**
  * Images as unsigned bytes in NCHW order (image, channel, row, column), with one label per image.
@@ -16,8 +16,9 @@ export interface ImageSet {
 }
 
 /** Error raised for malformed data files or inconsistent image sets (exit 1: what the data is, not a usage mistake). */
-export class DataFormatError extends JumpReluError {
+export class DataFormatError extends DataError {
   override readonly name = 'DataFormatError';
+  static override readonly defaults = { kind: 'data' as const, code: 'data-format' };
 }
 
 /** Values per image (channels × height × width). */

@@ -88,7 +88,7 @@ export function readZipEntries(bytes: Uint8Array, what = 'zip'): Map<string, Uin
     return zipEntries(bytes, what);
   } catch (e) {
     // offsets that point past the end of the file (a cut archive) surface as RangeError from DataView
-    if (e instanceof RangeError) throw new DataFormatError(`${what}: truncated or corrupt zip archive (an offset points past the end of the file)`);
+    if (e instanceof RangeError) throw new DataFormatError(`${what}: truncated or corrupt zip archive (an offset points past the end of the file)`, { code: 'data-truncated' });
     throw e;
   }
 }
@@ -143,7 +143,7 @@ function zipEntries(bytes: Uint8Array, what: string): Map<string, Uint8Array> {
     }
     if (view.getUint32(local, true) !== 0x04034b50) throw new DataFormatError(`${what}: bad local header for '${name}'`);
     const dataAt = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
-    if (dataAt + csize > bytes.length) throw new DataFormatError(`${what}: entry '${name}' is cut short (truncated archive)`);
+    if (dataAt + csize > bytes.length) throw new DataFormatError(`${what}: entry '${name}' is cut short (truncated archive)`, { code: 'data-truncated' });
     const comp = bytes.subarray(dataAt, dataAt + csize);
     let data: Uint8Array;
     if (method === 0) data = comp;
@@ -157,7 +157,7 @@ function zipEntries(bytes: Uint8Array, what: string): Map<string, Uint8Array> {
       data = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     } else throw new DataFormatError(`${what}: entry '${name}' uses unsupported compression method ${method}`);
     if (data.length !== usize) throw new DataFormatError(`${what}: entry '${name}' has ${data.length} bytes, expected ${usize}`);
-    if ((crc32(data) >>> 0) !== crc) throw new DataFormatError(`${what}: entry '${name}' fails its CRC-32 check (stored ${hex(crc)}, computed ${hex(crc32(data) >>> 0)}): the archive is corrupt`);
+    if ((crc32(data) >>> 0) !== crc) throw new DataFormatError(`${what}: entry '${name}' fails its CRC-32 check (stored ${hex(crc)}, computed ${hex(crc32(data) >>> 0)}): the archive is corrupt`, { code: 'data-crc' });
     out.set(name, data);
     p += 46 + nameLen + extraLen + commentLen;
   }

@@ -90,8 +90,18 @@ function headerHtml(r: Report, toc: Array<[string, string]>): string {
     `<p class="sub">model <span class="mono">${esc(r.model?.path ?? MISSING)}</span> · data ${esc(r.data?.kind ?? MISSING)} ` +
     `<span class="mono">${esc(r.data?.path ?? MISSING)}</span> · n = ${esc(num(r.data?.n, 0))} · created ${esc(r.created ?? MISSING)} · ` +
     `${esc(r.tool?.name ?? 'jumprelu')} ${esc(r.tool?.version ?? '')}</p>` +
+    conventionHtml(r) +
     `<nav class="toc" aria-label="Sections">${toc.map(([id, t]) => `<a href="#${id}">${t}</a>`).join('')}</nav></div></header>`
   );
+}
+
+/** The input convention, under the title: what the model expects, what it was fed, which space ε is in. */
+function conventionHtml(r: Report): string {
+  const c = r.input_convention;
+  if (!c || typeof c !== 'object') return '';
+  const cut = arr(c.cut).length ? ` · cut: ${arr(c.cut).map((x) => esc(x)).join('; ')}` : '';
+  return `<p class="sub" id="input-convention">input: model expects <b>${esc(c.model_expects ?? MISSING)}</b> · data gives <b>${esc(c.data_gives ?? MISSING)}</b> · ` +
+    `ε measured in <b>${esc(c.epsilon_in ?? MISSING)}</b> (--preprocessing ${esc(c.preprocessing ?? MISSING)}, from the ${esc(c.resolved_from ?? MISSING)})${cut}</p>`;
 }
 
 function warningsHtml(r: Report): string {

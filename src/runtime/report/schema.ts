@@ -184,6 +184,8 @@ export interface Report {
   examples?: ExampleImage[];
   tuning?: Tuning;
   warnings: string[];
+  /** Present only while a run is unfinished (the report written after each cell); absent in a complete report. */
+  partial?: { results_done: number; note: string };
   /** File name (relative to the report) of the per-sample JSONL results. */
   per_sample_file?: string;
 }
