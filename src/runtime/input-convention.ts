@@ -267,7 +267,7 @@ export function resolveInput(analysis: InputAnalysis, request: InputRequest, dat
   const mean = request.mean ?? data.defaults.mean;
   const std = request.std ?? data.defaults.std;
   const identity = same(mean, [0]) && same(std, [1]);
-  const space = request.space ?? 'normalized';
+  const space = request.space ?? (identity ? 'pixel' : 'normalized');
   const source = given ? '--mean/--std' : identity ? `no known statistics for ${data.kind} data` : `the ${data.kind} statistics`;
   const notes: string[] = [];
   if (!given && mode === 'auto') {
