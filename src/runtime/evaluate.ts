@@ -5,6 +5,11 @@
 //   white-box  each κ model attacked with its own gradients (derivative 1[z > κ])
 //   adaptive   gradients of the same model with κ_grad = 0 (the ReLU surrogate), inference at κ
 //   gray-box   examples crafted once on the source model (κ = 0 by default), evaluated on every κ model
+// Attacks whose gradients are not the model's own run where they belong whatever --mode says: a score-based
+// attack (square: no gradients) with white-box, BPDA (its own surrogate gradients) with adaptive. Neither is
+// crafted for gray-box transfer.
+// For each κ and threat model (norm, ε of the bounded attacks run) the worst case over all attacks is
+// computed per sample (metrics.worstCase): an upper bound on true robust accuracy.
 
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -17,8 +22,8 @@ import { type Dataset, checkPreprocessing, toAttackSpace } from './dataset.js';
 import { checkLabels, checkShape, checkSites, checkValues } from './data-checks.js';
 import { type InputAnalysis, type PreprocessMode, type ResolvedInput, analyseInput, resolveInput } from './input-convention.js';
 import { loadModel } from '../ir/io.js';
-import { type SampleOutcome, outcomes, predictions, summarise } from './metrics.js';
-import { ModelOracle, retrofittedModel } from './oracle.js';
+import { type SampleOutcome, outcomes, predictions, summarise, worstCase } from './metrics.js';
+import { ModelOracle, type Oracle, retrofittedModel } from './oracle.js';
 import { type Progress, silentProgress } from './progress.js';
 import type {
   AttackMode, AttackResult, ClampRule, CleanResult, ExampleImage, InputSpace, IterationCurve, Preprocessing, Report, TransferMatrix,
@@ -163,6 +168,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   if (o.modes.includes('adaptive')) settings.adaptive_grad_kappa = adaptiveGradKappa;
   const transfers: TransferMatrix[] = [];
   const created = new Date().toISOString();
+  const budgets = new Map(attacks.map((a) => [a.name, a.budget ?? null]));
   /** The report of what has finished so far (the final one when `final`). */
   const snapshot = (final: boolean): Report => {
     const report: Report = {
@@ -181,6 +187,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
       results: [...results],
       warnings: [...warnings, ...maskingWarnings(results)],
     };
+    const worst = worstCase(results, perSample, budgets);
+    if (worst.length) report.worst_case = worst;
     if (!final) report.partial = { results_done: results.length, note: `interrupted runs continue with --resume ${o.report?.dir ?? 'DIR'}` };
     if (transfers.length) {
       report.transfer = transfers[0]!;
@@ -210,16 +218,18 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
     writeReportFiles(o.report.dir, snapshot(false));
   };
 
-  const craft = async (attack: Attack, oracle: ModelOracle, label: string): Promise<{ out: AttackOutput; wall: number }> => {
+  const craft = async (
+    attack: Attack, oracle: ModelOracle, label: string, surrogate: ((tau: number) => Promise<Oracle>) | null = null,
+  ): Promise<{ out: AttackOutput; wall: number }> => {
     const saved = checkpoint?.get(label);
     if (saved) {
       progress.log(`${label}: replayed from the checkpoint`);
       return saved;
     }
-    const total = Number(attack.params['iterations'] ?? 1);
+    const total = Number(attack.params['iterations'] ?? attack.params['queries'] ?? 1);
     progress.start(label, total);
     const t0 = performance.now();
-    const out = await attack.run({ oracle, x, labels, n, clamp, onIteration: (it) => progress.update(it + 1) });
+    const out = await attack.run({ oracle, x, labels, n, clamp, surrogate, onIteration: (it) => progress.update(it + 1) });
     const wall = (performance.now() - t0) / 1000;
     progress.end();
     checkpoint?.put(label, { out, wall });
@@ -239,7 +249,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
     const r: AttackResult = {
       kappa, attack: attack.name, mode, norm: attack.norm, n, accuracy: s.accuracy, fooling_rate: s.fooling_rate,
       rho_all: s.rho_all, rho_success: s.rho_success, abs_perturbation_mean: s.abs_perturbation_mean,
-      iterations_mean: s.iterations_mean, wall_s: wall, zero_gradient_rate: s.zero_gradient_rate, ...extra,
+      iterations_mean: s.iterations_mean, wall_s: wall, zero_gradient_rate: s.zero_gradient_rate,
+      ...(attack.budget ? { eps: attack.budget.eps } : {}), ...extra,
     };
     results.push(r);
     const cellRows = rows.map((row) => ({ kappa, attack: attack.name, mode, ...row }));
@@ -267,9 +278,13 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
     curves.push({ kappa, attack: attack.name, mode, iterations: out.curve.map((_, t) => t), accuracy: out.curve.map((c) => c / n) });
   };
 
-  if (o.modes.includes('white-box')) {
+  const gradientOf = (a: Attack) => a.gradient ?? 'model';
+  const whiteBox = o.modes.includes('white-box') ? attacks.filter((a) => gradientOf(a) !== 'surrogate') : attacks.filter((a) => gradientOf(a) === 'none');
+  const adaptive = attacks.filter((a) => gradientOf(a) === 'surrogate' || (o.modes.includes('adaptive') && gradientOf(a) === 'model'));
+  const grayBox = o.modes.includes('gray-box') ? attacks.filter((a) => gradientOf(a) === 'model') : [];
+  if (whiteBox.length) {
     for (const kappa of o.kappas) {
-      for (const attack of attacks) {
+      for (const attack of whiteBox) {
         const c = await craft(attack, oracleFor(kappa), `κ=${kappa} ${attack.name} white-box`);
         if (keepCrafts) crafted.set(`${attack.name}@${kappa}`, c);
         await record(kappa, attack, 'white-box', c);
@@ -278,23 +293,43 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
     }
   }
 
-  if (o.modes.includes('adaptive')) {
+  if (adaptive.length) {
     for (const kappa of o.kappas) {
       const map = o.kappaMaps?.get(kappa);
-      const surrogate = new ModelOracle(retrofittedModel(o.modelPath, kappa, map), {
-        kappa, ...(map ? { kappaMap: map } : {}), gradKappa: adaptiveGradKappa, threads: o.threads, batch: o.batch, space,
-      });
-      for (const attack of attacks) {
-        const c = await craft(attack, surrogate, `κ=${kappa} ${attack.name} adaptive (κ_grad=${adaptiveGradKappa})`);
-        await record(kappa, attack, 'adaptive', c, { grad_kappa: adaptiveGradKappa });
+      let relu: ModelOracle | null = null;
+      const smooth = new Map<number, ModelOracle>();
+      // BPDA's surrogate oracles: none when nothing thresholds above 0 (the surrogate is then the model)
+      const surrogate = kappa === 0 && !map ? null : async (tau: number): Promise<Oracle> => {
+        let or = smooth.get(tau);
+        if (!or) {
+          or = new ModelOracle(retrofittedModel(o.modelPath, kappa, map), {
+            kappa, ...(map ? { kappaMap: map } : {}), surrogateTau: tau, threads: o.threads, batch: o.batch, space,
+          });
+          smooth.set(tau, or);
+        }
+        return or;
+      };
+      for (const attack of adaptive) {
+        if (gradientOf(attack) === 'surrogate') {
+          const c = await craft(attack, oracleFor(kappa), `κ=${kappa} ${attack.name} adaptive (BPDA surrogate)`, surrogate);
+          await record(kappa, attack, 'adaptive', c, { gradient: `bpda: z·σ((z−κ)/τ), τ ∈ {${String(attack.params['taus'] ?? '')}}` });
+          curveOf(kappa, attack, 'adaptive', c.out);
+          continue;
+        }
+        relu ??= new ModelOracle(retrofittedModel(o.modelPath, kappa, map), {
+          kappa, ...(map ? { kappaMap: map } : {}), gradKappa: adaptiveGradKappa, threads: o.threads, batch: o.batch, space,
+        });
+        const c = await craft(attack, relu, `κ=${kappa} ${attack.name} adaptive (κ_grad=${adaptiveGradKappa})`);
+        await record(kappa, attack, 'adaptive', c, { grad_kappa: adaptiveGradKappa, gradient: `κ_grad=${adaptiveGradKappa}` });
         curveOf(kappa, attack, 'adaptive', c.out);
       }
-      await surrogate.release();
+      if (relu) await relu.release();
+      for (const or of smooth.values()) await or.release();
     }
   }
 
-  if (o.modes.includes('gray-box')) {
-    for (const attack of attacks) {
+  if (grayBox.length) {
+    for (const attack of grayBox) {
       const sources = [sourceKappa, ...o.kappas.filter((k) => k !== sourceKappa && (o.transfer || crafted.has(`${attack.name}@${k}`)))];
       const matrix: number[][] = [];
       for (const s of sources) {

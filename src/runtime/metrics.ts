@@ -5,7 +5,7 @@
 //   rho_success    ART's empirical robustness: the same mean over successful attacks only
 //   abs            ‖x̃ − x‖p in attack-space units
 
-import type { AttackResult, Norm } from './report/schema.js';
+import type { AttackMode, AttackResult, Norm, WorstCase } from './report/schema.js';
 import { argmax } from './oracle.js';
 
 export interface SampleOutcome {
@@ -92,4 +92,68 @@ export function summarise(rows: readonly SampleOutcome[], attacked: Uint8Array):
     iterations_mean: att ? iters / att : 0,
     zero_gradient_rate: att ? zero / att : 0,
   };
+}
+
+/** A per-sample outcome of one (κ, attack, mode) cell. */
+export type CellRow = { kappa: number; attack: string; mode: AttackMode } & SampleOutcome;
+
+/** Perturbations this much above ε still count as within it (float rounding of projected steps). */
+function within(abs: number, eps: number): boolean {
+  return abs <= eps * (1 + 1e-5) + 1e-7;
+}
+
+/**
+ * Worst case over attacks (AutoAttack's robust accuracy): for each κ and each threat model (norm, ε) of the
+ * bounded attacks run, a sample is robust when it is classified correctly before any attack and no result of
+ * that norm at that κ, in any mode, has a successful example within ε of it. `budgets` gives each attack's
+ * ε-ball (null for minimal-perturbation attacks, which count where their example lies within ε).
+ */
+export function worstCase(
+  results: readonly AttackResult[], rows: readonly CellRow[], budgets: ReadonlyMap<string, { norm: Norm; eps: number } | null>,
+): WorstCase[] {
+  const out: WorstCase[] = [];
+  const kappas = [...new Set(results.map((r) => r.kappa))];
+  for (const kappa of kappas) {
+    const here = results.filter((r) => r.kappa === kappa);
+    const models = new Map<string, { norm: Norm; eps: number }>();
+    for (const r of here) {
+      const b = budgets.get(r.attack);
+      if (b) models.set(`${b.norm}:${b.eps}`, b);
+    }
+    for (const { norm, eps } of models.values()) {
+      const cells = here.filter((r) => r.norm === norm);
+      const n = cells[0]!.n;
+      const broken = new Uint8Array(n);
+      const clean = new Uint8Array(n);
+      const perCell = cells.map(() => new Uint8Array(n));
+      cells.forEach((cell, ci) => {
+        for (const row of rows) {
+          if (row.kappa !== kappa || row.attack !== cell.attack || row.mode !== cell.mode) continue;
+          if (row.clean_pred === row.label) clean[row.index] = 1;
+          if (row.success && within(row.abs, eps)) {
+            perCell[ci]![row.index] = 1;
+            broken[row.index] = 1;
+          }
+        }
+      });
+      let robust = 0;
+      for (let i = 0; i < n; i++) if (clean[i] && !broken[i]) robust++;
+      const unique = perCell.map((b) => {
+        let u = 0;
+        for (let i = 0; i < n; i++) if (b[i] && perCell.every((o, j) => o === b || !o[i])) u++;
+        return u;
+      });
+      out.push({
+        kappa, norm, eps, n, accuracy: n ? robust / n : 0,
+        attacks: cells.map((c, ci) => {
+          let ok = 0;
+          for (let i = 0; i < n; i++) if (clean[i] && !perCell[ci]![i]) ok++;
+          return { attack: c.attack, mode: c.mode, accuracy: n ? ok / n : 0 };
+        }),
+        unique_breaks: unique,
+        bound: 'upper bound on robust accuracy',
+      });
+    }
+  }
+  return out;
 }

@@ -21,6 +21,8 @@ export interface OracleOptions {
   kappaMap?: KappaMap;
   /** Threshold of the JumpReLU derivative in the gradient models (default: κ itself; 0 for the adaptive attack). */
   gradKappa?: number;
+  /** BPDA: gradients of the smooth surrogate z·σ((z − κ)/τ) at JumpReLU sites with κ > 0 (excludes gradKappa). */
+  surrogateTau?: number;
   threads: number;
   batch: number;
   space: SpaceMap;
@@ -56,6 +58,11 @@ export interface Oracle {
   crossEntropy(x: Float32Array, labels: Int32Array, n: number): Promise<CeResult>;
   /** Logits, f_c − f_label for the k candidates c of each sample ([n, k]), and their gradients ([n, k, size]). */
   differences(x: Float32Array, labels: Int32Array, candidates: Int32Array, n: number, k: number): Promise<DiffResult>;
+  /**
+   * Optional: Σ_c cotangent[i, c] · ∂logit_c/∂x_i per sample (a loss of the logits other than CE, e.g. DLR,
+   * in one backward pass); attacks fall back to `differences` without it.
+   */
+  vjp?(x: Float32Array, cotangent: Float32Array, n: number): Promise<CeResult>;
   /** Frees what the oracle holds (sessions); optional. */
   release?(): Promise<void>;
 }
@@ -116,6 +123,7 @@ export class ModelOracle implements Oracle {
   private forwardSession: Promise<ort.InferenceSession> | null = null;
   private ceSession: Promise<{ s: ort.InferenceSession; sig: GradientSignature }> | null = null;
   private diffSession: Promise<{ s: ort.InferenceSession; sig: GradientSignature }> | null = null;
+  private vjpSession: Promise<{ s: ort.InferenceSession; sig: GradientSignature }> | null = null;
   readonly input: string;
   readonly output: string;
   classes = 0;
@@ -143,11 +151,12 @@ export class ModelOracle implements Oracle {
     return this.forwardSession;
   }
 
-  private gradS(mode: 'cross-entropy' | 'logit-differences') {
+  private gradS(mode: 'cross-entropy' | 'logit-differences' | 'vjp') {
     const make = async () => {
       const g = buildGradientModel(this.model, {
         wrt: [this.input], of: [this.output], mode, freeBatch: true,
         ...(this.options.gradKappa !== undefined ? { gradKappa: this.options.gradKappa } : {}),
+        ...(this.options.surrogateTau !== undefined ? { surrogateTau: this.options.surrogateTau } : {}),
       });
       const sig = gradientSignature(g);
       if (!sig) throw new Error('gradient model without a signature');
@@ -155,6 +164,7 @@ export class ModelOracle implements Oracle {
       return { s, sig };
     };
     if (mode === 'cross-entropy') return (this.ceSession ??= make());
+    if (mode === 'vjp') return (this.vjpSession ??= make());
     return (this.diffSession ??= make());
   }
 
@@ -215,6 +225,27 @@ export class ModelOracle implements Oracle {
     return { logits: this.concat(logits, n), grad: this.space.gradToSpace(grad) };
   }
 
+  /** Logits and Σ_c cotangent[i, c] ∂logit_c/∂x_i (one forward and backward pass). */
+  async vjp(x: Float32Array, cotangent: Float32Array, n: number): Promise<CeResult> {
+    const { s, sig } = await this.gradS('vjp');
+    const size = this.space.size;
+    const logits: Float32Array[] = [];
+    const grad = new Float32Array(n * size);
+    const classes = cotangent.length / n;
+    for (let start = 0; start < n; start += this.options.batch) {
+      const m = Math.min(this.options.batch, n - start);
+      const xin = this.space.toModel(x.subarray(start * size, (start + m) * size));
+      const out = await s.run({
+        [this.input]: new ort.Tensor('float32', xin, this.shape(m)),
+        [sig.inputs.cotangents![this.output]!]: new ort.Tensor('float32', cotangent.slice(start * classes, (start + m) * classes), [m, classes]),
+      });
+      logits.push(out[this.output]!.data as Float32Array);
+      grad.set(out[sig.outputs.gradients[this.input]!]!.data as Float32Array, start * size);
+    }
+    this.counts.ce += n;
+    return { logits: this.concat(logits, n), grad: this.space.gradToSpace(grad) };
+  }
+
   /** Logits, f_c − f_label for k candidates per sample, and their gradients. */
   async differences(x: Float32Array, labels: Int32Array, candidates: Int32Array, n: number, k: number): Promise<DiffResult> {
     const { s, sig } = await this.gradS('logit-differences');
@@ -250,12 +281,12 @@ export class ModelOracle implements Oracle {
   }
 
   async release(): Promise<void> {
-    for (const p of [this.forwardSession, this.ceSession, this.diffSession]) {
+    for (const p of [this.forwardSession, this.ceSession, this.diffSession, this.vjpSession]) {
       if (!p) continue;
       const v = await p;
       await ('s' in v ? v.s : v).release();
     }
-    this.forwardSession = this.ceSession = this.diffSession = null;
+    this.forwardSession = this.ceSession = this.diffSession = this.vjpSession = null;
   }
 }
 

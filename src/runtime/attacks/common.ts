@@ -12,6 +12,11 @@ export interface AttackInput {
   labels: Int32Array;
   n: number;
   clamp: Clamp;
+  /**
+   * BPDA: an oracle with the same forward pass whose JumpReLU derivatives are those of the smooth surrogate
+   * z·σ((z − κ)/τ); null when the model has no JumpReLU with κ > 0 (the surrogate would be the model itself).
+   */
+  surrogate?: ((tau: number) => Promise<Oracle>) | null;
   /** Called after each iteration with (iteration, samples still correct on the crafting model). */
   onIteration?: (iteration: number, stillCorrect: number) => void;
 }
@@ -28,9 +33,22 @@ export interface AttackOutput {
   curve: number[];
 }
 
+/** The threat model of an attack bounded by a radius: perturbations with ‖x̃ − x‖_norm ≤ eps. */
+export interface Budget {
+  norm: Norm;
+  eps: number;
+}
+
 export interface Attack {
   name: string;
   norm: Norm;
+  /**
+   * Where its gradients come from: the oracle's own (default), a BPDA surrogate it builds itself through
+   * AttackInput.surrogate (so it is adaptive by construction), or none (score-based: logits only).
+   */
+  gradient?: 'model' | 'surrogate' | 'none';
+  /** The ε-ball it searches, when it has one (minimal-perturbation attacks such as DeepFool have none). */
+  budget?: Budget;
   /** Parameters as recorded in the report. */
   params: Record<string, number | string | boolean>;
   run(input: AttackInput): Promise<AttackOutput>;

@@ -5,15 +5,26 @@
 //   pgd          the same steps projected onto the L∞ ball of radius eps (optionally from a random start)
 //   deepfool2    DeepFool L2;  deepfoolinf: DeepFool L∞ (L1 dual norm, sign step)
 //   tr2 (tr)     trust region L2, fixed radius;  trinf: L∞;  tr2-adaptive / trinf-adaptive: adaptive radius
+//   apgd-ce, apgd-dlr            APGD (AutoAttack's schedule) on cross-entropy / DLR, L∞;  -l2: the L2 versions
+//   square, square-l2            Square attack (score-based, no gradients), L∞ / L2
+//   bpda                         PGD (or APGD-CE, base=apgd-ce) with the smooth-surrogate gradient, τ swept
+// pgd, apgd-*, square* and bpda take `restarts` (random restarts on the samples still robust).
 
 import { UsageError } from '../../ir/errors.js';
 import type { Attack } from './common.js';
 import { deepFool, trustRegion } from './deepfool.js';
 import { signAttack } from './gradient-sign.js';
+import { apgd } from './apgd.js';
+import { bpda } from './bpda.js';
+import { withRestarts } from './restarts.js';
+import { square } from './square.js';
 
 export type DatasetFamily = 'mnist' | 'cifar10' | 'other';
 
-export const ATTACK_NAMES = ['fgsm', 'ifgsm', 'pgd', 'deepfool2', 'deepfoolinf', 'tr', 'tr2', 'trinf', 'tr2-adaptive', 'trinf-adaptive'] as const;
+export const ATTACK_NAMES = [
+  'fgsm', 'ifgsm', 'pgd', 'deepfool2', 'deepfoolinf', 'tr', 'tr2', 'trinf', 'tr2-adaptive', 'trinf-adaptive',
+  'apgd-ce', 'apgd-dlr', 'apgd-ce-l2', 'apgd-dlr-l2', 'square', 'square-l2', 'bpda',
+] as const;
 export type AttackName = (typeof ATTACK_NAMES)[number];
 
 export type ParamValue = number | string | boolean;
@@ -22,10 +33,18 @@ export type ParamValue = number | string | boolean;
 export function attackDefaults(name: AttackName, family: DatasetFamily): Record<string, ParamValue> {
   const iters = family === 'cifar10' ? 7 : 40;
   const fgsmEps = family === 'cifar10' ? 0.031 : 0.3;
+  const l2Eps = family === 'cifar10' ? 0.5 : 2;
   switch (name) {
     case 'fgsm': return { eps: fgsmEps };
     case 'ifgsm': return { step: 0.01, iterations: iters };
-    case 'pgd': return { eps: fgsmEps, step: 0.01, iterations: iters, random_start: false };
+    case 'pgd': return { eps: fgsmEps, step: 0.01, iterations: iters, random_start: false, restarts: 1 };
+    case 'apgd-ce':
+    case 'apgd-dlr': return { eps: fgsmEps, iterations: 100, rho: 0.75, restarts: 1 };
+    case 'apgd-ce-l2':
+    case 'apgd-dlr-l2': return { eps: l2Eps, iterations: 100, rho: 0.75, restarts: 1 };
+    case 'square': return { eps: fgsmEps, queries: 5000, p_init: 0.8, restarts: 1 };
+    case 'square-l2': return { eps: l2Eps, queries: 5000, p_init: 0.8, restarts: 1 };
+    case 'bpda': return { eps: fgsmEps, step: 0.01, iterations: iters, random_start: false, restarts: 1, taus: '0.05,0.1,0.25,1', base: 'pgd' };
     case 'deepfool2':
     case 'deepfoolinf': return { iterations: iters, candidates: 9, overshoot: 1.02, epsilon: 1e-4 };
     case 'tr':
@@ -62,15 +81,38 @@ export function makeAttack(name: string, params: Record<string, ParamValue>, see
     case 'fgsm': {
       const a = signAttack({ name, step: num(p, 'eps', name), iterations: 1, projectEps: null });
       a.params = { eps: num(p, 'eps', name), loss: 'cross-entropy' };
+      a.budget = { norm: 'linf', eps: num(p, 'eps', name) };
       return a;
     }
     case 'ifgsm':
       return signAttack({ name, step: num(p, 'step', name), iterations: num(p, 'iterations', name, true), projectEps: null });
     case 'pgd':
-      return signAttack({
-        name, step: num(p, 'step', name), iterations: num(p, 'iterations', name, true), projectEps: num(p, 'eps', name),
-        randomStart: p['random_start'] === true, seed,
-      });
+      return pgd(name, p, seed);
+    case 'apgd-ce':
+    case 'apgd-dlr':
+    case 'apgd-ce-l2':
+    case 'apgd-dlr-l2':
+      return apgdFrom(name, p, seed);
+    case 'square':
+    case 'square-l2':
+      return withRestarts(num(p, 'restarts', name, true), (r) => square({
+        name, norm: name === 'square' ? 'linf' : 'l2', eps: num(p, 'eps', name), queries: num(p, 'queries', name, true),
+        pInit: num(p, 'p_init', name), seed: seed + 1000 * r,
+      }));
+    case 'bpda': {
+      const taus = String(p['taus']).split(',').map((t) => Number(t.trim()));
+      if (taus.length === 0 || taus.some((t) => !(Number.isFinite(t) && t > 0))) {
+        throw new UsageError(`attack bpda: taus must be a comma-separated list of positive numbers, got '${String(p['taus'])}'`);
+      }
+      const base = p['base'];
+      if (base !== 'pgd' && base !== 'apgd-ce') throw new UsageError(`attack bpda: base must be pgd or apgd-ce, got '${String(base)}'`);
+      const baseAttack = base === 'pgd'
+        ? pgd(name, p, seed)
+        : apgdFrom('apgd-ce', { eps: p['eps']!, iterations: p['iterations']!, rho: 0.75, restarts: p['restarts']! }, seed);
+      const a = bpda({ name, taus, base: baseAttack });
+      a.params = { ...a.params, base };
+      return a;
+    }
     case 'deepfool2':
     case 'deepfoolinf':
       return deepFool({
@@ -85,6 +127,24 @@ export function makeAttack(name: string, params: Record<string, ParamValue>, see
         radiusMin: num(p, 'radius_min', name), radiusMax: num(p, 'radius_max', name),
       });
   }
+}
+
+function pgd(name: string, p: Record<string, ParamValue>, seed: number): Attack {
+  const restarts = num(p, 'restarts', name, true);
+  const a = withRestarts(restarts, (r) => signAttack({
+    name, step: num(p, 'step', name), iterations: num(p, 'iterations', name, true), projectEps: num(p, 'eps', name),
+    // later restarts always start at a random point of the ball
+    randomStart: p['random_start'] === true || r > 0, seed: seed + 1000 * r,
+  }));
+  a.budget = { norm: 'linf', eps: num(p, 'eps', name) };
+  return a;
+}
+
+function apgdFrom(name: string, p: Record<string, ParamValue>, seed: number): Attack {
+  return withRestarts(num(p, 'restarts', name, true), (r) => apgd({
+    name, norm: name.endsWith('-l2') ? 'l2' : 'linf', loss: name.startsWith('apgd-dlr') ? 'dlr' : 'ce',
+    eps: num(p, 'eps', name), iterations: num(p, 'iterations', name, true), rho: num(p, 'rho', name), seed: seed + 1000 * r,
+  }));
 }
 
 /** Parses `name.key=value` overrides (numbers, true/false, or strings). */

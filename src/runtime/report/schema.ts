@@ -113,6 +113,29 @@ export interface AttackResult {
   grad_kappa?: number;
   /** Fraction of attacked samples whose first input gradient was exactly zero. Optional. */
   zero_gradient_rate?: number;
+  /** Where the attack's gradients came from when not the model's own (adaptive: κ_grad, BPDA's surrogate). Optional. */
+  gradient?: string;
+  /** The ε-ball of a bounded attack (pgd, apgd-*, square*, bpda, fgsm). Optional. */
+  eps?: number;
+}
+
+/**
+ * Robust accuracy under the worst case over every attack run at one κ, for one threat model (the ε-ball of
+ * the bounded attacks of that norm): a sample counts as robust only when it is classified correctly and no
+ * attack (any mode) found a misclassified example within ε of it — minimal-perturbation attacks such as
+ * DeepFool count where their example lies within ε. An upper bound on true robust accuracy: a stronger
+ * attack could lower it. */
+export interface WorstCase {
+  kappa: number;
+  norm: Norm;
+  eps: number;
+  n: number;
+  accuracy: number;
+  /** Each counted (attack, mode) with its own accuracy within this ε. */
+  attacks: Array<{ attack: string; mode: AttackMode; accuracy: number }>;
+  /** Samples that only this (attack, mode) broke, per counted entry (same order). */
+  unique_breaks: number[];
+  bound: 'upper bound on robust accuracy';
 }
 
 /** Figure 7: accuracy[i][j] = accuracy of the model with target_kappas[j] on examples crafted on source_kappas[i]. */
@@ -180,6 +203,8 @@ export interface Report {
   transfer?: TransferMatrix;
   /** One transfer matrix per attack (`transfer` is the first of them). Optional. */
   transfers?: TransferMatrix[];
+  /** Worst case over all attacks, per κ and threat model. Optional. */
+  worst_case?: WorstCase[];
   curves?: IterationCurve[];
   examples?: ExampleImage[];
   tuning?: Tuning;
