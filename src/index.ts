@@ -52,3 +52,18 @@ export { Checkpoint, CHECKPOINT_DIR } from './runtime/report/checkpoint.js';
 export { writeReportDir, writeReportFiles, writeFileAtomic, prepareReportDir, ReportWriteError, PER_SAMPLE_FILE } from './runtime/report/write.js';
 export { renderReportHtml } from './runtime/report/html.js';
 export type * from './runtime/report/schema.js';
+export { evaluate, resolveEvalInput, datasetFamily, maskingWarnings, MODES, type EvalOptions, type EvalRun, type PerSampleRow } from './runtime/evaluate.js';
+export { tune, TUNE_SWEEPS, DEFAULT_QUANTILES, type TuneOptions } from './runtime/tune-run.js';
+export { chooseKappa, siteQuantiles, quantileMaps, type Objective } from './runtime/tune.js';
+export {
+  loadDataset, fromArrays, parseDataSpec, toAttackSpace, checkPreprocessing, DATA_KINDS, FASHION_MNIST_NORMALISATION, type Dataset,
+} from './runtime/dataset.js';
+export * from './runtime/data/index.js';
+export {
+  ATTACK_NAMES, makeAttack, resolveAttackParams, attackDefaults, parseAttackParams, isAttackName,
+  type AttackName, type DatasetFamily, type ParamValue,
+} from './runtime/attacks/registry.js';
+export type { Attack, AttackInput, AttackOutput } from './runtime/attacks/common.js';
+export { predictions, outcomes, summarise, perturbation, type SampleOutcome, type Summary } from './runtime/metrics.js';
+export { SpaceMap, Clamp, type ImageShape } from './runtime/space.js';
+export { silentProgress, stderrProgress, type Progress } from './runtime/progress.js';

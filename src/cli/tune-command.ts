@@ -1,12 +1,10 @@
 // `jumprelu tune MODEL --data KIND:PATH --max-accuracy-drop 0.5`: sweep κ (or per-layer quantiles with
 // --scale-aware), attack each candidate, and pick the most robust one within the clean-accuracy budget.
+// Only argument parsing here: the work is the library's tune() (src/runtime/tune-run.ts).
 
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { UsageError } from '../ir/errors.js';
-import { datasetFamily, evaluate, resolveEvalInput } from '../runtime/evaluate.js';
-import { toAttackSpace } from '../runtime/dataset.js';
-import { SpaceMap } from '../runtime/space.js';
-import { type Objective, chooseKappa, quantileMaps, siteQuantiles } from '../runtime/tune.js';
+import type { Objective } from '../runtime/tune.js';
+import { tune } from '../runtime/tune-run.js';
 import { type HarnessArgs, emit, harnessOptions, harnessSetup, numberList, onInterrupt } from './eval-command.js';
 
 export interface TuneArgs extends HarnessArgs {
@@ -16,49 +14,20 @@ export interface TuneArgs extends HarnessArgs {
   quantiles?: string;
 }
 
-const SWEEPS = { mnist: [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5], cifar10: [0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.09], other: [0, 0.25, 0.5, 1] };
-
 export async function runTune(a: TuneArgs): Promise<void> {
-  if (!Number.isFinite(a.maxAccuracyDrop) || a.maxAccuracyDrop < 0) throw new UsageError('--max-accuracy-drop must be a number ≥ 0 (percentage points)');
-  const { dataset, options } = await harnessSetup(a);
+  const { options } = await harnessSetup(a);
   const done = onInterrupt(options.report?.dir);
-  const attack = options.attacks[0]!;
-  if (options.attacks.length > 1) throw new UsageError('tune attacks with one attack (--attacks NAME)');
-  const mode = options.modes[0]!;
-  if (options.modes.length > 1) throw new UsageError('tune uses one mode (--mode white-box|gray-box|adaptive)');
-  const objective = (a.objective ?? (/^(deepfool|tr)/.test(attack) ? 'rho_all' : 'accuracy')) as Objective;
-  if (objective !== 'rho_all' && objective !== 'accuracy') throw new UsageError("--objective must be 'rho_all' or 'accuracy'");
-  let kappas: number[];
-  let run;
-  if (a.scaleAware) {
-    const quantiles = a.quantiles !== undefined ? numberList(a.quantiles, '--quantiles', { min: 0 }) : [0, 0.05, 0.1, 0.2, 0.3];
-    if (quantiles.some((q) => q >= 1)) throw new UsageError('--quantiles must lie in [0, 1)');
-    if (!quantiles.includes(0)) quantiles.unshift(0);
-    const n = Math.min(options.limit ?? dataset.count, dataset.count, 1000);
-    const input = resolveEvalInput(options);
-    const space = new SpaceMap(input.space, dataset, input.preprocessing.mean, input.preprocessing.std);
-    const x = toAttackSpace(dataset, input.preprocessing, input.space, n);
-    const q = await siteQuantiles(options.modelPath, x, n, space, quantiles, options.threads, options.batch);
-    const maps = quantileMaps(q, quantiles);
-    kappas = quantiles;
-    run = await evaluate({ ...options, kappas, kappaMaps: maps, kind: 'tune' });
-    const perLayer: Record<string, Record<string, number>> = {};
-    quantiles.forEach((quant, j) => {
-      perLayer[String(quant)] = Object.fromEntries(q.sites.map((s, i) => [`${s.key} ${s.node}`, q.kappas[i]![j]!]));
+  try {
+    const run = await tune({
+      ...options, maxAccuracyDrop: a.maxAccuracyDrop,
+      ...(a.kappa !== undefined ? { kappas: numberList(a.kappa, '--kappa', { min: 0 }) } : {}),
+      ...(a.objective !== undefined ? { objective: a.objective as Objective } : {}),
+      ...(a.scaleAware ? { scaleAware: a.quantiles !== undefined ? { quantiles: numberList(a.quantiles, '--quantiles', { min: 0 }) } : {} } : {}),
     });
-    run.report.settings.per_layer_kappa = perLayer;
-    const tuning = chooseKappa(run.report.clean, run.report.results, attack, mode, objective, a.maxAccuracyDrop);
-    tuning.objective += '; candidates are quantiles q: κ_l = q-quantile of layer l\'s positive pre-activations';
-    tuning.per_layer = tuning.chosen_kappa === null ? null : { quantile: tuning.chosen_kappa, kappas: perLayer[String(tuning.chosen_kappa)]! };
-    run.report.tuning = tuning;
-  } else {
-    kappas = a.kappa !== undefined ? numberList(a.kappa, '--kappa', { min: 0 }) : SWEEPS[datasetFamily(dataset)];
-    if (!kappas.includes(0)) kappas = [0, ...kappas];
-    run = await evaluate({ ...options, kappas, kind: 'tune' });
-    run.report.tuning = chooseKappa(run.report.clean, run.report.results, attack, mode, objective, a.maxAccuracyDrop);
+    await emit(a, run);
+  } finally {
+    done();
   }
-  await emit(a, run);
-  done();
 }
 
 export const tuneCommand: CommandModule<object, TuneArgs> = {

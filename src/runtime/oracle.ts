@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import { buildGradientModel, gradientSignature, freeBatchDimension, type GradientSignature } from '../autodiff/index.js';
 import { encodeModel } from '../ir/encode.js';
-import { JumpReluError, UnsupportedModelError, UsageError } from '../ir/errors.js';
+import { InvalidModelError, JumpReluError, UnsupportedModelError } from '../ir/errors.js';
 import { loadModel } from '../ir/io.js';
 import type { Model } from '../ir/model.js';
 import type { KappaMap } from '../passes/kappa-map.js';
@@ -101,9 +101,11 @@ export async function ortCall<T>(what: string, f: () => Promise<T>): Promise<T> 
 /** The one non-initializer graph input and the first output of a classifier. */
 export function classifierInterface(model: Model): { input: string; output: string } {
   const inputs = model.graph.inputs.filter((v) => !v.initializer);
-  if (inputs.length !== 1) throw new UsageError(`the model must have exactly one input (it has ${inputs.length}: ${inputs.map((v) => v.name).join(', ')})`);
+  if (inputs.length !== 1) {
+    throw new UnsupportedModelError(`the harness evaluates classifiers with exactly one input (this model has ${inputs.length}: ${inputs.map((v) => v.name).join(', ')})`, { code: 'classifier-inputs' });
+  }
   const out = model.graph.outputs[0];
-  if (!out) throw new UsageError('the model has no output');
+  if (!out) throw new InvalidModelError('the model has no output', { code: 'no-output' });
   return { input: inputs[0]!.name, output: out.name };
 }
 
@@ -134,7 +136,7 @@ export class ModelOracle implements Oracle {
       freeBatchDimension(model);
     } catch (e) {
       if (!(e instanceof JumpReluError)) throw e;
-      throw new UsageError(`cannot run the model on batches: ${e.message}`);
+      throw new UnsupportedModelError(`cannot run the model on batches: ${e.message}`, { code: 'fixed-batch' });
     }
   }
 

@@ -12,6 +12,7 @@ import { findSites } from '../passes/sites.js';
 import { freeBatchDimension } from '../autodiff/index.js';
 import { ValueInfo } from '../ir/value-info.js';
 import { classifierInterface } from './oracle.js';
+import { prepareClassifier } from './input-convention.js';
 import type { AttackResult, CleanResult, Tuning, TuningCandidate } from './report/schema.js';
 import type { SpaceMap } from './space.js';
 
@@ -22,6 +23,7 @@ export async function siteQuantiles(
   modelPath: string, x: Float32Array, n: number, space: SpaceMap, quantiles: readonly number[], threads: number, batch: number,
 ): Promise<{ sites: Array<{ key: string; node: string }>; kappas: number[][] }> {
   const model = loadModel(modelPath);
+  prepareClassifier(model); // the same float NCHW input and logits output the oracles run
   const { input } = classifierInterface(model);
   freeBatchDimension(model);
   const sites = findSites(model).filter((s) => s.kind === 'relu' && s.graphPath === 'main');
