@@ -67,3 +67,4 @@ export type { Attack, AttackInput, AttackOutput } from './runtime/attacks/common
 export { predictions, outcomes, summarise, perturbation, type SampleOutcome, type Summary } from './runtime/metrics.js';
 export { SpaceMap, Clamp, type ImageShape } from './runtime/space.js';
 export { silentProgress, stderrProgress, type Progress } from './runtime/progress.js';
+export { type Criterion, misclassification, targeted } from './runtime/criterion.js';

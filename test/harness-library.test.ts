@@ -27,6 +27,15 @@ test('evaluate, tune, datasets, registry and report writer from the package entr
     const onDisk = JSON.parse(readFileSync(join(dir, 'eval', 'report.json'), 'utf8')) as jumprelu.Report;
     assert.deepEqual(onDisk.results.map((r) => r.accuracy), report.results.map((r) => r.accuracy));
     assert.ok(existsSync(join(dir, 'eval', 'report.html')) && !existsSync(join(dir, 'eval', jumprelu.CHECKPOINT_DIR)));
+    // a targeted criterion: only predictions of the target class count as successes
+    const targets = Int32Array.from(dataset.labels, (l) => (l + 1) % 10);
+    const tg = await jumprelu.evaluate({ ...base, kappas: [0], criterion: jumprelu.targeted(targets) });
+    assert.equal(tg.report.settings.criterion, 'targeted');
+    const hits = tg.perSample.filter((r) => r.clean_pred === r.label && r.adv_pred === targets[r.index]).length;
+    assert.equal(tg.perSample.filter((r) => r.success).length, hits);
+    const untargeted = perSample.filter((r) => r.kappa === 0 && r.success).length;
+    assert.ok(hits < untargeted, `targeted successes ${hits} < misclassifications ${untargeted}`);
+    assert.equal(tg.report.results[0]!.accuracy, report.results[0]!.accuracy, 'accuracy under attack does not depend on the criterion');
     const t = await jumprelu.tune({ ...base, kappas: [0, 0.5], maxAccuracyDrop: 100 });
     assert.equal(t.report.kind, 'tune');
     assert.equal(t.report.tuning?.candidates.length, 2);

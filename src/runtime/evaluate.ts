@@ -30,6 +30,7 @@ import type {
 } from './report/schema.js';
 import { Clamp, SpaceMap } from './space.js';
 import { toolVersion } from './version.js';
+import { type Criterion, misclassification } from './criterion.js';
 import { Checkpoint } from './report/checkpoint.js';
 import { PER_SAMPLE_FILE, ReportWriteError, perSampleLine, prepareReportDir, writeFileAtomic, writeReportFiles } from './report/write.js';
 
@@ -71,6 +72,8 @@ export interface EvalOptions {
    * checkpointed there (same settings) and ends with the report an uninterrupted run gives.
    */
   report?: { dir: string; resume?: boolean };
+  /** What counts as a successful attack (default: misclassification); recorded in settings.criterion. */
+  criterion?: Criterion;
 }
 
 export type PerSampleRow = { kappa: number; attack: string; mode: AttackMode } & SampleOutcome;
@@ -164,6 +167,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
     kappas: [...o.kappas], attacks: attackParams, modes: [...o.modes], limit: o.limit, batch: o.batch, ort_threads: o.threads, seed,
     examples_per_result: nExamples,
   };
+  const criterion = o.criterion ?? misclassification;
+  if (criterion !== misclassification) settings.criterion = criterion.name;
   if (o.modes.includes('gray-box')) settings.gray_box_source_kappa = sourceKappa;
   if (o.modes.includes('adaptive')) settings.adaptive_grad_kappa = adaptiveGradKappa;
   const transfers: TransferMatrix[] = [];
@@ -243,7 +248,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
     const target = oracleFor(kappa);
     const advPred = predictions(await target.forward(c.out.adv, n), n);
     const cp = await cleanPredFor(kappa);
-    const rows = outcomes(attack.norm, x, c.out.adv, size, labels, cp, advPred, c.out.iterations, c.out.zeroGradient);
+    const rows = outcomes(attack.norm, x, c.out.adv, size, labels, cp, advPred, c.out.iterations, c.out.zeroGradient, 0, criterion);
     const s = summarise(rows, c.out.attacked);
     const wall = c.wall + (performance.now() - t0) / 1000;
     const r: AttackResult = {

@@ -7,6 +7,7 @@
 
 import type { AttackMode, AttackResult, Norm, WorstCase } from './report/schema.js';
 import { argmax } from './oracle.js';
+import { type Criterion, misclassification } from './criterion.js';
 
 export interface SampleOutcome {
   index: number;
@@ -53,13 +54,13 @@ export function predictions(logits: Float32Array, n: number): Int32Array {
 
 export function outcomes(
   norm: Norm, x: Float32Array, adv: Float32Array, size: number, labels: Int32Array, cleanPred: Int32Array, advPred: Int32Array,
-  iterations: Int32Array, zeroGradient: Uint8Array, indexOffset = 0,
+  iterations: Int32Array, zeroGradient: Uint8Array, indexOffset = 0, criterion: Criterion = misclassification,
 ): SampleOutcome[] {
   return Array.from({ length: labels.length }, (_, i) => {
     const { abs, rho } = perturbation(norm, x, adv, i, size);
     return {
       index: i + indexOffset, label: labels[i]!, clean_pred: cleanPred[i]!, adv_pred: advPred[i]!,
-      success: cleanPred[i] === labels[i] && advPred[i] !== labels[i], rho, abs, iterations: iterations[i]!, zero_gradient: zeroGradient[i] === 1,
+      success: cleanPred[i] === labels[i] && criterion.adversarial(advPred[i]!, labels[i]!, i + indexOffset), rho, abs, iterations: iterations[i]!, zero_gradient: zeroGradient[i] === 1,
     };
   });
 }

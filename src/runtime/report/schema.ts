@@ -79,6 +79,8 @@ export interface ReportSettings {
   gray_box_source_kappa?: number;
   /** Adaptive: the gradient κ (0: ReLU surrogate). Optional. */
   adaptive_grad_kappa?: number;
+  /** What counted as a successful attack when not a misclassification ('targeted'). Optional. */
+  criterion?: string;
   /** Pictures kept per (κ, attack, mode). Optional. */
   examples_per_result?: number;
 }
