@@ -22,7 +22,10 @@
 #include <cstdint>
 
 namespace jumprelu_cuda {
-namespace {
+// A named namespace, not an anonymous one: nvcc mangles anonymous namespaces with a hash of the source
+// file's path, which would make the library depend on where it was built (build-prebuilt.sh checks that
+// builds are reproducible). Hidden visibility and the linker version script keep these names local anyway.
+namespace detail {
 
 // ---- element traits: storage type and exact widening to float ----
 
@@ -184,7 +187,8 @@ void launch_index(const Args& a, cudaStream_t stream) {
   }
 }
 
-}  // namespace
+}  // namespace detail
+using namespace detail;
 
 int launch(const Args& a, void* stream_handle, const char** message) {
   if (message) *message = "";

@@ -46,7 +46,7 @@ export function convertOptions(y: Argv): Argv<ConvertArgs> {
     .option('in-place', { type: 'boolean', describe: 'allow OUT to be IN (or omit OUT)' })
     .option('external-data', { type: 'string', coerce: strictNumber('--external-data'), describe: 'store initializers of at least this many bytes in OUT.data' })
     .option('external-data-location', { type: 'string', describe: 'file name for --external-data (relative to OUT)' })
-    .option('emit-customops', { type: 'string', describe: 'build the custom-op library and copy it to this folder' })
+    .option('emit-customops', { type: 'string', describe: 'copy the prebuilt custom-op libraries and a usage note to this folder' })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'stack traces on errors' }) as unknown as Argv<ConvertArgs>;
 }
 
@@ -134,6 +134,11 @@ export async function runConvert(a: ConvertArgs): Promise<void> {
   // Built first: a library that fails to build must not leave a model behind that nothing can run.
   const customOps = a.emitCustomops ? emitCustomOps(a.emitCustomops) : undefined;
   const saved = saveModel(model, output, saveOptions);
+  if (report.sites.some((site) => site.target === 'custom' && (site.action === 'converted' || site.action === 'updated' || site.action === 'unchanged'))) {
+    process.stderr.write(`note: ${output} needs the JumpReLU custom-op library (libjumprelu_customops.so; --emit-customops DIR copies it), ` +
+      'which ONNX Runtime for Python, C and C++ can load but onnxruntime-node and onnxruntime-web cannot: for Node or the browser use ' +
+      "--target thresholded-relu (jumprelu eval/grad rewrite custom sites into it themselves); see docs/customops.md\n");
+  }
   if (a.json) {
     process.stdout.write(`${JSON.stringify({ input: a.input, output, target: report.target, counts: report.counts, sites: report.sites, bytes: saved.modelBytes, externalFiles: saved.externalFiles, customOps }, null, 2)}\n`);
   } else {
@@ -141,7 +146,7 @@ export async function runConvert(a: ConvertArgs): Promise<void> {
     process.stdout.write(`${formatSiteTable(report.sites)}\n`);
     process.stdout.write(`wrote ${output} (${report.target}): ${c.converted} converted, ${c.updated} updated, ${c.unchanged} unchanged, ` +
       `${c['kept-relu']} kept as ReLU (κ = 0), ${c.skipped} skipped, ${c.reported} reported\n`);
-    if (customOps) process.stdout.write(`custom-op library: ${customOps}\n`);
+    if (customOps) process.stdout.write(`custom-op library: ${customOps.library}${customOps.cudaLibrary ? ` (CPU); ${customOps.cudaLibrary} (CPU + CUDA)` : ''}; usage: ${customOps.note}\n`);
   }
 }
 

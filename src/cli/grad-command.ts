@@ -3,6 +3,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../ir/errors.js';
 import { loadModel, saveModel } from '../ir/io.js';
+import { customToStandardForm, describeStandardForm } from './standard-form.js';
 import { GRADIENT_MODES, type GradientMode, type GradientSignature, buildGradientModel, gradientSignature } from '../autodiff/index.js';
 
 export interface GradArgs {
@@ -57,6 +58,8 @@ export function formatSignature(s: GradientSignature): string {
 export async function runGrad(a: GradArgs): Promise<void> {
   if (a.gradKappa !== undefined && !Number.isFinite(a.gradKappa)) throw new UsageError('--grad-kappa needs a finite number');
   const model = loadModel(a.input);
+  // A gradient model with the custom op would need the library wherever it runs, and onnxruntime-node cannot load it.
+  process.stderr.write(describeStandardForm(customToStandardForm(model), 'the gradient model is written without the custom-op library'));
   const grad = buildGradientModel(model, {
     wrt: a.wrt.map(String),
     of: a.of.map(String),
