@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JumpReluError } from '../ir/errors.js';
+import { JumpReluError, UsageError } from '../ir/errors.js';
 import { packageRoot } from '../package-root.js';
 
 /** What build-prebuilt.sh writes next to the libraries (MANIFEST.json). */
@@ -69,24 +69,25 @@ export function prebuiltCustomOps(): { dir: string; manifest: CustomOpsManifest 
     const inCheckout = fs.existsSync(path.join(root, '.git'));
     throw new JumpReluError(inCheckout
       ? `no prebuilt custom-op library in ${dir}: run \`npm run build:prebuilt\` in this checkout first (${BUILD_HINT})`
-      : `this package has no prebuilt custom-op library for ${platformKey()} (only linux-x64 ships); build one from its sources: bash ${path.join(customops, 'build.sh')} BUILD_DIR (${BUILD_HINT})`);
+      : `this package has no prebuilt custom-op library for ${platformKey()} (only linux-x64 ships); build one from its sources: bash ${path.join(customops, 'build.sh')} BUILD_DIR (${BUILD_HINT})`,
+    { code: 'customops-missing' });
   }
   let manifest: CustomOpsManifest;
   try {
     manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as CustomOpsManifest;
   } catch (e) {
-    throw new JumpReluError(`${manifestFile} is not valid JSON: ${(e as Error).message}`);
+    throw new JumpReluError(`${manifestFile} is not valid JSON: ${(e as Error).message}`, { code: 'customops-damaged' });
   }
   const sources = customOpsSourcesHash(customops);
   if (sources !== undefined && sources !== manifest.sources_sha256) {
-    throw new JumpReluError(`the prebuilt custom-op libraries in ${dir} were built from other sources than customops/ holds now: run \`npm run build:prebuilt\``);
+    throw new JumpReluError(`the prebuilt custom-op libraries in ${dir} were built from other sources than customops/ holds now: run \`npm run build:prebuilt\``, { code: 'customops-stale' });
   }
   for (const lib of Object.values(manifest.libraries)) {
     const file = path.join(dir, lib.file);
-    if (!fs.existsSync(file)) throw new JumpReluError(`prebuilt custom-op library ${file} is missing`);
-    if (sha256File(file) !== lib.sha256) throw new JumpReluError(`prebuilt custom-op library ${file} does not match its manifest (damaged installation?)`);
+    if (!fs.existsSync(file)) throw new JumpReluError(`prebuilt custom-op library ${file} is missing`, { code: 'customops-damaged' });
+    if (sha256File(file) !== lib.sha256) throw new JumpReluError(`prebuilt custom-op library ${file} does not match its manifest (damaged installation?)`, { code: 'customops-damaged' });
   }
-  if (!manifest.libraries.cpu) throw new JumpReluError(`${manifestFile} lists no CPU library`);
+  if (!manifest.libraries.cpu) throw new JumpReluError(`${manifestFile} lists no CPU library`, { code: 'customops-damaged' });
   return { dir, manifest };
 }
 
@@ -98,17 +99,17 @@ function copyAtomic(from: string, to: string): void {
     fs.renameSync(tmp, to);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw new JumpReluError(`cannot write ${to}: ${(e as Error).message}`);
+    throw new JumpReluError(`cannot write ${to}: ${(e as Error).message}`, { code: 'customops-write' });
   }
 }
 
 export function emitCustomOps(destDir: string): EmittedCustomOps {
   const { dir, manifest } = prebuiltCustomOps();
-  if (fs.existsSync(destDir) && !fs.statSync(destDir).isDirectory()) throw new JumpReluError(`--emit-customops ${destDir} is not a folder`);
+  if (fs.existsSync(destDir) && !fs.statSync(destDir).isDirectory()) throw new UsageError(`--emit-customops ${destDir} is not a folder`, { code: 'emit-customops-dir' });
   try {
     fs.mkdirSync(destDir, { recursive: true });
   } catch (e) {
-    throw new JumpReluError(`cannot create ${destDir}: ${(e as Error).message}`);
+    throw new JumpReluError(`cannot create ${destDir}: ${(e as Error).message}`, { code: 'customops-write' });
   }
   const out: Partial<EmittedCustomOps> = {};
   for (const [kind, lib] of Object.entries(manifest.libraries)) {

@@ -6,7 +6,7 @@
 // recorded sites by target and keeps their κ and gradient κ.
 
 import { CUSTOM_DOMAIN, findSites, graphsWithPaths } from '../passes/sites.js';
-import { JumpReluError } from '../ir/errors.js';
+import { UnsupportedModelError } from '../ir/errors.js';
 import type { Model } from '../ir/model.js';
 import type { KappaMap } from '../passes/kappa-map.js';
 import { retrofit } from '../index.js';
@@ -34,8 +34,9 @@ export function customToStandardForm(model: Model): StandardFormResult {
   if (total === 0) return result;
   const sites = findSites(model).filter((s) => s.kind === 'jumprelu' && s.record?.target === 'custom');
   if (sites.length !== total) {
-    throw new JumpReluError(`the model has ${total} ${CUSTOM_DOMAIN} node(s) but only ${sites.length} recorded JumpReLU site(s): ` +
-      'onnxruntime-node cannot load the custom-op library and the other nodes\' κ is unknown; convert the original model with --target thresholded-relu');
+    throw new UnsupportedModelError(`the model has ${total} ${CUSTOM_DOMAIN} node(s) but only ${sites.length} recorded JumpReLU site(s): ` +
+      'onnxruntime-node cannot load the custom-op library and the other nodes\' κ is unknown; convert the original model with --target thresholded-relu',
+      { code: 'custom-sites-unrecorded' });
   }
   const opset = model.opsetVersion('') ?? 0n;
   const byTarget = { 'thresholded-relu': new Map(), where: new Map() } satisfies Record<string, KappaMap['byIndex']>;
@@ -54,7 +55,7 @@ export function customToStandardForm(model: Model): StandardFormResult {
     else result.where = done;
   }
   const left = customNodeCount(model);
-  if (left !== 0) throw new JumpReluError(`${left} ${CUSTOM_DOMAIN} node(s) could not be rewritten into standard ops`);
+  if (left !== 0) throw new UnsupportedModelError(`${left} ${CUSTOM_DOMAIN} node(s) could not be rewritten into standard ops`, { code: 'custom-sites-unrecorded' });
   return result;
 }
 
