@@ -143,3 +143,61 @@ test('NHWC input, Mul/Add normalisation and a final Softmax: cut and resolved fr
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('uint8 input with Cast and ÷255 in the graph is fed 0–255 and gives the plain model\'s figures; BatchNormalization is read as a normalisation; ORT failures are one line', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'jumprelu-input-'));
+  try {
+    const { images, labels } = defaultHeldoutPaths();
+    const data = `mnist:${images},${labels}`;
+    // uint8 → Cast → Div 255 → Sub mean → Div std → LeNet
+    const m = loadModel(defaultModelPath());
+    const g = m.graph;
+    const old = g.inputs[0]!;
+    const first = g.nodes[0]!;
+    const bytes = new Value('bytes');
+    bytes.scope = g;
+    const cast = g.insertBefore(first, new Node('Cast', [bytes], { outputNames: ['f'], name: 'cast', attributes: [Attribute.int('to', DataType.FLOAT)] }));
+    const d255 = g.insertBefore(first, new Node('Div', [cast.outputs[0]!, g.addInitializer(makeTensor('k255', DataType.FLOAT, [], [255]))], { outputNames: ['p'], name: 'd255' }));
+    const sub = g.insertBefore(first, new Node('Sub', [d255.outputs[0]!, g.addInitializer(makeTensor('mu', DataType.FLOAT, [1], [0.1307]))], { outputNames: ['c'], name: 'sub' }));
+    const div = g.insertBefore(first, new Node('Div', [sub.outputs[0]!, g.addInitializer(makeTensor('sd', DataType.FLOAT, [1], [0.3081]))], { outputNames: ['z'], name: 'div' }));
+    old.replaceAllUsesWith(div.outputs[0]!);
+    g.inputs[0] = bytes;
+    g.inputInfos[0] = ValueInfo.tensor(DataType.UINT8, ['N', 1, 28, 28]);
+    const model = join(dir, 'uint8.onnx');
+    saveModel(m, model);
+    const common = ['--kappa', '0', '--attacks', 'fgsm', '--limit', '40', '--space', 'pixel'];
+    const r = await json(['eval', model, '--data', data, ...common]);
+    assert.match(r.input_convention!.model_expects, /^0–255 pixels \(uint8\), normalised in its graph \(Cast uint8→float, Div, Sub, Div: mean 0\.1307, std 0\.3081\)/);
+    assert.deepEqual(r.data.preprocessing.std, [1 / 255]);
+    const plain = await json(['eval', defaultModelPath(), '--data', data, ...common]);
+    assert.equal(r.clean[0]!.accuracy, plain.clean[0]!.accuracy);
+    assert.ok(Math.abs(r.results[0]!.accuracy - plain.results[0]!.accuracy) <= 1 / 40 + 1e-9);
+
+    // BatchNormalization(scale 2, bias 1, mean 0.5, var 4 − ε) as the first op: y = (u − 0.5)·2/2 + 1 → mean −0.5, std 1
+    const b = loadModel(defaultModelPath());
+    const bg = b.graph;
+    const inp = bg.inputs[0]!;
+    const fresh = new Value('x0');
+    fresh.scope = bg;
+    const c = (name: string, v: number) => bg.addInitializer(makeTensor(name, DataType.FLOAT, [1], [v]));
+    const bn = bg.insertBefore(bg.nodes[0]!, new Node('BatchNormalization', [fresh, c('s', 2), c('bb', 1), c('mm', 0.5), c('vv', 4 - 1e-5)], { outputNames: ['bn'], name: 'bn' }));
+    inp.replaceAllUsesWith(bn.outputs[0]!);
+    bg.inputs[0] = fresh;
+    const a = analyseInput(b);
+    assert.deepEqual(a.chain, ['BatchNormalization']);
+    assert.ok(Math.abs(a.affine!.a[0]! - 1) < 1e-6 && Math.abs(a.affine!.b[0]! - 0.5) < 1e-6, JSON.stringify(a.affine));
+
+    // a model whose declared input leaves H, W open, fed images its Gemm cannot take: ONNX Runtime's error as one line
+    const open = loadModel(defaultModelPath());
+    open.graph.inputInfos[0] = ValueInfo.tensor(DataType.FLOAT, ['N', 1, 'H', 'W']);
+    saveModel(open, join(dir, 'open.onnx'));
+    const { writeFileSync } = await import('node:fs');
+    const { npy } = await import('./helpers/arrays.js');
+    writeFileSync(join(dir, 'x.npy'), npy('|u1', [4, 14, 14], new Uint8Array(4 * 196).fill(100)));
+    writeFileSync(join(dir, 'y.npy'), npy('<i8', [4], new Uint8Array(32)));
+    await assert.rejects(cli(['eval', join(dir, 'open.onnx'), '--data', `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`, '--quiet', '--attacks', 'fgsm']),
+      (e: Error) => e instanceof JumpReluError && (e as JumpReluError).code === 'ort-failed' && /^ONNX Runtime cannot run the model: /.test(e.message) && !/\n|\x1b/.test(e.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
