@@ -30,8 +30,7 @@ function buildChain(blocks: number, channels: number, external: { file: string; 
   model.opsetImports = [{ domain: '', version: 17n }];
   const x = new Value('x');
   x.scope = g;
-  g.inputs.push(x);
-  g.inputInfos.push(ValueInfo.tensor(DataType.FLOAT, ['N', channels, 8, 8]));
+  g.addInput(x, ValueInfo.tensor(DataType.FLOAT, ['N', channels, 8, 8]));
   const perTensor = channels * channels * 9 * 4;
   const fd = external ? fs.openSync(external.file, 'w') : null;
   const chunk = Buffer.alloc(Math.min(perTensor, 64 << 20));
@@ -56,8 +55,7 @@ function buildChain(blocks: number, channels: number, external: { file: string; 
     cur = relu.outputs[0]!;
   }
   if (fd !== null) fs.closeSync(fd);
-  g.outputs.push(cur);
-  g.outputInfos.push(ValueInfo.tensor(DataType.FLOAT, ['N', channels, 8, 8]));
+  g.addOutput(cur, ValueInfo.tensor(DataType.FLOAT, ['N', channels, 8, 8]));
   return model;
 }
 

@@ -101,8 +101,7 @@ export class TinyModel {
   input(name: string, dims: (number | string)[], elem: number = DataType.FLOAT): Value {
     const v = new Value(name);
     v.scope = this.graph;
-    this.graph.inputs.push(v);
-    this.graph.inputInfos.push(ValueInfo.tensor(elem, dims));
+    this.graph.addInput(v, ValueInfo.tensor(elem, dims));
     return v;
   }
 
@@ -133,8 +132,7 @@ export class TinyModel {
   output(...values: Value[]): Model {
     const info = new ShapeInfo(this.graph, Number(this.model.opsetVersion('')));
     for (const v of values) {
-      this.graph.outputs.push(v);
-      this.graph.outputInfos.push(ValueInfo.tensor(info.elem(v) ?? DataType.FLOAT, info.shape(v)));
+      this.graph.addOutput(v, ValueInfo.tensor(info.elem(v) ?? DataType.FLOAT, info.shape(v)));
     }
     return this.model;
   }
@@ -213,8 +211,7 @@ function probeModel(model: Model): { probe: Model; branches: Branch[] } {
   const branches: Branch[] = [];
   const expose = (v: Value, elem: number, cuts: number[] | null) => {
     if (!g.outputs.includes(v)) {
-      g.outputs.push(v);
-      g.outputInfos.push(ValueInfo.tensor(elem, null));
+      g.addOutput(v, ValueInfo.tensor(elem, null));
     }
     branches.push({ name: v.name, cuts });
   };
@@ -388,8 +385,7 @@ function withInitializersAsInputs(model: Model, names: string[]): Model {
     const t = v.initializer!;
     copy.graph.removeInitializer(v);
     v.initializer = null;
-    copy.graph.inputs.push(v);
-    copy.graph.inputInfos.push(ValueInfo.tensor(t.dataType, t.dims.map(Number)));
+    copy.graph.addInput(v, ValueInfo.tensor(t.dataType, t.dims.map(Number)));
   }
   return copy;
 }

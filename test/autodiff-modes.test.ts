@@ -319,8 +319,7 @@ function ifModelBytes(): Uint8Array {
   const branch = (op: string) => {
     const g = new Graph(op, m.graph);
     const n = g.append(new Node(op, [x], { outputNames: [`${op}_out`] }));
-    g.outputs.push(n.outputs[0]!);
-    g.outputInfos.push(ValueInfo.tensor(DataType.FLOAT, [2]));
+    g.addOutput(n.outputs[0]!, ValueInfo.tensor(DataType.FLOAT, [2]));
     return g;
   };
   const node = new Node('If', [cond], {

@@ -119,8 +119,7 @@ function withPreActivations(model: Model): { probe: Model; names: string[] } {
   const probe = decodeModel(encodeModel(model).toBytes());
   const values = activationInputs(probe);
   for (const v of values) {
-    probe.graph.outputs.push(v);
-    probe.graph.outputInfos.push(ValueInfo.tensor(DataType.FLOAT, null));
+    probe.graph.addOutput(v, ValueInfo.tensor(DataType.FLOAT, null));
   }
   return { probe, names: values.map((v) => v.name) };
 }

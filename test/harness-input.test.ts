@@ -46,8 +46,7 @@ function pixelModel(file: string, options: { nhwc?: boolean; softmax?: boolean; 
     add(new Node('Div', [v, g.addInitializer(makeTensor('std', DataType.FLOAT, [], [0.3081]))], { outputNames: ['normalised'], name: 'norm_div' }));
   }
   old.replaceAllUsesWith(v);
-  g.inputs[0] = pixels;
-  g.inputInfos[0] = ValueInfo.tensor(DataType.FLOAT, options.nhwc ? ['N', 28, 28, 1] : ['N', 1, 28, 28]);
+  g.replaceInput(g.inputs[0]!, pixels, ValueInfo.tensor(DataType.FLOAT, options.nhwc ? ['N', 28, 28, 1] : ['N', 1, 28, 28]));
   if (options.softmax) {
     const out = g.outputs[0]!;
     const sm = g.append(new Node('Softmax', [out], { outputNames: ['probs'], name: 'probs', attributes: [Attribute.int('axis', 1)] }));

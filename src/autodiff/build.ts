@@ -9,6 +9,7 @@
 // The names of the added inputs and outputs are recorded in metadata_props['jumprelu.gradient'] (JSON,
 // see GradientSignature) and returned by gradientSignature().
 
+import { assertValid } from '../ir/verify.js';
 import { decodeModel } from '../ir/decode.js';
 import { encodeModel } from '../ir/encode.js';
 import { UsageError } from '../ir/errors.js';
@@ -106,8 +107,7 @@ function prepareOpset(model: Model): number {
 function addInput(graph: Graph, names: NameAuthority, base: string, elem: number, shape: Dim[] | null): Value {
   const v = new Value(names.fresh(base));
   v.scope = graph;
-  graph.inputs.push(v);
-  graph.inputInfos.push(ValueInfo.tensor(elem, shape));
+  graph.addInput(v, ValueInfo.tensor(elem, shape));
   return v;
 }
 
@@ -121,8 +121,7 @@ function addOutput(e: Emitter, base: string, value: Value, elem: number, shape: 
   e.anchor = null;
   const id = e.one('Identity', [value]);
   id.name = name;
-  e.graph.outputs.push(id);
-  e.graph.outputInfos.push(ValueInfo.tensor(elem, shape));
+  e.graph.addOutput(id, ValueInfo.tensor(elem, shape));
   return name;
 }
 
@@ -146,6 +145,7 @@ export function buildGradientModel(model: Model, options: GradientOptions): Mode
     if (options.gradKappa !== undefined) throw new UsageError('give gradKappa or surrogateTau, not both');
   }
 
+  assertValid(model, 'input model', 'verify-input');
   const m = cloneModel(model);
   const opset = prepareOpset(m);
   if (options.freeBatch) freeBatchDimension(m);
@@ -202,14 +202,12 @@ export function buildGradientModel(model: Model, options: GradientOptions): Mode
     const batch = t.shape?.[0] ?? 'N';
     // The loss modes output the logits, the loss or differences, and the gradients only.
     const declaredLogits = graph.outputs.includes(logits) ? graph.outputInfos[graph.outputs.indexOf(logits)]! : null;
-    graph.outputs = [];
-    graph.outputInfos = [];
+    graph.setOutputs([]);
     const labels = addInput(graph, names, 'labels', DataType.INT64, [batch]);
     info.set(labels, { elem: DataType.INT64, shape: [batch] });
     signature.inputs.labels = labels.name;
     if (mode === 'cross-entropy') {
-      graph.outputs.push(logits);
-      graph.outputInfos.push(declaredLogits ?? ValueInfo.tensor(t.elem, t.shape));
+      graph.addOutput(logits, declaredLogits ?? ValueInfo.tensor(t.elem, t.shape));
       signature.outputs.logits = logits.name;
       grads = crossEntropy(e, info, logits, labels, t.elem, signature, (seeds) =>
         differentiate({ graph, e, info, opset, kappa, wrt: leaves, seeds, requireOpset }));
@@ -236,6 +234,7 @@ export function buildGradientModel(model: Model, options: GradientOptions): Mode
     signature.opset = needOpset;
   }
   m.setMetadata(GRADIENT_METADATA_KEY, JSON.stringify(signature));
+  assertValid(m, "after pass 'gradient'");
   return m;
 }
 

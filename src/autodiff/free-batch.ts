@@ -6,6 +6,7 @@
 // had batch 1 now carries the batch. It throws a UsageError naming the node where the batch is lost
 // when it cannot.
 
+import { runVerified } from '../ir/verify.js';
 import { UsageError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
@@ -48,6 +49,10 @@ function dim0(info: ValueInfo | null | undefined): number | string | null | unde
 
 /** Frees the batch dimension of the main graph in place; see the file comment. */
 export function freeBatchDimension(model: Model, options: FreeBatchOptions = {}): FreeBatchReport {
+  return runVerified(model, 'free-batch', (m) => freeBatch(m, options));
+}
+
+function freeBatch(model: Model, options: FreeBatchOptions): FreeBatchReport {
   const symbol = options.symbol ?? 'N';
   const graph = model.graph;
   const opset = Number(model.opsetVersion('') ?? 0n);
@@ -59,7 +64,7 @@ export function freeBatchDimension(model: Model, options: FreeBatchOptions = {})
     return report;
   }
   for (const { v, i } of fixed) {
-    graph.inputInfos[i] = withDim0(graph.inputInfos[i]!, symbol);
+    graph.setInputInfo(v, withDim0(graph.inputInfos[i]!, symbol));
     report.inputs.push(v.name);
   }
 
@@ -92,19 +97,19 @@ export function freeBatchDimension(model: Model, options: FreeBatchOptions = {})
   graph.outputs.forEach((v, i) => {
     if (dim0(graph.outputInfos[i]) !== 1) return;
     if (info.shape(v)?.[0] === symbol) {
-      graph.outputInfos[i] = withDim0(graph.outputInfos[i]!, symbol);
+      graph.setOutputInfo(i, withDim0(graph.outputInfos[i]!, symbol));
       report.outputs.push(v.name);
     } else {
       problems.push(`output '${v.name}' keeps batch 1${whereLost(graph, info, symbol, v)}`);
     }
   });
   // Declared intermediate shapes with batch 1 would now contradict the graph: fix or drop them.
-  graph.valueInfos = graph.valueInfos.flatMap((entry) => {
+  graph.setValueInfos(graph.valueInfos.flatMap((entry) => {
     if (dim0(entry.info) !== 1) return [entry];
     const inferred = info.shape(entry.value)?.[0];
     if (inferred === symbol) return [{ value: entry.value, info: withDim0(entry.info, symbol) }];
     return inferred === 1 ? [entry] : [];
-  });
+  }));
   if (problems.length > 0) {
     throw new UsageError(`cannot free the batch dimension: ${problems.join('; ')}`);
   }

@@ -175,8 +175,9 @@ function decodeGraph(bytes: Uint8Array, parentScope: DecodeScope | null, outer: 
         break;
       }
       case GraphField.sparseInitializer: {
-        const v = new Value(sparseTensorName(message(f)));
-        graph.sparseInitializers.push({ value: v, bytes: f.payload });
+        const tensors = sparseParts(message(f));
+        const v = new Value(tensors[0]?.name ?? '');
+        graph.sparseInitializers.push({ value: v, bytes: f.payload, tensors });
         scope.define(v);
         break;
       }
@@ -185,9 +186,8 @@ function decodeGraph(bytes: Uint8Array, parentScope: DecodeScope | null, outer: 
         // Before IR 4 an input may also be an initializer: then both are the same value.
         const existing = scope.names.get(name);
         const v = existing && existing.initializer ? existing : new Value(name);
-        graph.inputs.push(v);
-        graph.inputInfos.push(info);
         if (v !== existing) scope.define(v);
+        graph.addInput(v, info);
         break;
       }
       case GraphField.output: outputFields.push(f); break;
@@ -197,8 +197,11 @@ function decodeGraph(bytes: Uint8Array, parentScope: DecodeScope | null, outer: 
   }
   graph.layout = layout;
   // Initializers listed after an input of the same name (old models): unify them with the input.
+  const inputsByName = new Map<string, Value>();
+  for (const i of graph.inputs) if (!inputsByName.has(i.name)) inputsByName.set(i.name, i);
   for (const [k, v] of graph.initializers) {
-    const input = graph.inputs.find((i) => i.name === v.name && i !== v);
+    const found = inputsByName.get(v.name);
+    const input = found !== v ? found : graph.inputs.find((i) => i.name === v.name && i !== v);
     if (input && !input.initializer) {
       input.initializer = v.initializer;
       graph.initializers.set(k, input);
@@ -208,22 +211,25 @@ function decodeGraph(bytes: Uint8Array, parentScope: DecodeScope | null, outer: 
   const pending = decodeNodes(graph, scope, nodeFields);
   for (const f of outputFields) {
     const { name, info } = decodeValueInfo(f);
-    graph.outputs.push(scope.resolve(name));
-    graph.outputInfos.push(info);
+    graph.addOutput(scope.resolve(name), info);
   }
   for (const f of valueInfoFields) {
     const { name, info } = decodeValueInfo(f);
-    graph.valueInfos.push({ value: scope.resolve(name), info });
+    graph.addValueInfo(scope.resolve(name), info);
   }
   finishNodes(pending, scope);
   return graph;
 }
 
-function sparseTensorName(bytes: Uint8Array): string {
+/** The values (first) and indices tensors of a SparseTensorProto, so their external data is checked and copied. */
+function sparseParts(bytes: Uint8Array): Tensor[] {
+  const values: Tensor[] = [];
+  const indices: Tensor[] = [];
   for (const f of parseFields(bytes)) {
-    if (f.no === 1) return Tensor.decode(message(f)).name; // values
+    if (f.no === 1) values.push(Tensor.decode(message(f)));
+    else if (f.no === 2) indices.push(Tensor.decode(message(f)));
   }
-  return '';
+  return [...values, ...indices];
 }
 
 function decodeValueInfo(f: RawField): { name: string; info: ValueInfo } {
@@ -423,18 +429,16 @@ function decodeFunctionBody(inputs: string[], outputs: string[], nodes: RawField
   const scope = new DecodeScope(graph, null);
   for (const n of inputs) {
     const v = new Value(n);
-    graph.inputs.push(v);
-    graph.inputInfos.push(new ValueInfo(null));
     if (n !== '') scope.define(v);
+    graph.addInput(v, new ValueInfo(null));
   }
   const pending = decodeNodes(graph, scope, nodes);
   for (const n of outputs) {
-    graph.outputs.push(scope.resolve(n));
-    graph.outputInfos.push(new ValueInfo(null));
+    graph.addOutput(scope.resolve(n), new ValueInfo(null));
   }
   for (const f of valueInfos) {
     const { name, info } = decodeValueInfo(f);
-    graph.valueInfos.push({ value: scope.resolve(name), info });
+    graph.addValueInfo(scope.resolve(name), info);
   }
   finishNodes(pending, scope);
   return graph;
@@ -448,7 +452,7 @@ function decodeNodes(graph: Graph, scope: DecodeScope, nodeFields: RawField[]): 
     for (const out of p.node.outputs) if (out.name !== '') scope.define(out);
   }
   for (const p of pending) {
-    p.inputNames.forEach((name, i) => p.node.setInput(i, name === '' ? null : scope.resolve(name)));
+    for (const name of p.inputNames) p.node.appendInput(name === '' ? null : scope.resolve(name));
   }
   return pending;
 }

@@ -36,10 +36,11 @@ export function loadModel(file: string): Model {
   return model;
 }
 
-/** Every tensor of the model (initializers and tensor attributes, all graphs), with its owner's name. */
+/** Every tensor of the model (initializers, sparse initializers' parts, tensor attributes, all graphs). */
 export function* allTensors(model: Model): Generator<Tensor> {
   for (const g of model.graphs()) {
     for (const v of g.initializers.values()) if (v.initializer) yield v.initializer;
+    for (const s of g.sparseInitializers) if (s.tensors) yield* s.tensors;
     for (const n of g.nodes) {
       for (const a of n.attributes.values()) {
         if (a.data.type === AttributeType.TENSOR) yield a.data.value as Tensor;

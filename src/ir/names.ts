@@ -5,6 +5,7 @@ import type { Model } from './model.js';
 
 export class NameAuthority {
   private readonly used = new Set<string>();
+  private readonly nextSuffix = new Map<string, number>();
 
   /** Collects every value and node name of the model (all graphs, functions). */
   static forModel(model: Model): NameAuthority {
@@ -24,10 +25,24 @@ export class NameAuthority {
     this.used.add(name);
   }
 
-  /** `base` if free, otherwise `base_1`, `base_2`, … — and the result is reserved. */
+  isUsed(name: string): boolean {
+    return this.used.has(name);
+  }
+
+  /**
+   * `base` if free, otherwise the first free of `base_1`, `base_2`, … — and the result is reserved.
+   * The next suffix to try is remembered per base (names are never released), so asking for the same
+   * base k times costs O(k), not O(k²).
+   */
   fresh(base: string): string {
-    let name = base;
-    for (let i = 1; this.used.has(name); i++) name = `${base}_${i}`;
+    if (!this.used.has(base)) {
+      this.used.add(base);
+      return base;
+    }
+    let i = this.nextSuffix.get(base) ?? 1;
+    while (this.used.has(`${base}_${i}`)) i++;
+    const name = `${base}_${i}`;
+    this.nextSuffix.set(base, i + 1);
     this.used.add(name);
     return name;
   }

@@ -2,7 +2,7 @@
 // lives) is parsed eagerly; its values only when a pass asks (`float32Data()`), so a 2 GiB model's
 // weights are never turned into JS numbers.
 
-import { ModelFormatError } from './errors.js';
+import { ExternalDataError, ModelFormatError } from './errors.js';
 import {
   type RawField, ChunkWriter, WireType, appendFloats, appendInt64s, asInt, asString, parseFields,
 } from './wire.js';
@@ -68,6 +68,7 @@ export class Tensor {
     let external: ExternalDataRef | null = null;
     let offset = 0n;
     let length: bigint | null = null;
+    const seenKeys = new Set<string>();
     for (const f of fields) {
       switch (f.no) {
         case TensorField.name: name = asString(f); break;
@@ -81,6 +82,11 @@ export class Tensor {
             if (kv.no === 1) key = asString(kv);
             else if (kv.no === 2) value = asString(kv);
           }
+          // ONNX Runtime and onnx.checker refuse a key given twice; taking either one would be a guess.
+          if (seenKeys.has(key) && (key === 'location' || key === 'offset' || key === 'length' || key === 'checksum')) {
+            throw new ExternalDataError(`tensor '${name}': external data key '${key}' is given twice`, { code: 'external-data-duplicate-key' });
+          }
+          seenKeys.add(key);
           if (key === 'location') location = value;
           else if (key === 'offset') offset = parseDecimal(value, name, 'offset');
           else if (key === 'length') length = parseDecimal(value, name, 'length');

@@ -4,7 +4,7 @@ import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
-import { dependencies } from '../ir/verify.js';
+import { topologicalOrder } from '../ir/order.js';
 import type { Pass } from './pass-manager.js';
 
 /**
@@ -19,29 +19,16 @@ export function topologicalSort(model: Model): number {
 
 function sortGraph(graph: Graph): number {
   const nodes = graph.nodes;
-  const index = new Map(nodes.map((n, i) => [n, i]));
-  const placed = new Set<Node>();
-  const visiting = new Set<Node>();
-  const order: Node[] = [];
-  const visit = (n: Node): void => {
-    if (placed.has(n)) return;
-    if (visiting.has(n)) throw new Error(`graph '${graph.name}' has a cycle through ${n.label}`);
-    visiting.add(n);
-    // Dependencies in original order keep the sort stable.
-    const deps = dependencies(graph, n).sort((a, b) => index.get(a)! - index.get(b)!);
-    for (const d of deps) visit(d);
-    visiting.delete(n);
-    placed.add(n);
-    order.push(n);
-  };
-  for (const n of nodes) visit(n);
-  const moved = order.filter((n, i) => n !== nodes[i]).length;
+  const order = topologicalOrder(graph);
+  if (!order) throw new Error(`graph '${graph.name}' has a cycle`);
+  let moved = 0;
+  for (let i = 0; i < order.length; i++) if (order[i] !== nodes[i]) moved++;
   if (moved > 0) graph.reorder(order);
   return moved;
 }
 
 function isDead(graph: Graph, node: Node): boolean {
-  return node.outputs.length > 0 && node.outputs.every((o) => o.uses.length === 0 && !graph.outputs.includes(o));
+  return node.outputs.length > 0 && node.outputs.every((o) => o.uses.length === 0 && !graph.hasOutput(o));
 }
 
 /** Removes every node whose outputs nobody uses, in all graphs. Returns how many were removed. */
@@ -71,8 +58,8 @@ export function removeIfUnused(values: Iterable<Value>): void {
   const work = [...values];
   while (work.length > 0) {
     const v = work.pop()!;
-    if (v.uses.length > 0 || !v.scope || v.scope.outputs.includes(v)) continue;
-    if (v.initializer && v.scope.initializers.get(v.name) === v && !v.scope.inputs.includes(v)) {
+    if (v.uses.length > 0 || !v.scope || v.scope.hasOutput(v)) continue;
+    if (v.initializer && v.scope.initializers.get(v.name) === v && !v.scope.hasInput(v)) {
       v.scope.removeInitializer(v);
       continue;
     }
@@ -80,7 +67,7 @@ export function removeIfUnused(values: Iterable<Value>): void {
     if (p && p.graph && isDead(p.graph, p)) {
       const inputs = p.inputs.filter((x): x is Value => x !== null);
       p.graph.remove(p);
-      work.push(...inputs);
+      for (const x of inputs) work.push(x);
     }
   }
 }

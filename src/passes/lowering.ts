@@ -251,8 +251,7 @@ function constant(ctx: LoweringContext, base: string, dims: number[], values: nu
     const v = ctx.graph.addInitializer(tensor);
     if (ctx.model.irVersion < 4n && ctx.graph.outer === null) {
       // Before IR 4 every initializer of the main graph must also be a graph input.
-      ctx.graph.inputs.push(v);
-      ctx.graph.inputInfos.push(ValueInfo.tensor(DataType.FLOAT, dims));
+      ctx.graph.addInput(v, ValueInfo.tensor(DataType.FLOAT, dims));
     }
     return v;
   }
@@ -297,8 +296,7 @@ function ensureJumpReluFunction(model: Model, modelOpset: bigint): void {
   const body = new Graph(FUNCTION_NAME);
   const xv = new Value('X');
   xv.scope = body;
-  body.inputs.push(xv);
-  body.inputInfos.push(new ValueInfo(null));
+  body.addInput(xv, new ValueInfo(null));
   const kappaAttr = new Attribute('value_float', { type: AttributeType.FLOAT, value: 0 });
   kappaAttr.refAttrName = 'kappa';
   let k = body.append(new Node('Constant', [], { outputNames: ['kappa_f'], attributes: [kappaAttr] })).outputs[0]!;
@@ -309,8 +307,7 @@ function ensureJumpReluFunction(model: Model, modelOpset: bigint): void {
   }
   const m = body.append(new Node('Greater', [xv, k], { outputNames: ['mask'] }));
   const y = body.append(new Node('Where', [m.outputs[0]!, xv, z], { outputNames: ['Y'] }));
-  body.outputs.push(y.outputs[0]!);
-  body.outputInfos.push(new ValueInfo(null));
+  body.addOutput(y.outputs[0]!, new ValueInfo(null));
   const fn = new IrFunction(FUNCTION_NAME, FUNCTION_DOMAIN, body);
   fn.attributeNames = ['kappa', 'grad_kappa'];
   fn.opsetImports = [{ domain: '', version: modelOpset }];

@@ -1,7 +1,7 @@
 // Runs passes in order and verifies the IR before the first and after each one, so a broken
 // invariant is reported against the pass that broke it rather than as an invalid output file.
 
-import { assertValid } from '../ir/verify.js';
+import { assertValid, runVerified } from '../ir/verify.js';
 import type { Model } from '../ir/model.js';
 
 export interface Pass<R = unknown> {
@@ -28,8 +28,7 @@ export class PassManager {
     const records: PassRecord[] = [];
     for (const pass of this.passes) {
       const t0 = performance.now();
-      const result = pass.run(model);
-      assertValid(model, `after pass '${pass.name}'`);
+      const result = runVerified(model, pass.name, (m) => pass.run(m), false);
       records.push({ pass: pass.name, result, ms: performance.now() - t0 });
     }
     return records;

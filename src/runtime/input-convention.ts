@@ -62,7 +62,7 @@ function channelConstant(v: Value | null | undefined, channels: number | null): 
 }
 
 function only(v: Value, g: Graph): Node | null {
-  if (v.uses.length !== 1 || g.outputs.includes(v)) return null;
+  if (v.uses.length !== 1 || g.hasOutput(v)) return null;
   return v.uses[0]!.node;
 }
 
@@ -157,7 +157,6 @@ export function prepareClassifier(model: Model, analysis: InputAnalysis = analys
   const g = model.graph;
   if (analysis.cut.length > 0) {
     const old = analysis.cut[0]!.inputs[0]!;
-    const idx = g.inputs.indexOf(old);
     const declared = g.declaredType(old)?.tensorType?.shape ?? null;
     const batch = declared && declared.length === 4 ? declared[0]! : 'N';
     const [c, h, w] = analysis.shape;
@@ -165,8 +164,7 @@ export function prepareClassifier(model: Model, analysis: InputAnalysis = analys
     fresh.scope = g;
     analysis.cut[analysis.cut.length - 1]!.outputs[0]!.replaceAllUsesWith(fresh);
     for (const n of [...analysis.cut].reverse()) g.remove(n);
-    g.inputs[idx] = fresh;
-    g.inputInfos[idx] = ValueInfo.tensor(DataType.FLOAT, [batch, c, h, w]);
+    g.replaceInput(old, fresh, ValueInfo.tensor(DataType.FLOAT, [batch, c, h, w]));
   }
   if (analysis.finalCut) {
     const out = g.outputs[0]!;

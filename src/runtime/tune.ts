@@ -2,6 +2,7 @@
 // pre-activations on the evaluated samples), attack each, and pick the most robust candidate whose clean
 // accuracy is within the budget of the ReLU model's (κ = 0).
 
+import { runVerified } from '../ir/verify.js';
 import * as ort from 'onnxruntime-node';
 import { encodeModel } from '../ir/encode.js';
 import { UsageError } from '../ir/errors.js';
@@ -30,15 +31,14 @@ export async function siteQuantiles(
   if (sites.length === 0) throw new UsageError('the model has no ReLU in its main graph to tune');
   const g = model.graph;
   const names: string[] = [];
-  for (const s of sites) {
-    const v = s.node.inputs[0];
-    if (!v) throw new UsageError(`ReLU '${s.node.label}' has no input`);
-    if (!g.outputs.includes(v)) {
-      g.outputs.push(v);
-      g.outputInfos.push(ValueInfo.tensor(DataType.FLOAT, null));
+  runVerified(model, 'tune probes', () => {
+    for (const s of sites) {
+      const v = s.node.inputs[0];
+      if (!v) throw new UsageError(`ReLU '${s.node.label}' has no input`);
+      if (!g.hasOutput(v)) g.addOutput(v, ValueInfo.tensor(DataType.FLOAT, null));
+      names.push(v.name);
     }
-    names.push(v.name);
-  }
+  }, false);
   const session = await ort.InferenceSession.create(encodeModel(model).toBytes(), { intraOpNumThreads: threads, interOpNumThreads: 1 });
   const positives: number[][] = sites.map(() => []);
   const { channels, height, width } = space.shape;

@@ -58,20 +58,18 @@ export class GraphBuilder {
   input(name: string, shape: number[]): Shaped {
     const v = new Value(this.owner.uniqueValueName(name));
     v.scope = this.graph;
-    this.graph.inputs.push(v);
-    this.graph.inputInfos.push(this.declare(shape));
+    this.graph.addInput(v, this.declare(shape));
     return { value: v, shape };
   }
 
   /** Declares a graph output (declared shape as given, the concrete one by default). */
   output(x: Shaped, declared: ValueInfo | null = this.declare(x.shape)): void {
-    this.graph.outputs.push(x.value);
-    this.graph.outputInfos.push(declared ?? new ValueInfo(null));
+    this.graph.addOutput(x.value, declared ?? new ValueInfo(null));
   }
 
   /** Adds a value_info entry (type of an intermediate value). */
   valueInfo(x: Shaped): void {
-    this.graph.valueInfos.push({ value: x.value, info: this.declare(x.shape) });
+    this.graph.addValueInfo(x.value, this.declare(x.shape));
   }
 
   /** A float32 initializer with values uniform in ±scale (or the given values). */
@@ -245,11 +243,9 @@ export class ModelBuilder {
     const b = new GraphBuilder(this, g);
     const x = new Value('X');
     x.scope = g;
-    g.inputs.push(x);
-    g.inputInfos.push(new ValueInfo(null));
+    g.addInput(x, new ValueInfo(null));
     const y = body(b, { value: x, shape });
-    g.outputs.push(y.value);
-    g.outputInfos.push(new ValueInfo(null));
+    g.addOutput(y.value, new ValueInfo(null));
     const fn = new IrFunction(name, domain, g);
     fn.opsetImports = [{ domain: '', version: this.model.opsetVersion('') ?? 17n }];
     this.model.functions.push(fn);

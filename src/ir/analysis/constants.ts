@@ -41,6 +41,11 @@ export function tensorValues(t: Tensor): number[] | null {
         const ints: bigint[] = [];
         appendInt64s(f, ints);
         for (const v of ints) out.push(t.dataType === DataType.UINT64 ? Number(v) : Number(BigInt.asIntN(64, v)));
+        // float16 and bfloat16 values are stored as their bit patterns in int32_data.
+        if (t.dataType === DataType.FLOAT16 || t.dataType === DataType.BFLOAT16) {
+          const decode = t.dataType === DataType.FLOAT16 ? fromHalf : fromBfloat16;
+          for (let i = out.length - ints.length; i < out.length; i++) out[i] = decode(out[i]! & 0xffff);
+        }
         break;
       }
       case TensorField.doubleData: {
@@ -69,6 +74,8 @@ function rawValues(dataType: number, raw: Uint8Array, count: number): number[] |
     [DataType.INT8]: [1, (o) => view.getInt8(o)],
     [DataType.UINT8]: [1, (o) => view.getUint8(o)],
     [DataType.BOOL]: [1, (o) => (view.getUint8(o) ? 1 : 0)],
+    [DataType.FLOAT16]: [2, (o) => fromHalf(view.getUint16(o, true))],
+    [DataType.BFLOAT16]: [2, (o) => fromBfloat16(view.getUint16(o, true))],
   };
   const r = read[dataType];
   if (!r || raw.byteLength !== r[0] * count) return null;
@@ -143,4 +150,21 @@ function toHalf(v: number): number {
   if (exp >= 31) return sign | 0x7c00 | (((x >>> 23) & 0xff) === 0xff && mant ? 0x200 : 0);
   if (exp <= 0) return sign | (exp < -10 ? 0 : Math.round((mant | 0x800000) / 2 ** (14 - exp)));
   return sign | ((exp << 10) + Math.round(mant / 8192));
+}
+
+/** The value of an IEEE 754 half-precision bit pattern. */
+export function fromHalf(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** The value of a bfloat16 bit pattern (the top half of a float32). */
+export function fromBfloat16(b: number): number {
+  const f = new Float32Array(1);
+  new Uint32Array(f.buffer)[0] = (b & 0xffff) << 16;
+  return f[0]!;
 }
