@@ -7,6 +7,7 @@ import { JumpReluError, UsageError } from '../ir/errors.js';
 import { loadModel, saveModel } from '../ir/io.js';
 import { retrofit } from '../index.js';
 import { type RetrofitOptions, type SiteReport, planRetrofit } from '../passes/jumprelu.js';
+import { type Coverage, checkRequirement, coverageOf, coverageWarning, parseRequirement } from '../passes/coverage.js';
 import { parseKappaMap } from '../passes/kappa-map.js';
 import { TARGETS, type Target } from '../passes/retrofit-record.js';
 import { emitCustomOps } from './emit-customops.js';
@@ -20,6 +21,7 @@ export interface ConvertArgs {
   gradKappa?: number;
   target: string;
   relu6?: boolean;
+  require?: string;
   list?: boolean;
   dryRun?: boolean;
   json?: boolean;
@@ -40,6 +42,7 @@ export function convertOptions(y: Argv): Argv<ConvertArgs> {
     .option('grad-kappa', { type: 'string', coerce: strictNumber('--grad-kappa'), describe: 'κ used for gradients (recorded for the gradient compiler)' })
     .option('target', { type: 'string', choices: TARGETS as string[], default: 'thresholded-relu', describe: 'how JumpReLU is written in ONNX' })
     .option('relu6', { type: 'boolean', describe: 'also convert Clip(min=0[, max]) sites' })
+    .option('require', { type: 'string', describe: "fail (exit 1, nothing written) unless 'all' ReLU-like sites, or this many, are converted" })
     .option('list', { type: 'boolean', describe: 'print the ReLU sites and exit' })
     .option('dry-run', { type: 'boolean', describe: 'print what would change and exit' })
     .option('json', { type: 'boolean', describe: 'machine-readable summary on stdout' })
@@ -87,6 +90,7 @@ function retrofitOptions(a: ConvertArgs): RetrofitOptions {
   if (a.kappaMap !== undefined) o.kappaMap = parseKappaMap(readKappaMap(a.kappaMap));
   if (a.onlyMapped) o.onlyMapped = true;
   if (a.relu6) o.relu6 = true;
+  if (a.require !== undefined) o.require = parseRequirement(a.require);
   return o;
 }
 
@@ -101,8 +105,29 @@ export function formatSiteTable(sites: SiteReport[]): string {
     rows.push([s.index >= 0 ? String(s.index) : '-', s.kind, s.op, s.graph, s.node || '(unnamed)', formatKappa(s.kappa),
       formatKappa(s.gradKappa), s.target ?? '-', s.action + (s.note ? `: ${s.note}` : '')]);
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  // A loop, not Math.max(...column): spreading 128k rows as arguments overflows the stack.
+  const widths = rows[0]!.map(() => 0);
+  for (const r of rows) r.forEach((cell, c) => { if (cell.length > widths[c]!) widths[c] = cell.length; });
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n');
+}
+
+/** Identifies the shape of `--json` output (documented in docs/converter.md); bumped on any incompatible change. */
+export const CONVERT_JSON_SCHEMA = 'jumprelu.convert/1';
+
+function jsonSummary(c: Coverage): { sites: number; done: number; left: number; complete: boolean } {
+  return { sites: c.sites, done: c.done, left: c.left.length, complete: c.sites > 0 && c.left.length === 0 };
+}
+
+function countsOf(sites: readonly SiteReport[]): Record<SiteReport['action'], number> {
+  const counts = { converted: 0, updated: 0, unchanged: 0, 'kept-relu': 0, skipped: 0, reported: 0 };
+  for (const s of sites) counts[s.action]++;
+  return counts;
+}
+
+/** "Nothing converted" / "only part converted" go to stderr on every run, whatever the output format. */
+function warnCoverage(c: Coverage): void {
+  const w = coverageWarning(c);
+  if (w) process.stderr.write(`jumprelu convert: warning: ${w}\n`);
 }
 
 export async function runConvert(a: ConvertArgs): Promise<void> {
@@ -110,12 +135,21 @@ export async function runConvert(a: ConvertArgs): Promise<void> {
   const hasKappa = a.kappa !== undefined || a.kappaMap !== undefined;
   const options = hasKappa || !a.list ? retrofitOptions(a) : null;
   if (!inspectOnly && !hasKappa) throw new UsageError('give a κ (--kappa) or a kappa map (--kappa-map)');
+  if (a.list && !hasKappa && a.require !== undefined) throw new UsageError('--require with --list needs a κ (--kappa or --kappa-map) to know what would be converted');
   const model = loadModel(a.input);
 
   if (inspectOnly) {
     const sites = planRetrofit(model, options);
-    if (a.json) process.stdout.write(`${JSON.stringify({ input: a.input, sites }, null, 2)}\n`);
-    else process.stdout.write(`${formatSiteTable(sites)}\n${sites.length} site(s)\n`);
+    const coverage = coverageOf(sites);
+    if (options) checkRequirement(coverage, options.require);
+    if (a.json) {
+      const mode = a.dryRun ? 'dry-run' : 'list';
+      const summary = options ? { counts: countsOf(sites), summary: jsonSummary(coverage) } : {};
+      process.stdout.write(`${JSON.stringify({ schema: CONVERT_JSON_SCHEMA, mode, input: a.input, ...summary, sites }, null, 2)}\n`);
+    } else {
+      process.stdout.write(`${formatSiteTable(sites)}\n${sites.length} site(s)\n`);
+    }
+    if (options) warnCoverage(coverage);
     return;
   }
 
@@ -140,7 +174,11 @@ export async function runConvert(a: ConvertArgs): Promise<void> {
       "--target thresholded-relu (jumprelu eval/grad rewrite custom sites into it themselves); see docs/customops.md\n");
   }
   if (a.json) {
-    process.stdout.write(`${JSON.stringify({ input: a.input, output, target: report.target, counts: report.counts, sites: report.sites, bytes: saved.modelBytes, externalFiles: saved.externalFiles, customOps }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({
+      schema: CONVERT_JSON_SCHEMA, mode: 'convert', input: a.input, output, target: report.target, counts: report.counts,
+      summary: jsonSummary(report.coverage), sites: report.sites, bytes: saved.modelBytes, externalFiles: saved.externalFiles,
+      ...(customOps ? { customOps } : {}),
+    }, null, 2)}\n`);
   } else {
     const c = report.counts;
     process.stdout.write(`${formatSiteTable(report.sites)}\n`);
@@ -148,6 +186,7 @@ export async function runConvert(a: ConvertArgs): Promise<void> {
       `${c['kept-relu']} kept as ReLU (κ = 0), ${c.skipped} skipped, ${c.reported} reported\n`);
     if (customOps) process.stdout.write(`custom-op library: ${customOps.library}${customOps.cudaLibrary ? ` (CPU); ${customOps.cudaLibrary} (CPU + CUDA)` : ''}; usage: ${customOps.note}\n`);
   }
+  warnCoverage(report.coverage);
 }
 
 function checkThreshold(n: number): number {

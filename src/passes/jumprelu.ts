@@ -8,16 +8,17 @@
 // - Look-alikes that are not converted (Clip without --relu6, fused Conv+Relu) are reported.
 
 import { Attribute, AttributeType } from '../ir/attribute.js';
-import { UsageError } from '../ir/errors.js';
+import { InvalidModelError, UsageError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import { NameAuthority } from '../ir/names.js';
 import { Node } from '../ir/node.js';
-import { Tensor } from '../ir/tensor.js';
+import { DataType, Tensor } from '../ir/tensor.js';
 import { Value } from '../ir/value.js';
 import { topologicalSort } from './cleanup.js';
-import { type KappaMap, type KappaSpec, checkKappa, lookupKappa } from './kappa-map.js';
-import { type JumpSpec, type LoweringContext, checkSite, lowerSite, requiredOpset, unlowerSite } from './lowering.js';
+import { type Coverage, type Requirement, checkRequirement, coverageOf, parseRequirement } from './coverage.js';
+import { type KappaMap, type KappaSpec, checkKappa, lookupKappaByNames } from './kappa-map.js';
+import { type JumpSpec, type LoweringContext, checkSite, constant, lowerSite, requiredOpset, unlowerSite } from './lowering.js';
 import type { Pass } from './pass-manager.js';
 import {
   RECORD_KEY, type Kappa, type SiteRecord, type Target, TARGETS, isZeroKappa, readRecord, sameKappa, writeRecord,
@@ -35,6 +36,11 @@ export interface RetrofitOptions {
   target?: Target;
   /** Also convert Clip(min=0[, max]) sites: JumpReLU in front of the Clip. */
   relu6?: boolean;
+  /**
+   * Refuse (before changing anything) unless every ReLU-like site, or at least this many, ends at the
+   * requested κ: an UnsupportedModelError with code 'require-unmet' naming the sites left.
+   */
+  require?: Requirement;
 }
 
 export type SiteAction = 'converted' | 'updated' | 'unchanged' | 'kept-relu' | 'skipped' | 'reported';
@@ -56,6 +62,8 @@ export interface RetrofitReport {
   target: Target;
   sites: SiteReport[];
   counts: Record<SiteAction, number>;
+  /** What was converted and what was left (see coverageWarning for the sentence to show). */
+  coverage: Coverage;
 }
 
 export function normaliseOptions(options: RetrofitOptions): Required<Pick<RetrofitOptions, 'target'>> & RetrofitOptions {
@@ -63,6 +71,7 @@ export function normaliseOptions(options: RetrofitOptions): Required<Pick<Retrof
   if (!TARGETS.includes(target)) throw new UsageError(`unknown target '${String(target)}' (one of ${TARGETS.join(', ')})`);
   if (options.kappa !== undefined) checkKappa(options.kappa, 'kappa');
   if (options.gradKappa !== undefined) checkKappa(options.gradKappa, 'grad-kappa');
+  if (options.require !== undefined) parseRequirement(options.require);
   if (options.kappa === undefined && !options.kappaMap) throw new UsageError('give a κ (--kappa) or a kappa map (--kappa-map)');
   if (options.kappa === undefined && !options.onlyMapped) {
     // Without a global κ, unmapped sites have nothing to become: behave as --only-mapped.
@@ -73,8 +82,10 @@ export function normaliseOptions(options: RetrofitOptions): Required<Pick<Retrof
 
 /** The κ a site gets, or undefined when it stays as it is. */
 function specFor(site: Site, options: RetrofitOptions): KappaSpec | undefined {
-  const name = site.record?.node ?? site.node.name;
-  const mapped = options.kappaMap ? lookupKappa(options.kappaMap, name, site.index) : undefined;
+  // A ReLU6 site is named after its Clip (the name the user saw in --list before the first run), so a
+  // kappa map keyed by the Clip's name keeps applying on later runs: conversion stays idempotent.
+  const names = [site.record?.clip_node, site.record?.node ?? site.node.name].filter((n): n is string => n !== undefined);
+  const mapped = options.kappaMap ? lookupKappaByNames(options.kappaMap, names, site.index) : undefined;
   if (mapped) return { kappa: mapped.kappa, gradKappa: mapped.gradKappa ?? options.gradKappa };
   if (options.onlyMapped || options.kappa === undefined) return undefined;
   return { kappa: options.kappa, gradKappa: options.gradKappa };
@@ -98,7 +109,7 @@ export function planRetrofit(model: Model, options: RetrofitOptions | null): Sit
 function planSites(sites: Site[], opts: (RetrofitOptions & { target: Target }) | null): SiteReport[] {
   return sites.map((site) => {
     const base = siteBase(site);
-    if (site.kind === 'fused' || (site.kind === 'clip' && !opts?.relu6)) {
+    if (site.kind === 'fused' || site.kind === 'folded' || (site.kind === 'clip' && !opts?.relu6)) {
       return { ...base, action: 'reported' as const, note: site.note ?? '' };
     }
     const spec = opts ? specFor(site, opts) : undefined;
@@ -119,13 +130,20 @@ function siteBase(site: Site): Pick<SiteReport, 'index' | 'kind' | 'op' | 'graph
 
 export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport {
   const opts = normaliseOptions(options);
+  checkOpsetImports(model);
   const sites = findSites(model);
   const plan = planSites(sites, opts);
+  const coverage = coverageOf(plan);
+  checkRequirement(coverage, opts.require);
   const names = NameAuthority.forModel(model);
   const oldRecord = readRecord(model);
   const records = new Map<string, SiteRecord>();
   // Records of nodes that no longer exist (edited away by another tool) are dropped.
-  for (const site of sites) if (site.record) records.set(`${site.record.graph}\u0000${site.record.node}`, site.record);
+  for (const site of sites) {
+    if (!site.record) continue;
+    site.record = currentRecord(site);
+    records.set(`${site.record.graph}\u0000${site.record.node}`, site.record);
+  }
   const keyOf = (r: SiteRecord): string => `${r.graph}\u0000${r.node}`;
 
   // Everything that can make a site fail is checked before anything changes: a library caller never
@@ -194,7 +212,7 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
       const old = site.record!;
       const target = p.target!;
       records.delete(keyOf(old));
-      const updated = updateInPlace(site, old, target, spec);
+      const updated = updateInPlace(ctx, site, old, target, spec);
       if (updated) {
         records.set(keyOf(updated), updated);
         continue;
@@ -237,7 +255,39 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
   }
   const counts = { converted: 0, updated: 0, unchanged: 0, 'kept-relu': 0, skipped: 0, reported: 0 };
   for (const s of plan) counts[s.action]++;
-  return { target: opts.target, sites: plan, counts };
+  return { target: opts.target, sites: plan, counts, coverage };
+}
+
+/**
+ * One domain imported twice is harmless with one version (the lowering reads either) but ambiguous
+ * with two: which one governs the new nodes is not defined, so such a model is refused.
+ */
+function checkOpsetImports(model: Model): void {
+  const check = (imports: readonly { domain: string; version: bigint }[], where: string): void => {
+    const seen = new Map<string, bigint>();
+    for (const o of imports) {
+      const d = o.domain === 'ai.onnx' ? '' : o.domain;
+      const prev = seen.get(d);
+      if (prev !== undefined && prev !== o.version) {
+        throw new InvalidModelError(`${where} imports domain '${d || 'ai.onnx'}' twice, at versions ${prev} and ${o.version}`);
+      }
+      seen.set(d, o.version);
+    }
+  };
+  check(model.opsetImports, 'the model');
+  for (const f of model.functions) check(f.opsetImports, `function ${f.domain}::${f.name}`);
+}
+
+/**
+ * A `where` site's record names the κ value its mask reads; another tool may have renamed or merged it
+ * (ORT deduplicates equal initializers), so the record is brought back in line with the graph.
+ */
+function currentRecord(site: Site): SiteRecord {
+  const r = site.record!;
+  if (r.target !== 'where') return r;
+  const mask = site.node.inputs[0]?.producer;
+  const k = mask && mask.name === r.mask_node && mask.opType === 'Greater' ? mask.inputs[1] : null;
+  return k && k.name !== r.kappa_value ? { ...r, kappa_value: k.name } : r;
 }
 
 function jumpSpec(target: Target, spec: KappaSpec, name: string): JumpSpec {
@@ -288,7 +338,7 @@ function unlowerInput(site: Site, record: SiteRecord): Value {
 }
 
 /** Same lowering, new κ: change the attribute or constant in place. Returns null when a re-lowering is needed. */
-function updateInPlace(site: Site, old: SiteRecord, target: Target | 'relu', spec: KappaSpec): SiteRecord | null {
+function updateInPlace(ctx: LoweringContext, site: Site, old: SiteRecord, target: Target | 'relu', spec: KappaSpec): SiteRecord | null {
   if (old.target !== target || target === 'relu') return null;
   if (Array.isArray(spec.kappa) !== Array.isArray(old.kappa)) return null;
   const node = site.node;
@@ -309,7 +359,7 @@ function updateInPlace(site: Site, old: SiteRecord, target: Target | 'relu', spe
       return record;
     case 'custom': {
       if (Array.isArray(spec.kappa)) {
-        if (!replaceConstant(node.inputs[1] ?? null, spec.kappa)) return null;
+        if (!replaceConstant(ctx, node, 1, spec.kappa)) return null;
       } else {
         setFloat('kappa', spec.kappa);
       }
@@ -320,32 +370,51 @@ function updateInPlace(site: Site, old: SiteRecord, target: Target | 'relu', spe
     case 'where': {
       const mask = node.inputs[0]?.producer;
       const k = mask?.inputs[1] ?? null;
-      if (!k || k.name !== old.kappa_value) return null;
-      return replaceConstant(k, typeof spec.kappa === 'number' ? [spec.kappa] : spec.kappa) ? record : null;
+      if (!mask || !k || k.name !== old.kappa_value || mask.name !== old.mask_node) return null;
+      const now = replaceConstant(ctx, mask, 1, typeof spec.kappa === 'number' ? [spec.kappa] : spec.kappa);
+      if (!now) return null;
+      record.kappa_value = now.name;
+      return record;
     }
   }
 }
 
-/** Replaces the data of a float constant (initializer or Constant node) keeping its name and shape rank. */
-function replaceConstant(v: Value | null, values: number[]): boolean {
-  if (!v) return false;
+/**
+ * Gives `user`'s input `index` (a float constant: initializer or Constant node) new values, keeping
+ * its shape rank. Change-on-write: a constant that anything else reads too (another site after ONNX
+ * Runtime deduplicated equal constants, a graph output, an outer scope's user) is never edited; the
+ * site gets a fresh copy instead. Returns the value now feeding the site, or null when the input is
+ * not a constant this can rewrite.
+ */
+function replaceConstant(ctx: LoweringContext, user: Node, index: number, values: number[]): Value | null {
+  const v = user.inputs[index] ?? null;
+  if (!v) return null;
   const current = v.initializer ?? constantTensor(v);
-  if (!current) return false;
+  if (!current || current.dataType !== DataType.FLOAT) return null;
   const dims = current.dims.map(Number);
   const count = dims.reduce((a, b) => a * b, 1);
   if (count !== values.length) {
     if (values.length !== 1 && dims.length > 0) dims[0] = values.length; // per-channel count changed
-    else return false;
+    else return null;
   }
   const fresh = Tensor.fromFloat32(v.name, dims, values);
   const same = current.inlineRawData && fresh.inlineRawData && Buffer.from(current.inlineRawData).equals(Buffer.from(fresh.inlineRawData))
     && current.dims.length === fresh.dims.length;
-  if (same) return true;
-  if (v.initializer) v.initializer = fresh;
-  else v.producer!.setAttr(new Attribute('value', { type: AttributeType.TENSOR, value: fresh }));
-  return true;
+  if (same) return v;
+  const shared = v.uses.some((u) => u.node !== user || u.index !== index) || v.isGraphOutput || v.isGraphInput
+    || (v.initializer !== null && v.scope !== user.graph);
+  if (!shared) {
+    if (v.initializer) v.initializer = fresh;
+    else v.producer!.setAttr(new Attribute('value', { type: AttributeType.TENSOR, value: fresh }));
+    return v;
+  }
+  // A fresh constant of the same kind for this site only (initializer, or a Constant node in a function body).
+  const nodes: Node[] = [];
+  const copy = constant(ctx, `${user.name || v.name}_kappa`, dims, values, nodes);
+  for (const n of nodes) user.graph!.insertBefore(user, n);
+  user.setInput(index, copy);
+  return copy;
 }
-
 
 export function jumpReluPass(options: RetrofitOptions): Pass<RetrofitReport> {
   return { name: 'jumprelu', run: (model) => retrofit(model, options) };

@@ -71,3 +71,15 @@ export function parseKappaMap(json: unknown): KappaMap {
 export function lookupKappa(map: KappaMap, name: string, index: number): KappaSpec | undefined {
   return map.byName.get(name) ?? map.byIndex.get(index) ?? map.byRegex.find((r) => r.pattern.test(name))?.spec;
 }
+
+/**
+ * Like lookupKappa for a site known by several names (a ReLU6 site: its Clip and its JumpReLU node):
+ * exact names first, in order, then the index, then the first regex matching any name.
+ */
+export function lookupKappaByNames(map: KappaMap, names: readonly string[], index: number): KappaSpec | undefined {
+  for (const n of names) {
+    const hit = map.byName.get(n);
+    if (hit) return hit;
+  }
+  return map.byIndex.get(index) ?? map.byRegex.find((r) => names.some((n) => r.pattern.test(n)))?.spec;
+}

@@ -124,7 +124,7 @@ export function lowerSite(ctx: LoweringContext, x: Value, y: Value, anchor: Node
       break;
     }
     case 'function': {
-      ensureJumpReluFunction(ctx.model, ctx.opset);
+      ensureJumpReluFunction(ctx.model, ctx.model.opsetVersion('') ?? ctx.opset);
       const attrs = [Attribute.float('kappa', spec.kappa as number)];
       if (spec.gradKappa !== undefined && !Array.isArray(spec.gradKappa)) attrs.push(Attribute.float('grad_kappa', spec.gradKappa));
       nodes.push(new Node(FUNCTION_NAME, [x], { domain: FUNCTION_DOMAIN, name: spec.name, outputs: [y], attributes: attrs }));
@@ -244,7 +244,8 @@ function inferRank(x: Value, depth: number): number | null {
   return ranks[0] === null || known.length === 0 ? null : Math.max(...known);
 }
 
-function constant(ctx: LoweringContext, base: string, dims: number[], values: number[], nodes: Node[]): Value {
+/** A float32 constant for a site: an initializer, or a Constant node (pushed onto `nodes`) inside a function body. */
+export function constant(ctx: LoweringContext, base: string, dims: number[], values: number[], nodes: Node[]): Value {
   const name = ctx.names.fresh(base);
   const tensor = Tensor.fromFloat32(name, dims, values);
   if (!ctx.inFunction) {
@@ -314,4 +315,6 @@ function ensureJumpReluFunction(model: Model, modelOpset: bigint): void {
   fn.docString = 'JumpReLU: Y = X if X > kappa else 0. grad_kappa is the threshold gradients use (metadata for the gradient compiler).'
     + (generic ? '' : ' Float32 only (the model\'s opset predates CastLike).');
   model.functions.push(fn);
+  // Model-local functions are an IR 8 feature: an older header would make the file invalid ONNX.
+  if (model.irVersion < 8n) model.irVersion = 8n;
 }
