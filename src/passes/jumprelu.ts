@@ -8,7 +8,7 @@
 // - Look-alikes that are not converted (Clip without --relu6, fused Conv+Relu) are reported.
 
 import { Attribute, AttributeType } from '../ir/attribute.js';
-import { InvalidModelError, UsageError } from '../ir/errors.js';
+import { InvalidModelError, UnsupportedModelError, UsageError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import { NameAuthority } from '../ir/names.js';
@@ -155,9 +155,9 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
     const have = graphOpset(model, site.graphPath);
     const need = requiredOpset(p.target);
     if (have < need) {
-      throw new UsageError(
+      throw new UnsupportedModelError(
         `--target ${p.target} needs ai.onnx opset ≥ ${need}, but ${site.graphPath} imports ${have}; ` +
-        (p.target === 'thresholded-relu' ? 'use --target where (opset ≥ 9) or --target custom' : 'use --target custom'));
+        (p.target === 'thresholded-relu' ? 'use --target where (opset ≥ 9) or --target custom' : 'use --target custom'), { code: 'opset-too-old' });
     }
     const x = site.kind === 'jumprelu' && site.record!.target !== 'relu' ? unlowerInput(site, site.record!) : requireInput(site);
     checkSite({ graph: site.graph, opset: have }, x, { target: p.target, kappa: p.kappa!, name: p.node || site.node.label });
@@ -269,7 +269,7 @@ function checkOpsetImports(model: Model): void {
       const d = o.domain === 'ai.onnx' ? '' : o.domain;
       const prev = seen.get(d);
       if (prev !== undefined && prev !== o.version) {
-        throw new InvalidModelError(`${where} imports domain '${d || 'ai.onnx'}' twice, at versions ${prev} and ${o.version}`);
+        throw new InvalidModelError(`${where} imports domain '${d || 'ai.onnx'}' twice, at versions ${prev} and ${o.version}`, { code: 'opset-import-conflict' });
       }
       seen.set(d, o.version);
     }
@@ -321,19 +321,19 @@ function carryNodeMetadata(from: Node, to: Node): void {
 
 function requireInput(site: Site): Value {
   const x = site.node.inputs[0];
-  if (!x) throw new UsageError(`${site.node.opType} node '${site.node.label}' has no input`);
+  if (!x) throw new InvalidModelError(`${site.node.opType} node '${site.node.label}' has no input`, { code: 'invalid-node' });
   return x;
 }
 
 function requireOutput(site: Site): Value {
   const y = site.node.outputs[0];
-  if (!y) throw new UsageError(`${site.node.opType} node '${site.node.label}' has no output`);
+  if (!y) throw new InvalidModelError(`${site.node.opType} node '${site.node.label}' has no output`, { code: 'invalid-node' });
   return y;
 }
 
 function unlowerInput(site: Site, record: SiteRecord): Value {
   const x = record.target === 'where' ? site.node.inputs[1] : site.node.inputs[0];
-  if (!x) throw new UsageError(`recorded JumpReLU site '${record.node}' has no input`);
+  if (!x) throw new InvalidModelError(`recorded JumpReLU site '${record.node}' has no input`, { code: 'invalid-node' });
   return x;
 }
 

@@ -9,7 +9,7 @@
 // users of the activation are not touched.
 
 import { Attribute, AttributeType } from '../ir/attribute.js';
-import { UsageError } from '../ir/errors.js';
+import { InvalidModelError, UnsupportedModelError, UsageError } from '../ir/errors.js';
 import { IrFunction } from '../ir/function.js';
 import { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
@@ -84,12 +84,12 @@ export function checkSite(ctx: Pick<LoweringContext, 'graph' | 'opset'>, x: Valu
     throw new UsageError(`site '${spec.name}': a per-channel κ needs --target where or --target custom`);
   }
   if (spec.target === 'function' && ctx.opset < FUNCTION_MIN_OPSET) {
-    throw new UsageError(`--target function needs the model's ai.onnx opset ≥ ${FUNCTION_MIN_OPSET} (it imports ${ctx.opset}); use --target thresholded-relu or where`);
+    throw new UnsupportedModelError(`--target function needs the model's ai.onnx opset ≥ ${FUNCTION_MIN_OPSET} (it imports ${ctx.opset}); use --target thresholded-relu or where`, { code: 'opset-too-old' });
   }
   const elem = elementType(x) ?? DataType.FLOAT;
   const name = ELEM_NAMES[elem];
   const unsupported = (why: string): never => {
-    throw new UsageError(`site '${spec.name}': --target ${spec.target} ${why} (the activation '${x.name}' is ${name ?? `ONNX type ${elem}`})`);
+    throw new UnsupportedModelError(`site '${spec.name}': --target ${spec.target} ${why} (the activation '${x.name}' is ${name ?? `ONNX type ${elem}`})`, { code: 'element-type' });
   };
   if (!name) unsupported('supports float activations only');
   if (elem === DataType.BFLOAT16 && spec.target === 'thresholded-relu' && ctx.opset < 22n) unsupported('needs opset ≥ 22 for bfloat16');
@@ -170,7 +170,7 @@ export function unlowerSite(graph: Graph, outputNode: Node, record: SiteRecord):
     x = outputNode.inputs[0] ?? null;
     orphans.push(...outputNode.inputs.slice(1).filter((v): v is Value => v !== null));
   }
-  if (!x) throw new UsageError(`recorded JumpReLU site '${record.node}' has no input`);
+  if (!x) throw new InvalidModelError(`recorded JumpReLU site '${record.node}' has no input`, { code: 'invalid-node' });
   graph.remove(outputNode, true);
   removeIfUnused(orphans);
   return x;
@@ -183,15 +183,15 @@ function kappaTensorDims(ctx: Pick<LoweringContext, 'graph'>, x: Value, kappa: K
   const declared = shape?.[1];
   const channels = typeof declared === 'bigint' ? Number(declared) : inferChannels(x, 0);
   if (channels === null) {
-    throw new UsageError(`per-channel κ for '${x.name}': its channel count is not declared and cannot be told from its producers; add value_info (e.g. run ONNX shape inference) or use a scalar κ`);
+    throw new UnsupportedModelError(`per-channel κ for '${x.name}': its channel count is not declared and cannot be told from its producers; add value_info (e.g. run ONNX shape inference) or use a scalar κ`, { code: 'shape-unknown' });
   }
   if (channels !== kappa.length) {
-    throw new UsageError(`per-channel κ for '${x.name}' has ${kappa.length} values but the activation has ${channels} channels`);
+    throw new UsageError(`per-channel κ for '${x.name}' has ${kappa.length} values but the activation has ${channels} channels`, { code: 'kappa-channels' });
   }
   if (!broadcastTrailing) return [kappa.length]; // the custom op broadcasts along axis 1 itself
   const rank = shape ? shape.length : inferRank(x, 0);
   if (rank === null) {
-    throw new UsageError(`per-channel κ for '${x.name}': its rank is not declared and cannot be told from its producers; add value_info (e.g. run ONNX shape inference) or use a scalar κ`);
+    throw new UnsupportedModelError(`per-channel κ for '${x.name}': its rank is not declared and cannot be told from its producers; add value_info (e.g. run ONNX shape inference) or use a scalar κ`, { code: 'shape-unknown' });
   }
   if (rank < 2) throw new UsageError(`per-channel κ for '${x.name}' needs an input of rank ≥ 2`);
   return [kappa.length, ...new Array<number>(rank - 2).fill(1)];
@@ -291,7 +291,7 @@ function ensureJumpReluFunction(model: Model, modelOpset: bigint): void {
   ensureOpsetImport(model, FUNCTION_DOMAIN);
   if (model.functions.some((f) => f.domain === FUNCTION_DOMAIN && f.name === FUNCTION_NAME)) return;
   if (modelOpset < FUNCTION_MIN_OPSET) {
-    throw new UsageError(`--target function needs the model's ai.onnx opset ≥ ${FUNCTION_MIN_OPSET} (it imports ${modelOpset}); use --target thresholded-relu or where`);
+    throw new UnsupportedModelError(`--target function needs the model's ai.onnx opset ≥ ${FUNCTION_MIN_OPSET} (it imports ${modelOpset}); use --target thresholded-relu or where`, { code: 'opset-too-old' });
   }
   const generic = modelOpset >= CASTLIKE_OPSET;
   const body = new Graph(FUNCTION_NAME);

@@ -118,7 +118,7 @@ function checkArity(node: Node, path: string, minInputs: number, maxInputs: numb
     || node.outputs.length !== 1;
   if (!bad) return;
   const inputs = minInputs === maxInputs ? `${minInputs} input` : `${minInputs}–${maxInputs} inputs`;
-  throw new InvalidModelError(`${path}: ${node.opType} node '${node.label}' has ${n} input(s) and ${node.outputs.length} output(s); ${node.opType} takes ${inputs} (the first present) and 1 output`);
+  throw new InvalidModelError(`${path}: ${node.opType} node '${node.label}' has ${n} input(s) and ${node.outputs.length} output(s); ${node.opType} takes ${inputs} (the first present) and 1 output`, { code: 'invalid-node' });
 }
 
 function isDefaultDomain(d: string): boolean {
