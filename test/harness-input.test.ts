@@ -160,8 +160,7 @@ test('uint8 input with Cast and ÷255 in the graph is fed 0–255 and gives the 
     const sub = g.insertBefore(first, new Node('Sub', [d255.outputs[0]!, g.addInitializer(makeTensor('mu', DataType.FLOAT, [1], [0.1307]))], { outputNames: ['c'], name: 'sub' }));
     const div = g.insertBefore(first, new Node('Div', [sub.outputs[0]!, g.addInitializer(makeTensor('sd', DataType.FLOAT, [1], [0.3081]))], { outputNames: ['z'], name: 'div' }));
     old.replaceAllUsesWith(div.outputs[0]!);
-    g.inputs[0] = bytes;
-    g.inputInfos[0] = ValueInfo.tensor(DataType.UINT8, ['N', 1, 28, 28]);
+    g.replaceInput(g.inputs[0]!, bytes, ValueInfo.tensor(DataType.UINT8, ['N', 1, 28, 28]));
     const model = join(dir, 'uint8.onnx');
     saveModel(m, model);
     const common = ['--kappa', '0', '--attacks', 'fgsm', '--limit', '40', '--space', 'pixel'];
@@ -181,14 +180,14 @@ test('uint8 input with Cast and ÷255 in the graph is fed 0–255 and gives the 
     const c = (name: string, v: number) => bg.addInitializer(makeTensor(name, DataType.FLOAT, [1], [v]));
     const bn = bg.insertBefore(bg.nodes[0]!, new Node('BatchNormalization', [fresh, c('s', 2), c('bb', 1), c('mm', 0.5), c('vv', 4 - 1e-5)], { outputNames: ['bn'], name: 'bn' }));
     inp.replaceAllUsesWith(bn.outputs[0]!);
-    bg.inputs[0] = fresh;
+    bg.replaceInput(inp, fresh);
     const a = analyseInput(b);
     assert.deepEqual(a.chain, ['BatchNormalization']);
     assert.ok(Math.abs(a.affine!.a[0]! - 1) < 1e-6 && Math.abs(a.affine!.b[0]! - 0.5) < 1e-6, JSON.stringify(a.affine));
 
     // a model whose declared input leaves H, W open, fed images its Gemm cannot take: ONNX Runtime's error as one line
     const open = loadModel(defaultModelPath());
-    open.graph.inputInfos[0] = ValueInfo.tensor(DataType.FLOAT, ['N', 1, 'H', 'W']);
+    open.graph.setInputInfo(open.graph.inputs[0]!, ValueInfo.tensor(DataType.FLOAT, ['N', 1, 'H', 'W']));
     saveModel(open, join(dir, 'open.onnx'));
     const { writeFileSync } = await import('node:fs');
     const { npy } = await import('./helpers/arrays.js');
