@@ -110,7 +110,18 @@ test('a model that normalises in its graph: auto = explicit flags = the plain mo
     await assert.rejects(cli(['eval', model, '--data', data, '--mean', '0.1307', '--std', '0.3081', '--limit', '5']),
       (e: Error) => e instanceof UsageError && /preprocesses its input itself .*drop --mean\/--std/.test(e.message) && !e.message.includes('\n'));
     await assert.rejects(cli(['eval', model, '--data', data, '--preprocessing', 'normalize', '--limit', '5']), /normalise twice: use --preprocessing auto/);
-    await assert.rejects(cli(['eval', model, '--data', data, '--space', 'normalized', '--limit', '5']), /use --space pixel/);
+    // --space normalized measures ε in the space the graph normalises to: the plain model's default (the paper's)
+    const inner = await json(['eval', model, '--data', data, ...common, '--space', 'normalized']);
+    const paper = await json(['eval', defaultModelPath(), '--data', data, ...common]);
+    assert.equal(paper.data.space, 'normalized');
+    assert.match(inner.input_convention!.epsilon_in, /the model's own normalised input .*mean 0\.1307, std 0\.3081/);
+    assert.deepEqual([inner.data.space, inner.data.preprocessing.mean, inner.data.preprocessing.std], ['normalized', [0.1307], [0.3081]]);
+    assert.ok(Math.abs(inner.data.bounds.min - paper.data.bounds.min) < 1e-5 && Math.abs(inner.data.bounds.max - paper.data.bounds.max) < 1e-5);
+    for (let i = 0; i < paper.results.length; i++) {
+      assert.ok(Math.abs(paper.results[i]!.accuracy - inner.results[i]!.accuracy) <= 1 / 60 + 1e-9, `${paper.results[i]!.attack}: accuracy`);
+      assert.ok(Math.abs(paper.results[i]!.rho_all - inner.results[i]!.rho_all) < 2e-3, `${paper.results[i]!.attack}: ρ̃ ${paper.results[i]!.rho_all} vs ${inner.results[i]!.rho_all}`);
+    }
+    assert.ok(Math.abs(paper.results[1]!.rho_all - auto.results[1]!.rho_all) > 0.01, 'the two spaces give different ρ̃ (the test can tell them apart)');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -192,6 +192,8 @@ export interface ResolvedInput {
   mean: number[];
   std: number[];
   space: InputSpace;
+  /** What the model itself takes when it is not (p − mean)/std (a model that normalises itself, attacked in its normalised space). */
+  feed?: { mean: number[]; std: number[] };
   convention: InputConvention;
   /** One line for the start of the run. */
   summary: string;
@@ -235,14 +237,29 @@ export function resolveInput(analysis: InputAnalysis, request: InputRequest, dat
     const what = `the model preprocesses its input itself (${ops}${identity ? '' : `: mean ${fmt(innerMean)}, std ${fmt(innerStd)}`})`;
     const feed = raw === 255 ? { mean: [0], std: [1 / 255] } : { mean: [0], std: [1] };
     if (mode === 'normalize') throw new UsageError(`${what}, so --preprocessing normalize would normalise twice: use --preprocessing auto`, { code: 'input-convention' });
-    if (given && !(same(request.mean ?? feed.mean, feed.mean) && same(request.std ?? feed.std, feed.std))) {
+    const inGraphSpace = request.space === 'normalized' && !identity;
+    const matchesGraph = same(request.mean ?? innerMean, innerMean) && same(request.std ?? innerStd, innerStd);
+    if (given && !(inGraphSpace && matchesGraph) && !(same(request.mean ?? feed.mean, feed.mean) && same(request.std ?? feed.std, feed.std))) {
       throw new UsageError(`${what}, but --mean/--std ask the harness to normalise too: drop --mean/--std (the harness feeds it ${raw === 255 ? '0–255' : '[0,1]'} pixels)`, { code: 'input-convention' });
     }
-    if (request.space === 'normalized' && !identity) {
-      throw new UsageError(`${what}, so its input is ${raw === 255 ? '0–255' : '[0,1]'} pixels and ε, clamping and ρ are measured in pixels: use --space pixel (or leave --space out)`, { code: 'input-convention' });
+    if (request.space === 'normalized' && identity) {
+      throw new UsageError(`${what}, but it does not normalise them (no mean/std to measure ε in): use --space pixel (or leave --space out)`, { code: 'input-convention' });
     }
     const expects = `${raw === 255 ? '0–255' : '[0,1]'} pixels${analysis.layout === 'NHWC' ? ' NHWC' : ''}${analysis.uint8 ? ' (uint8)' : ''}, ${identity ? 'scaled' : 'normalised'} in its graph (${ops}${identity ? '' : `: mean ${fmt(innerMean)}, std ${fmt(innerStd)}`})`;
     const gives = raw === 255 ? '0–255 pixels (255 × [0,1])' : '[0,1] pixels';
+    if (inGraphSpace) {
+      // ε in the space the graph normalises to: the attack variable is z = (p − mean)/std, the model is fed p
+      const epsilonIn = `the model's own normalised input ((p − mean)/std with its graph's mean ${fmt(innerMean)}, std ${fmt(innerStd)})`;
+      const convention: InputConvention = {
+        preprocessing: mode, resolved_from: 'graph', model_expects: expects, data_gives: gives, epsilon_in: epsilonIn,
+        graph_ops: [...analysis.chain, ...(analysis.finalCut ? [analysis.finalCut] : [])], cut: cuts,
+        model_mean: innerMean.map(round6), model_std: innerStd.map(round6),
+      };
+      return {
+        mean: innerMean.map(round6), std: innerStd.map(round6), space: 'normalized', feed, convention, notes: [],
+        summary: `input: the model expects ${expects}; feeding ${gives}; ε, clamping and ρ in ${epsilonIn} (--space normalized)${graphCut.length ? `; ${graphCut[0]}` : ''}`,
+      };
+    }
     const convention: InputConvention = {
       preprocessing: mode, resolved_from: 'graph', model_expects: expects, data_gives: gives, epsilon_in: '[0,1] pixels',
       graph_ops: [...analysis.chain, ...(analysis.finalCut ? [analysis.finalCut] : [])], cut: cuts,

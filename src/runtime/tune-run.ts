@@ -36,7 +36,7 @@ export async function tune(o: TuneOptions): Promise<EvalRun> {
     if (!quantiles.includes(0)) quantiles.unshift(0);
     const n = Math.min(o.limit ?? ds.count, ds.count, 1000);
     const input = resolveEvalInput(o);
-    const space = new SpaceMap(input.space, ds, input.preprocessing.mean, input.preprocessing.std);
+    const space = new SpaceMap(input.space, ds, input.preprocessing.mean, input.preprocessing.std, input.resolved.feed);
     const x = toAttackSpace(ds, input.preprocessing, input.space, n);
     const q = await siteQuantiles(o.modelPath, x, n, space, quantiles, o.threads, o.batch);
     const run = await evaluate({ ...o, kappas: quantiles, kappaMaps: quantileMaps(q, quantiles), kind: 'tune' });
