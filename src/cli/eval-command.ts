@@ -128,6 +128,8 @@ function pct(v: number): string {
 export function formatTable(r: Report): string {
   const ic = r.input_convention;
   const lines = [
+    // the verdict first (runtime/verdict.ts): what a person reads in five seconds
+    ...(r.verdict?.lines.length ? [...r.verdict.lines.map((l, i) => (i === 0 ? `verdict: ${l}` : `  ${l}`)), ''] : []),
     ...(ic ? [`input: model expects ${ic.model_expects}; data gives ${ic.data_gives}; ε measured in ${ic.epsilon_in}${ic.cut.length ? `; cut ${ic.cut.join(', ')}` : ''}`] : []),
     `model ${r.model.path}; data ${r.data.kind}:${r.data.path} (n=${r.data.n}); space ${r.data.space}, clamp ${r.data.clamp} [${r.data.bounds.min.toFixed(4)}, ${r.data.bounds.max.toFixed(4)}]; ORT threads ${r.settings.ort_threads}`,
     `clean accuracy: ${r.clean.map((c) => `κ=${c.kappa} ${pct(c.accuracy).trim()}%`).join(', ')}`,
@@ -136,6 +138,12 @@ export function formatTable(r: Report): string {
   ];
   for (const x of r.results) {
     lines.push(`${String(x.kappa).padEnd(8)} ${x.attack.padEnd(15)} ${x.mode.padEnd(10)} ${pct(x.accuracy)}  ${pct(x.fooling_rate)}  ${pct(x.rho_all)}   ${pct(x.rho_success)}   ${x.iterations_mean.toFixed(1).padStart(5)}  ${x.wall_s.toFixed(1).padStart(6)}`);
+  }
+  if (r.worst_case?.length) {
+    lines.push('', 'worst case over attacks (robust accuracy %, an upper bound: a stronger attack could lower it)');
+    for (const w of r.worst_case) {
+      lines.push(`  κ=${String(w.kappa).padEnd(6)} ${w.norm === 'linf' ? 'L∞' : 'L2'} ε=${w.eps}: ${pct(w.accuracy).trim()}  (${w.attacks.map((a) => `${a.attack} ${a.mode} ${pct(a.accuracy).trim()}`).join(', ')})`);
+    }
   }
   for (const t of r.transfers ?? (r.transfer ? [r.transfer] : [])) {
     lines.push('', `transfer (${t.attack}): accuracy %, rows = source κ, columns = target κ ${t.target_kappas.join(', ')}`);

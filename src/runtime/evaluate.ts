@@ -23,6 +23,7 @@ import { checkLabels, checkShape, checkSites, checkValues } from './data-checks.
 import { type InputAnalysis, type PreprocessMode, type ResolvedInput, analyseInput, resolveInput } from './input-convention.js';
 import { loadModel } from '../ir/io.js';
 import { type SampleOutcome, outcomes, predictions, summarise, worstCase } from './metrics.js';
+import { maskingFindings, verdict } from './verdict.js';
 import { ModelOracle, type Oracle, retrofittedModel } from './oracle.js';
 import { type Progress, silentProgress } from './progress.js';
 import type {
@@ -194,6 +195,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
     };
     const worst = worstCase(results, perSample, budgets);
     if (worst.length) report.worst_case = worst;
+    const findings = maskingFindings(results, perSample, worst);
+    report.warnings.push(...findings.map((f) => `gradient masking: ${f.message}`));
+    if (results.length) report.verdict = verdict(clean, results, worst, findings);
     if (!final) report.partial = { results_done: results.length, note: `interrupted runs continue with --resume ${o.report?.dir ?? 'DIR'}` };
     if (transfers.length) {
       report.transfer = transfers[0]!;
@@ -415,13 +419,7 @@ export function maskingWarnings(results: readonly AttackResult[]): string[] {
         w.push(`gradient masking? κ=${r.kappa} ${r.mode}: iterative ${r.attack} leaves accuracy ${pct(r.accuracy)}, above single-step fgsm's ${pct(single.accuracy)}`);
       }
     }
-    if (r.mode === 'gray-box' || r.mode === 'adaptive') {
-      const white = find(r.kappa, r.attack, 'white-box');
-      if (white && r.accuracy < white.accuracy - TOL && r.kappa !== (r.source_kappa ?? NaN)) {
-        const what = r.mode === "gray-box" ? `examples transferred from κ=${r.source_kappa} leave` : `the adaptive attack (κ_grad=${r.grad_kappa ?? 0}) leaves`;
-        w.push(`gradient masking? κ=${r.kappa} ${r.attack}: ${what} accuracy ${pct(r.accuracy)}, below the white-box attack's ${pct(white.accuracy)}`);
-      }
-    }
   }
+  // adaptive, gray-box and score-based attacks against white-box ones: verdict.ts's maskingFindings (paired tests)
   return w;
 }

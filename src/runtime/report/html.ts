@@ -6,6 +6,7 @@
 // missing numbers print "—"; every string from the report is HTML-escaped.
 
 import type { AttackResult, Report, TransferMatrix, TuningCandidate } from './schema.js';
+import { verdictBody, worstCaseBody } from './html-verdict.js';
 import { esc, fixed, isNum, kappaText, MISSING, num, pct, seconds, sig, slug, valueText } from './html-format.js';
 import { examplesHtml } from './html-images.js';
 import { REPORT_CSS } from './html-style.js';
@@ -528,9 +529,12 @@ function tuningHtml(r: Report): string {
 /** Renders a report as one self-contained HTML document. */
 export function renderReportHtml(report: Report): string {
   const series = resultSeries(arr(report.results).filter((x) => x && typeof x === 'object'));
+  const wrap = (id: string, title: string, body: string) => (body ? section(id, title, body) : '');
   const sections: Array<[string, string, string]> = [
+    ['verdict', 'Verdict', wrap('verdict', 'Verdict', verdictBody(report))],
     ['run', 'Run', runHtml(report)],
     ['summary', 'Summary', summaryHtml(report, series)],
+    ['worst-case', 'Worst case', wrap('worst-case', 'Robust accuracy under the worst case over attacks', worstCaseBody(report))],
     ['tradeoff', 'Trade-off', tradeoffHtml(report, series)],
     ['results', 'Results', resultsHtml(report)],
     ['transfer', 'Transfer matrix', transferHtml(report)],
@@ -540,7 +544,7 @@ export function renderReportHtml(report: Report): string {
   ];
   const ex = examplesHtml(report.examples);
   if (ex) {
-    sections[6]![2] = section(
+    sections[8]![2] = section(
       'examples',
       'Clean, adversarial and perturbation images (Figures 5–6)',
       `<p class="note">Perturbation δ = x̃ − x per pixel in [0, 1] pixel units (for colour images, the channel with the largest |δ|), on a diverging map, ` +

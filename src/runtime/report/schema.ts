@@ -190,6 +190,42 @@ export interface Tuning {
   per_layer?: { quantile: number; kappas: Record<string, number> } | null;
 }
 
+/** One piece of evidence of gradient masking (verdict.ts): another attack beats the white-box one, beyond chance. */
+export interface MaskingFinding {
+  kappa: number;
+  metric: 'accuracy' | 'rho';
+  attack: string;
+  mode: AttackMode;
+  /** The white-box attack it is compared with. */
+  against: string;
+  /** Accuracy (or ρ̃) under the white-box attack and under the other one. */
+  white: number;
+  other: number;
+  /** accuracy: McNemar's one-sided exact p; rho: the paired difference in standard errors. */
+  statistic: number;
+  message: string;
+}
+
+export interface VerdictKappa {
+  kappa: number;
+  clean_accuracy: number;
+  /** Clean accuracy of κ = 0 minus this κ's (fraction; positive = a cost). */
+  clean_cost?: number;
+  /** The headline threat model's worst case, and its gain over κ = 0. */
+  worst_case?: { norm: Norm; eps: number; accuracy: number; attacks: number; gain?: number };
+  /** ρ̃ of a minimal-perturbation attack: gain over κ = 0 white-box, under the strongest adaptive version, and the fraction that survives. */
+  rho?: { attack: string; white_box_gain: number; adaptive_gain: number; survives?: number };
+  masking: boolean;
+}
+
+/** What the report opens with (verdict.ts). */
+export interface Verdict {
+  /** The five-second summary, headline first. */
+  lines: string[];
+  kappas: VerdictKappa[];
+  masking: MaskingFinding[];
+}
+
 export interface Report {
   format: 1;
   kind: ReportKind;
@@ -205,6 +241,8 @@ export interface Report {
   transfer?: TransferMatrix;
   /** One transfer matrix per attack (`transfer` is the first of them). Optional. */
   transfers?: TransferMatrix[];
+  /** The masking-aware verdict the report opens with. Optional. */
+  verdict?: Verdict;
   /** Worst case over all attacks, per κ and threat model. Optional. */
   worst_case?: WorstCase[];
   curves?: IterationCurve[];
