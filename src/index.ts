@@ -68,3 +68,4 @@ export { predictions, outcomes, summarise, perturbation, type SampleOutcome, typ
 export { SpaceMap, Clamp, type ImageShape } from './runtime/space.js';
 export { silentProgress, stderrProgress, type Progress } from './runtime/progress.js';
 export { type Criterion, misclassification, targeted } from './runtime/criterion.js';
+export { detect, writeDetectReport, renderDetectHtml, type DetectOptions, type DetectReport, type DetectResult } from './runtime/detect/index.js';
