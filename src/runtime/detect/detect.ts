@@ -96,7 +96,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
   progress.log(input.resolved.summary);
   checkValues(ds, preprocessing.scale, n);
   const shape = { channels: ds.channels, height: ds.height, width: ds.width };
-  const space = new SpaceMap(spaceName, shape, preprocessing.mean, preprocessing.std);
+  const space = new SpaceMap(spaceName, shape, preprocessing.mean, preprocessing.std, input.resolved.feed);
   const size = space.size;
   const x = toAttackSpace(ds, preprocessing, spaceName, n);
   const labels = ds.labels.slice(0, n);
