@@ -15,7 +15,7 @@ import { toAttackSpace } from '../dataset.js';
 import { checkLabels, checkValues } from '../data-checks.js';
 import { datasetFamily, type EvalOptions, resolveEvalInput } from '../evaluate.js';
 import { outcomes, perturbation, predictions, summarise } from '../metrics.js';
-import { ModelOracle, retrofittedModel } from '../oracle.js';
+import { ModelOracle, type Oracle, retrofittedModel } from '../oracle.js';
 import { silentProgress } from '../progress.js';
 import type { CleanResult } from '../report/schema.js';
 import { Clamp, SpaceMap } from '../space.js';
@@ -123,17 +123,35 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
     clean.push({ kappa, n, accuracy: correct / n });
     progress.log(`κ=${kappa}: clean accuracy ${(100 * correct / n).toFixed(2)}% (${correct}/${n})`);
 
-    for (const mode of modes) {
-      if (mode === 'adaptive' && kappa === gradKappa) {
-        progress.log(`κ=${kappa}: the adaptive attack (κ_grad=${gradKappa}) is the white-box one here; not run twice`);
-        continue;
+    // The cells of this κ, as evaluate() runs them: attacks with the model's gradients white-box and adaptive
+    // (κ_grad); a score-based attack (no gradients) white-box only; BPDA (its own surrogate gradients) adaptive
+    // only, with the smooth-surrogate oracles it asks for (none at κ = 0: the surrogate is then the model).
+    let relu: ModelOracle | null = null;
+    const smooth = new Map<number, ModelOracle>();
+    const surrogate = kappa === 0 ? null : async (tau: number): Promise<Oracle> => {
+      let or = smooth.get(tau);
+      if (!or) smooth.set(tau, (or = new ModelOracle(retrofittedModel(o.modelPath, kappa), { kappa, surrogateTau: tau, ...oracleOptions })));
+      return or;
+    };
+    const cells: Array<{ attack: Attack; mode: DetectMode; gradient: string }> = [];
+    for (const attack of attacks) {
+      const g = attack.gradient ?? 'model';
+      if (g !== 'surrogate' && modes.includes('white-box')) cells.push({ attack, mode: 'white-box', gradient: g === 'none' ? 'none (score-based)' : 'own' });
+      if (g === 'surrogate') cells.push({ attack, mode: 'adaptive', gradient: `bpda: z·σ((z−κ)/τ), τ ∈ {${String(attack.params['taus'] ?? '')}}` });
+      else if (g === 'model' && modes.includes('adaptive')) {
+        if (kappa === gradKappa) progress.log(`κ=${kappa} ${attack.name}: the adaptive attack (κ_grad=${gradKappa}) is the white-box one here; not run twice`);
+        else cells.push({ attack, mode: 'adaptive', gradient: `κ_grad=${gradKappa}` });
       }
-      const crafter = mode === 'white-box' ? oracle : new ModelOracle(retrofittedModel(o.modelPath, kappa), { kappa, gradKappa, ...oracleOptions });
-      for (const attack of attacks) {
-        const label = `κ=${kappa} ${attack.name} ${mode}${mode === 'adaptive' ? ` (κ_grad=${gradKappa})` : ''}`;
+    }
+    for (const { attack, mode, gradient } of cells) {
+      {
+        const bpda = gradient.startsWith('bpda');
+        let crafter: ModelOracle = oracle;
+        if (mode === 'adaptive' && !bpda) crafter = relu ??= new ModelOracle(retrofittedModel(o.modelPath, kappa), { kappa, gradKappa, ...oracleOptions });
+        const label = `κ=${kappa} ${attack.name} ${mode}${mode === 'adaptive' ? ` (${bpda ? 'BPDA surrogate' : `κ_grad=${gradKappa}`})` : ''}`;
         const t0 = performance.now();
         progress.start(label, Number(attack.params['iterations'] ?? 1));
-        const out = await attack.run({ oracle: crafter, x, labels, n, clamp, onIteration: (it) => progress.update(it + 1) });
+        const out = await attack.run({ oracle: crafter, x, labels, n, clamp, surrogate: bpda ? surrogate : null, onIteration: (it) => progress.update(it + 1) });
         progress.end();
         const advPred = predictions(await oracle.forward(out.adv, n), n);
         const rows = outcomes(attack.norm, x, out.adv, size, labels, cleanPred, advPred, out.iterations, out.zeroGradient);
@@ -143,7 +161,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
         let l2Sum = 0;
         for (const i of chosen) l2Sum += perturbation('l2', x, out.adv, i, size).abs;
         const base: DetectResult = {
-          kappa, attack: attack.name, mode, ...(mode === 'adaptive' ? { grad_kappa: gradKappa } : {}), norm: attack.norm, n,
+          kappa, attack: attack.name, mode, ...(mode === 'adaptive' && !bpda ? { grad_kappa: gradKappa } : {}), gradient, norm: attack.norm, n,
           clean_correct: correct, attack_accuracy: summary.accuracy, successful: m, positives: m, negatives: 2 * m,
           rho_success: summary.rho_success, l2_mean: m ? l2Sum / m : 0, noisy_correct: 0, k_used: 0, minibatches: 0,
           non_finite_lid: [], lid_mean: { clean: [], noisy: [], adversarial: [] }, auc: null, auc_interval: null, fold_auc: [],
@@ -204,8 +222,9 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
         if (kUsed < k) warnings.push(`${label}: k capped at ${kUsed} (minibatches of ${Math.min(...ranges.map(([s, e]) => e - s))} samples)`);
         progress.log(`${label}: ${m} successful (accuracy under attack ${(100 * summary.accuracy).toFixed(2)}%), detector AUC ${(100 * ev.auc).toFixed(2)}% [${(100 * ev.interval.lo).toFixed(1)}, ${(100 * ev.interval.hi).toFixed(1)}], ${base.wall_s.toFixed(1)}s`);
       }
-      if (crafter !== oracle) await crafter.release();
     }
+    if (relu) await relu.release();
+    for (const or of smooth.values()) await or.release();
     await oracle.release();
     await probe.release();
   }

@@ -24,7 +24,9 @@ function arr<T>(v: readonly T[] | undefined | null): readonly T[] {
 }
 
 function modeLabel(r: DetectResult): string {
-  return r.mode === 'adaptive' ? `adaptive (κ_grad = ${kappaText(r.grad_kappa ?? 0)})` : 'white-box';
+  if (r.mode !== 'adaptive') return 'white-box';
+  if (isNum(r.grad_kappa)) return `adaptive (κ_grad = ${kappaText(r.grad_kappa)})`;
+  return String(r.gradient ?? '').startsWith('bpda') ? 'adaptive (BPDA)' : 'adaptive';
 }
 
 function aucText(r: DetectResult | undefined): string {

@@ -5,7 +5,7 @@
 import type { ParamValue } from '../attacks/registry.js';
 import type { CleanResult, InputConvention, Norm, ReportData, ReportModel, ReportTool } from '../report/schema.js';
 
-/** white-box: each κ model attacked with its own gradients; adaptive: gradients at κ_grad (default 0), inference at κ. */
+/** white-box: each κ model attacked with its own gradients; adaptive: gradients at κ_grad (default 0) or BPDA's smooth surrogate, inference at κ. */
 export type DetectMode = 'white-box' | 'adaptive';
 export const DETECT_MODES: readonly DetectMode[] = ['white-box', 'adaptive'];
 
@@ -49,8 +49,10 @@ export interface DetectResult {
   kappa: number;
   attack: string;
   mode: DetectMode;
-  /** adaptive mode: the gradient κ. */
+  /** adaptive mode with the model's gradients: the gradient κ. */
   grad_kappa?: number;
+  /** Where the attack's gradients came from: 'own', 'κ_grad=0', 'bpda: …' (smooth surrogate), 'none (score-based)'. */
+  gradient: string;
   norm: Norm;
   /** Samples evaluated; clean_correct of them classified correctly at this κ. */
   n: number;
