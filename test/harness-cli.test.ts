@@ -112,7 +112,9 @@ test('eval on the default model: report.json (schema fields), report.html, per-s
       '--max-accuracy-drop', '100', '--json', '--threads', '1']));
     const tr = JSON.parse(tuneOut) as Report;
     assert.equal(tr.kind, 'tune');
-    assert.equal(tr.tuning!.candidates.length, 3);
+    // the grid, plus the points halfway to the best candidate's neighbours
+    for (const k of [0, 0.5, 1]) assert.ok(tr.tuning!.candidates.some((c) => c.kappa === k));
+    assert.equal(tr.tuning!.candidates.length, 3 + (tr.tuning!.refined?.length ?? 0));
     const best = Math.max(...tr.tuning!.candidates.map((c) => c.rho_all));
     assert.equal(tr.tuning!.candidates.find((c) => c.kappa === tr.tuning!.chosen_kappa)!.rho_all, best);
     const sa = JSON.parse(await captureStdout(() => cli(['tune', defaultModelPath(), '--data', `mnist:${data}`, '--scale-aware', '--quantiles', '0,0.2',

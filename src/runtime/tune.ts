@@ -14,7 +14,7 @@ import { freeBatchDimension } from '../autodiff/index.js';
 import { ValueInfo } from '../ir/value-info.js';
 import { classifierInterface } from './oracle.js';
 import { prepareClassifier } from './input-convention.js';
-import type { AttackResult, CleanResult, Tuning, TuningCandidate } from './report/schema.js';
+import type { AttackResult, CleanResult, Tuning, TuningCandidate, WorstCase } from './report/schema.js';
 import type { SpaceMap } from './space.js';
 
 export type Objective = 'rho_all' | 'accuracy';
@@ -105,4 +105,67 @@ export function chooseKappa(
     chosen_kappa: best ? best.kappa : null,
     candidates,
   };
+}
+
+/**
+ * What `tune` optimises: the worst case over every attack and mode run (adaptive ones included), never the
+ * white-box figure alone. objective 'accuracy': robust accuracy under the worst case of the threat model with
+ * the most attacks counted; 'rho_all': the smallest ρ̃ of the minimal-perturbation attacks over all modes. Among
+ * the candidates whose clean accuracy is within the budget of κ = 0's, the best score wins, ties to the smaller
+ * κ; κ = 0 is always a candidate, so the choice is never below the ReLU model's worst case.
+ */
+export function chooseByWorstCase(
+  clean: readonly CleanResult[], results: readonly AttackResult[], worst: readonly WorstCase[], objective: Objective, maxDropPoints: number,
+): Tuning {
+  const ref = clean.find((c) => c.kappa === 0) ?? clean[0];
+  const models = new Map<string, WorstCase[]>();
+  for (const w of worst) {
+    const key = `${w.norm}:${w.eps}`;
+    let list = models.get(key);
+    if (!list) models.set(key, (list = []));
+    list.push(w);
+  }
+  const main = [...models.values()].sort((a, b) => b[0]!.attacks.length - a[0]!.attacks.length)[0] ?? [];
+  if (objective === 'accuracy' && main.length === 0) {
+    throw new UsageError('tune --objective accuracy needs a bounded attack (pgd, apgd-*, square*, bpda, fgsm) among --attacks');
+  }
+  const candidates: TuningCandidate[] = clean.map((c) => {
+    const minimal = results.filter((r) => r.kappa === c.kappa && r.eps === undefined);
+    return {
+      kappa: c.kappa, clean_accuracy: c.accuracy,
+      robust_accuracy: main.find((w) => w.kappa === c.kappa)?.accuracy ?? 0,
+      rho_all: minimal.length ? Math.min(...minimal.map((r) => r.rho_all)) : 0,
+    };
+  });
+  const score = (c: TuningCandidate) => (objective === 'rho_all' ? c.rho_all : c.robust_accuracy);
+  let best: TuningCandidate | null = null;
+  for (const c of [...candidates].sort((a, b) => a.kappa - b.kappa)) {
+    if (!ref || (ref.accuracy - c.clean_accuracy) * 100 > maxDropPoints + 1e-9) continue;
+    if (!best || score(c) > score(best) + 1e-12) best = c;
+  }
+  const what = objective === 'rho_all'
+    ? 'maximise the smallest ρ̃ over every minimal-perturbation attack and mode (adaptive included)'
+    : `maximise robust accuracy under the worst case over every attack and mode (adaptive included), ${main[0]!.norm === 'linf' ? 'L∞' : 'L2'} ε = ${main[0]!.eps}`;
+  const t: Tuning = {
+    max_accuracy_drop: maxDropPoints,
+    objective: `${what}, with clean accuracy at most ${maxDropPoints} points below κ=${ref?.kappa ?? 0}`,
+    chosen_kappa: best ? best.kappa : null,
+    candidates,
+  };
+  if (objective === 'accuracy') t.threat_model = { norm: main[0]!.norm, eps: main[0]!.eps };
+  const largest = Math.max(...candidates.map((c) => c.kappa));
+  if (best && best.kappa > 0 && best.kappa === largest) t.edge = `the chosen κ = ${best.kappa} is the largest candidate tried: a larger one might score better (extend the grid)`;
+  return t;
+}
+
+/** Points halfway between the best candidate and its neighbours in the sorted grid (not already tried). */
+export function refineAround(kappas: readonly number[], best: number): number[] {
+  const sorted = [...new Set(kappas)].sort((a, b) => a - b);
+  const j = sorted.indexOf(best);
+  if (j < 0) return [];
+  const out: number[] = [];
+  const round = (v: number) => Math.round(v * 1e6) / 1e6;
+  if (j > 0 && best > 0) out.push(round((sorted[j - 1]! + best) / 2));
+  if (j < sorted.length - 1) out.push(round((best + sorted[j + 1]!) / 2));
+  return out.filter((v) => !sorted.includes(v));
 }

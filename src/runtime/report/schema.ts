@@ -188,6 +188,12 @@ export interface Tuning {
   candidates: TuningCandidate[];
   /** Scale-aware mode: the quantile q and the per-site κ of the chosen candidate. Optional. */
   per_layer?: { quantile: number; kappas: Record<string, number> } | null;
+  /** Candidates added by refining the grid around the first pass's best. Optional. */
+  refined?: number[];
+  /** Set when the chosen κ is the largest candidate tried (a larger one might do better). Optional. */
+  edge?: string;
+  /** The threat model whose worst case is the objective (accuracy objective). Optional. */
+  threat_model?: { norm: Norm; eps: number };
 }
 
 /** One piece of evidence of gradient masking (verdict.ts): another attack beats the white-box one, beyond chance. */
