@@ -27,18 +27,8 @@ export {
   type GradientMode, type GradientOptions, type GradientSignature,
 } from './autodiff/index.js';
 
-import type { Model } from './ir/model.js';
-import { PassManager } from './passes/pass-manager.js';
-import { jumpReluPass, type RetrofitOptions, type RetrofitReport } from './passes/jumprelu.js';
-
-/**
- * Replaces the model's ReLUs with JumpReLU (in place) through the pass manager, which verifies the
- * graph before and after. Returns what happened to every site.
- */
-export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport {
-  const [record] = new PassManager().add(jumpReluPass(options)).run(model);
-  return record!.result as RetrofitReport;
-}
+/** Replaces the model's ReLUs with JumpReLU (in place) through the pass manager, which verifies the graph before and after. */
+export { retrofit } from './passes/retrofit.js';
 
 // The robustness harness as a library (docs/harness.md).
 export { type Oracle, type OracleOptions, type CeResult, type DiffResult, ModelOracle, retrofittedModel } from './runtime/oracle.js';

@@ -4,13 +4,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { JumpReluError, UsageError } from '../ir/errors.js';
-import { loadModel, saveModel } from '../ir/io.js';
-import { retrofit } from '../index.js';
-import { type RetrofitOptions, type SiteReport, planRetrofit } from '../passes/jumprelu.js';
+// The model, the passes and the custom-op library are imported when a conversion runs, not for --help
+// (start-up time: docs/converter.md).
+import type { RetrofitOptions, SiteReport } from '../passes/jumprelu.js';
 import { type Coverage, checkRequirement, coverageOf, coverageWarning, parseRequirement } from '../passes/coverage.js';
 import { parseKappaMap } from '../passes/kappa-map.js';
 import { TARGETS, type Target } from '../passes/retrofit-record.js';
-import { emitCustomOps } from './emit-customops.js';
 
 export interface ConvertArgs {
   input: string;
@@ -136,6 +135,9 @@ export async function runConvert(a: ConvertArgs): Promise<void> {
   const options = hasKappa || !a.list ? retrofitOptions(a) : null;
   if (!inspectOnly && !hasKappa) throw new UsageError('give a κ (--kappa) or a kappa map (--kappa-map)');
   if (a.list && !hasKappa && a.require !== undefined) throw new UsageError('--require with --list needs a κ (--kappa or --kappa-map) to know what would be converted');
+  const [{ loadModel, saveModel }, { planRetrofit }, { retrofit }, { emitCustomOps }] = await Promise.all([
+    import('../ir/io.js'), import('../passes/jumprelu.js'), import('../passes/retrofit.js'), import('./emit-customops.js'),
+  ]);
   const model = loadModel(a.input);
 
   if (inspectOnly) {
