@@ -99,16 +99,18 @@ inline KeyRange threshold_key16(const Format16& fmt, float kappa) {
 }
 
 // ----------------------------------------------------------------------------------------------------------
-// Inner loops. Plain counted loops without branches in the body: GCC and Clang vectorise them at -O3.
+// Reference loops (the definition of the results; the GPU check compares against them). x and y may be the
+// same buffer (ONNX Runtime runs the op in place when it can): each element is read before it is written.
+// The library's CPU kernel uses the explicitly vectorised loops in jumprelu_simd.h, which give the same bits.
 
-inline void run_f32(const float* __restrict x, float* __restrict y, size_t n, float kappa) {
+inline void run_f32(const float* x, float* y, size_t n, float kappa) {
   for (size_t i = 0; i < n; ++i) {
     const float v = x[i];
     y[i] = v > kappa ? v : 0.0f;
   }
 }
 
-inline void run_16(const uint16_t* __restrict x, uint16_t* __restrict y, size_t n, KeyRange r) {
+inline void run_16(const uint16_t* x, uint16_t* y, size_t n, KeyRange r) {
   const int16_t lo = r.lo;
   const int16_t hi = r.hi;
   for (size_t i = 0; i < n; ++i) {

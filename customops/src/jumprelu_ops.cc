@@ -7,8 +7,10 @@
 //   * RegisterCustomOps negotiates the API version: it parses OrtApiBase::GetVersionString() ("1.30.0" ->
 //     API 30) and asks for min(ORT_API_VERSION of the headers, the runtime's), so a library built against
 //     newer headers still loads on an older runtime and vice versa.
-//   * Every OrtCustomOp reports version 16: the lowest whose OrtCustomOp has CreateKernelV2/KernelComputeV2
-//     (errors returned as OrtStatus instead of aborting). Fields added after 16 are left null.
+//   * Every OrtCustomOp reports the newest struct version both sides know, from 17 (ORT 1.17) up to 18:
+//     16 brought CreateKernelV2/KernelComputeV2 (errors returned as OrtStatus instead of aborting), 17 shape
+//     inference (y has x's type and shape; ONNX Runtime's graph optimisations need it), 18 MayInplace (y may
+//     reuse x's buffer, CPU only). Fields the version lacks are left null.
 //   * The runtime must be ORT >= 1.17 (API 17): 1.16 declares the V2 entry points but still calls the v1
 //     ones, which cannot report errors; 1.17 also brought KernelContext_ParallelFor. Older runtimes get a
 //     clear error from RegisterCustomOps.
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "jumprelu_cpu.h"
+#include "jumprelu_simd.h"
 #ifdef JUMPRELU_WITH_CUDA
 #include "jumprelu_cuda.h"
 #endif
@@ -37,7 +40,9 @@ namespace {
 
 constexpr const char* kDomain = "com.jumprelu";
 constexpr const char* kOpName = "JumpRelu";
-constexpr uint32_t kOpVersion = 16;     // OrtCustomOp::version
+constexpr uint32_t kOpVersionV2 = 16;   // OrtCustomOp::version with CreateKernelV2/KernelComputeV2
+constexpr uint32_t kOpVersionShapes = 17;   // ... and InferOutputShapeFn
+constexpr uint32_t kOpVersionInplace = 18;  // ... and GetMayInplace/ReleaseMayInplace
 constexpr uint32_t kMinApi = 17;        // oldest runtime accepted (ORT 1.17)
 constexpr uint32_t kParallelForApi = 17;
 constexpr size_t kChunk = size_t{1} << 16;  // elements per parallel work item on CPU
@@ -119,13 +124,13 @@ struct CpuJob {
       const float* xs = static_cast<const float*>(x);
       float* ys = static_cast<float*>(y);
       jumprelu::for_each_channel_run(begin, end, channels, inner, [&](size_t off, size_t cnt, size_t c) {
-        jumprelu::run_f32(xs + off, ys + off, cnt, kappa_f32 ? kappa_f32[c] : kappa);
+        jumprelu::simd::f32(xs + off, ys + off, cnt, kappa_f32 ? kappa_f32[c] : kappa);
       });
     } else {
       const uint16_t* xs = static_cast<const uint16_t*>(x);
       uint16_t* ys = static_cast<uint16_t*>(y);
       jumprelu::for_each_channel_run(begin, end, channels, inner, [&](size_t off, size_t cnt, size_t c) {
-        jumprelu::run_16(xs + off, ys + off, cnt, keys16_c ? keys16_c[c] : keys16);
+        jumprelu::simd::h16(xs + off, ys + off, cnt, keys16_c ? keys16_c[c] : keys16);
       });
     }
   }
@@ -329,6 +334,42 @@ OrtCustomOpInputOutputCharacteristic ORT_API_CALL op_output_characteristic(const
 
 OrtMemType ORT_API_CALL op_input_memory_type(const OrtCustomOp*, size_t) noexcept { return OrtMemTypeDefault; }
 int ORT_API_CALL op_variadic_min_arity(const OrtCustomOp*) noexcept { return 1; }
+
+// y has x's type and shape. Without this ONNX Runtime knows nothing about y's shape, and its graph
+// transformers that need shapes (the NCHWc layout's fusion of a residual Add into the next Conv, Reshape
+// elimination) then leave the graph around a JumpRelu node unoptimised: slower than the same model with
+// ThresholdedRelu, and with other float rounding.
+OrtStatus* ORT_API_CALL op_infer_shape(const OrtCustomOp*, OrtShapeInferContext* ctx) noexcept {
+  OrtTensorTypeAndShapeInfo* info = nullptr;  // owned by the context (ORT's C++ wrapper does not free it either)
+  OrtStatus* status = g_api->ShapeInferContext_GetInputTypeShape(ctx, 0, &info);
+  if (status == nullptr && info != nullptr) status = g_api->ShapeInferContext_SetOutputTypeShape(ctx, 0, info);
+  return status;
+}
+
+// Output 0 may reuse input 0's buffer (as ONNX Runtime's own elementwise activations do): one buffer less
+// per site and no cold output pages. The CPU loops are written for y == x (jumprelu_simd.h). The arrays
+// are allocated with new[] and released by op_release_may_inplace, as the API asks.
+size_t ORT_API_CALL op_may_inplace(int** input_index, int** output_index) noexcept {
+  int* in = new (std::nothrow) int[1];
+  int* out = new (std::nothrow) int[1];
+  if (in == nullptr || out == nullptr) {
+    delete[] in;
+    delete[] out;
+    *input_index = nullptr;
+    *output_index = nullptr;
+    return 0;
+  }
+  in[0] = 0;
+  out[0] = 0;
+  *input_index = in;
+  *output_index = out;
+  return 1;
+}
+
+void ORT_API_CALL op_release_may_inplace(int* input_index, int* output_index) noexcept {
+  delete[] input_index;
+  delete[] output_index;
+}
 int ORT_API_CALL op_variadic_homogeneity(const OrtCustomOp*) noexcept { return 1; }
 
 // The v1 entry points must not be null, but ORT >= 1.17 calls the V2 ones (RegisterCustomOps refuses older
@@ -355,8 +396,9 @@ void ORT_API_CALL compute_kernel_v1(void* kernel, OrtKernelContext* ctx) noexcep
 
 JumpReluOp make_op(ONNXTensorElementDataType type, Ep ep) {
   JumpReluOp op;
-  std::memset(static_cast<OrtCustomOp*>(&op), 0, sizeof(OrtCustomOp));  // fields after version 16 stay null
-  op.version = kOpVersion;
+  std::memset(static_cast<OrtCustomOp*>(&op), 0, sizeof(OrtCustomOp));  // fields the version lacks stay null
+  // The newest struct version the runtime knows (it refuses versions above its own API), up to 18.
+  op.version = std::min(g_api_version, kOpVersionInplace);
   op.CreateKernel = &create_kernel_v1;
   op.GetName = &op_name;
   op.GetExecutionProviderType = &op_ep;
@@ -375,6 +417,15 @@ JumpReluOp make_op(ONNXTensorElementDataType type, Ep ep) {
   op.GetVariadicOutputHomogeneity = &op_variadic_homogeneity;
   op.CreateKernelV2 = &create_kernel;
   op.KernelComputeV2 = &compute_kernel;
+  static_assert(kOpVersionV2 < kOpVersionShapes, "versions in order");
+  if (op.version >= kOpVersionShapes) op.InferOutputShapeFn = &op_infer_shape;  // start/end versions stay null: 1..
+#if ORT_API_VERSION >= 18
+  // CPU only: the CUDA kernels read x through the read-only cache (__restrict__), which y == x would break.
+  if (op.version >= kOpVersionInplace && ep == Ep::kCpu) {
+    op.GetMayInplace = &op_may_inplace;
+    op.ReleaseMayInplace = &op_release_may_inplace;
+  }
+#endif
   op.type = type;
   op.ep = ep;
   return op;

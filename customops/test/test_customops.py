@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import pathlib
 import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -599,3 +600,44 @@ def test_cuda_kernels_in_cpu_emulation(tmp_path):
     out = subprocess.run([str(exe)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:]
     assert "every case matches the CPU kernels bit for bit" in out.stdout, out.stdout[-3000:]
+
+
+# --------------------------------------------------------------------------------------------------------
+# The CPU kernel's two x86 code paths and in-place execution
+
+
+def test_sse2_loops_match_too(lib):
+    """The bit-exact tests again with the SSE2 loops forced (this machine would otherwise run AVX2 only)."""
+    env = {**os.environ, "JUMPRELU_CPU_ISA": "sse2", "JUMPRELU_CUSTOMOPS_LIB": lib}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(HERE / "test_customops.py"),
+                        "-k", "float32_matches or random_bit_patterns or edge_case or float16_all_bit_patterns or "
+                              "float16_sizes or per_channel_kappa_float16 or chain_in_place"],
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert " passed" in r.stdout and " failed" not in r.stdout
+
+
+def test_chain_in_place_matches_thresholded_relu(lib):
+    """Three JumpRelu nodes in a row on a large tensor: ORT may run each in place on its input's buffer
+    (MayInplace); the result must still equal the ThresholdedRelu chain bit for bit, with 1 and 2 threads."""
+    shape = [4, 16, 64, 64]
+    x = np.random.default_rng(7).normal(0, 1, shape).astype(np.float32)
+
+    def chain(op):
+        nodes, prev = [], "x"
+        for i, k in enumerate((0.1, 0.5, 0.3)):
+            out = "y" if i == 2 else f"t{i}"
+            if op == "JumpRelu":
+                nodes.append(helper.make_node("JumpRelu", [prev], [out], domain=DOMAIN, kappa=k))
+            else:
+                nodes.append(helper.make_node("ThresholdedRelu", [prev], [out], alpha=k))
+            prev = out
+        g = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
+        opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(DOMAIN, 1)] if op == "JumpRelu" else [])
+        return helper.make_model(g, opset_imports=opsets)
+
+    for threads in (1, 2):
+        got = session(chain("JumpRelu"), lib, threads).run(None, {"x": x})[0]
+        want = session(chain("ThresholdedRelu"), None, threads).run(None, {"x": x})[0]
+        assert got.tobytes() == want.tobytes()
