@@ -144,84 +144,82 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
       }
     }
     for (const { attack, mode, gradient } of cells) {
-      {
-        const bpda = gradient.startsWith('bpda');
-        let crafter: ModelOracle = oracle;
-        if (mode === 'adaptive' && !bpda) crafter = relu ??= new ModelOracle(retrofittedModel(o.modelPath, kappa), { kappa, gradKappa, ...oracleOptions });
-        const label = `κ=${kappa} ${attack.name} ${mode}${mode === 'adaptive' ? ` (${bpda ? 'BPDA surrogate' : `κ_grad=${gradKappa}`})` : ''}`;
-        const t0 = performance.now();
-        progress.start(label, Number(attack.params['iterations'] ?? 1));
-        const out = await attack.run({ oracle: crafter, x, labels, n, clamp, surrogate: bpda ? surrogate : null, onIteration: (it) => progress.update(it + 1) });
-        progress.end();
-        const advPred = predictions(await oracle.forward(out.adv, n), n);
-        const rows = outcomes(attack.norm, x, out.adv, size, labels, cleanPred, advPred, out.iterations, out.zeroGradient);
-        const summary = summarise(rows, out.attacked);
-        const chosen = rows.filter((r) => r.success).map((r) => r.index);
-        const m = chosen.length;
-        let l2Sum = 0;
-        for (const i of chosen) l2Sum += perturbation('l2', x, out.adv, i, size).abs;
-        const base: DetectResult = {
-          kappa, attack: attack.name, mode, ...(mode === 'adaptive' && !bpda ? { grad_kappa: gradKappa } : {}), gradient, norm: attack.norm, n,
-          clean_correct: correct, attack_accuracy: summary.accuracy, successful: m, positives: m, negatives: 2 * m,
-          rho_success: summary.rho_success, l2_mean: m ? l2Sum / m : 0, noisy_correct: 0, k_used: 0, minibatches: 0,
-          non_finite_lid: [], lid_mean: { clean: [], noisy: [], adversarial: [] }, auc: null, auc_interval: null, fold_auc: [],
-          roc: null, coefficients: null, wall_s: 0,
-        };
-        if (m < minSamples) {
-          base.skipped = `${m} successful adversarial examples; the detector needs at least ${minSamples} (${folds} folds, k = ${k})`;
-          base.wall_s = (performance.now() - t0) / 1000;
-          results.push(base);
-          warnings.push(`${label}: no AUC — ${base.skipped}`);
-          progress.log(`${label}: ${base.skipped}`);
-          continue;
-        }
-        const xs = gather(x, chosen, size);
-        const advs = gather(out.adv, chosen, size);
-        const noisy = noisyCounterparts(xs, advs, m, size, clamp, (seed ^ hash32(label)) >>> 0);
-        const noisyPred = predictions(await oracle.forward(noisy, m), m);
-        let noisyOk = 0;
-        chosen.forEach((i, j) => { if (noisyPred[j] === labels[i]) noisyOk++; });
-
-        // LID per minibatch: activations of B samples × 3 versions at a time, never all of them at once
-        const nl = probe.layers.length;
-        const feats = new Float64Array(m * 3 * nl);
-        let kUsed = k;
-        const ranges = minibatches(m, minibatch);
-        for (const [s, e] of ranges) {
-          const sz = e - s;
-          const acts = [];
-          for (const v of [xs, noisy, advs]) acts.push(await probe.run(v.subarray(s * size, e * size), sz));
-          const lid = minibatchLid(acts, probe.layers.map((l) => l.dim), sz, k);
-          kUsed = Math.min(kUsed, lid.k);
-          feats.set(lid.x, s * 3 * nl);
-        }
-        const nonFinite = replaceNonFinite(feats, 3 * m, nl);
-        if (layers.length === 0) {
-          layers = probe.layers.map((l) => ({ name: l.name, kind: l.kind, dim: l.dim }));
-          layersSkipped = [...probe.skipped];
-        }
-        const y = Uint8Array.from({ length: 3 * m }, (_, r) => (r % 3 === 2 ? 1 : 0));
-        const group = Int32Array.from({ length: 3 * m }, (_, r) => Math.floor(r / 3));
-        const ev = evaluateDetector({ x: feats, rows: 3 * m, p: nl, y, group, groups: m }, { folds, l2, seed, bootstrap });
-        const lidMean = VERSIONS.map((_, v) => Array.from({ length: nl }, (_, l) => {
-          let s = 0;
-          for (let j = 0; j < m; j++) s += feats[(j * 3 + v) * nl + l]!;
-          return round(s / m, 4);
-        }));
-        Object.assign(base, {
-          noisy_correct: noisyOk / m, k_used: kUsed, minibatches: ranges.length, non_finite_lid: nonFinite,
-          lid_mean: { clean: lidMean[0]!, noisy: lidMean[1]!, adversarial: lidMean[2]! },
-          auc: ev.auc, auc_interval: [ev.interval.lo, ev.interval.hi], fold_auc: ev.foldAucs.map((a) => round(a)),
-          roc: { fpr: ev.roc.fpr.map((v) => round(v)), tpr: ev.roc.tpr.map((v) => round(v)) },
-          coefficients: { intercept: round(ev.model.intercept), weights: Array.from(ev.model.weights, (w) => round(w)) },
-          wall_s: (performance.now() - t0) / 1000,
-        } satisfies Partial<DetectResult>);
+      const bpda = gradient.startsWith('bpda');
+      let crafter: ModelOracle = oracle;
+      if (mode === 'adaptive' && !bpda) crafter = relu ??= new ModelOracle(retrofittedModel(o.modelPath, kappa), { kappa, gradKappa, ...oracleOptions });
+      const label = `κ=${kappa} ${attack.name} ${mode}${mode === 'adaptive' ? ` (${bpda ? 'BPDA surrogate' : `κ_grad=${gradKappa}`})` : ''}`;
+      const t0 = performance.now();
+      progress.start(label, Number(attack.params['iterations'] ?? 1));
+      const out = await attack.run({ oracle: crafter, x, labels, n, clamp, surrogate: bpda ? surrogate : null, onIteration: (it) => progress.update(it + 1) });
+      progress.end();
+      const advPred = predictions(await oracle.forward(out.adv, n), n);
+      const rows = outcomes(attack.norm, x, out.adv, size, labels, cleanPred, advPred, out.iterations, out.zeroGradient);
+      const summary = summarise(rows, out.attacked);
+      const chosen = rows.filter((r) => r.success).map((r) => r.index);
+      const m = chosen.length;
+      let l2Sum = 0;
+      for (const i of chosen) l2Sum += perturbation('l2', x, out.adv, i, size).abs;
+      const base: DetectResult = {
+        kappa, attack: attack.name, mode, ...(mode === 'adaptive' && !bpda ? { grad_kappa: gradKappa } : {}), gradient, norm: attack.norm, n,
+        clean_correct: correct, attack_accuracy: summary.accuracy, successful: m, positives: m, negatives: 2 * m,
+        rho_success: summary.rho_success, l2_mean: m ? l2Sum / m : 0, noisy_correct: 0, k_used: 0, minibatches: 0,
+        non_finite_lid: [], lid_mean: { clean: [], noisy: [], adversarial: [] }, auc: null, auc_interval: null, fold_auc: [],
+        roc: null, coefficients: null, wall_s: 0,
+      };
+      if (m < minSamples) {
+        base.skipped = `${m} successful adversarial examples; the detector needs at least ${minSamples} (${folds} folds, k = ${k})`;
+        base.wall_s = (performance.now() - t0) / 1000;
         results.push(base);
-        const bad = nonFinite.reduce((a, b) => a + b, 0);
-        if (bad > 0) warnings.push(`${label}: ${bad} LID estimates were +∞ (all k neighbours equidistant) and were replaced by their layer's largest finite value`);
-        if (kUsed < k) warnings.push(`${label}: k capped at ${kUsed} (minibatches of ${Math.min(...ranges.map(([s, e]) => e - s))} samples)`);
-        progress.log(`${label}: ${m} successful (accuracy under attack ${(100 * summary.accuracy).toFixed(2)}%), detector AUC ${(100 * ev.auc).toFixed(2)}% [${(100 * ev.interval.lo).toFixed(1)}, ${(100 * ev.interval.hi).toFixed(1)}], ${base.wall_s.toFixed(1)}s`);
+        warnings.push(`${label}: no AUC — ${base.skipped}`);
+        progress.log(`${label}: ${base.skipped}`);
+        continue;
       }
+      const xs = gather(x, chosen, size);
+      const advs = gather(out.adv, chosen, size);
+      const noisy = noisyCounterparts(xs, advs, m, size, clamp, (seed ^ hash32(label)) >>> 0);
+      const noisyPred = predictions(await oracle.forward(noisy, m), m);
+      let noisyOk = 0;
+      chosen.forEach((i, j) => { if (noisyPred[j] === labels[i]) noisyOk++; });
+
+      // LID per minibatch: activations of B samples × 3 versions at a time, never all of them at once
+      const nl = probe.layers.length;
+      const feats = new Float64Array(m * 3 * nl);
+      let kUsed = k;
+      const ranges = minibatches(m, minibatch);
+      for (const [s, e] of ranges) {
+        const sz = e - s;
+        const acts = [];
+        for (const v of [xs, noisy, advs]) acts.push(await probe.run(v.subarray(s * size, e * size), sz));
+        const lid = minibatchLid(acts, probe.layers.map((l) => l.dim), sz, k);
+        kUsed = Math.min(kUsed, lid.k);
+        feats.set(lid.x, s * 3 * nl);
+      }
+      const nonFinite = replaceNonFinite(feats, 3 * m, nl);
+      if (layers.length === 0) {
+        layers = probe.layers.map((l) => ({ name: l.name, kind: l.kind, dim: l.dim }));
+        layersSkipped = [...probe.skipped];
+      }
+      const y = Uint8Array.from({ length: 3 * m }, (_, r) => (r % 3 === 2 ? 1 : 0));
+      const group = Int32Array.from({ length: 3 * m }, (_, r) => Math.floor(r / 3));
+      const ev = evaluateDetector({ x: feats, rows: 3 * m, p: nl, y, group, groups: m }, { folds, l2, seed, bootstrap });
+      const lidMean = VERSIONS.map((_, v) => Array.from({ length: nl }, (_, l) => {
+        let s = 0;
+        for (let j = 0; j < m; j++) s += feats[(j * 3 + v) * nl + l]!;
+        return round(s / m, 4);
+      }));
+      Object.assign(base, {
+        noisy_correct: noisyOk / m, k_used: kUsed, minibatches: ranges.length, non_finite_lid: nonFinite,
+        lid_mean: { clean: lidMean[0]!, noisy: lidMean[1]!, adversarial: lidMean[2]! },
+        auc: ev.auc, auc_interval: [ev.interval.lo, ev.interval.hi], fold_auc: ev.foldAucs.map((a) => round(a)),
+        roc: { fpr: ev.roc.fpr.map((v) => round(v)), tpr: ev.roc.tpr.map((v) => round(v)) },
+        coefficients: { intercept: round(ev.model.intercept), weights: Array.from(ev.model.weights, (w) => round(w)) },
+        wall_s: (performance.now() - t0) / 1000,
+      } satisfies Partial<DetectResult>);
+      results.push(base);
+      const bad = nonFinite.reduce((a, b) => a + b, 0);
+      if (bad > 0) warnings.push(`${label}: ${bad} LID estimates were +∞ (all k neighbours equidistant) and were replaced by their layer's largest finite value`);
+      if (kUsed < k) warnings.push(`${label}: k capped at ${kUsed} (minibatches of ${Math.min(...ranges.map(([s, e]) => e - s))} samples)`);
+      progress.log(`${label}: ${m} successful (accuracy under attack ${(100 * summary.accuracy).toFixed(2)}%), detector AUC ${(100 * ev.auc).toFixed(2)}% [${(100 * ev.interval.lo).toFixed(1)}, ${(100 * ev.interval.hi).toFixed(1)}], ${base.wall_s.toFixed(1)}s`);
     }
     if (relu) await relu.release();
     for (const or of smooth.values()) await or.release();
@@ -243,6 +241,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
     minibatch, k, folds, l2, bootstrap, level: 0.95, seed, ort_batch: ortBatch, ort_threads: threads,
     negatives: 'the clean and the noisy version of every successfully attacked sample; positives: its adversarial example',
     noise: 'Gaussian, scaled per sample to the L2 norm of its adversarial perturbation (attack space), then clamped like the attack',
+    bound: 'upper bound: the attacks do not know about the detector; an attacker who does can lower the AUC',
     split: `${folds}-fold cross-validation by sample (a sample's three rows share a fold); standardiser and detector fitted on the training folds; out-of-fold scores pooled into one ROC`,
   };
   return {

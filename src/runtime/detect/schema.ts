@@ -36,6 +36,8 @@ export interface DetectSettings {
   negatives: string;
   noise: string;
   split: string;
+  /** What the AUCs bound: the attacks do not know about the detector, so they are upper bounds against one that does. */
+  bound: string;
 }
 
 export interface DetectLayer {
