@@ -19,6 +19,8 @@ import { encodeModel } from '../src/ir/encode.js';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { formatTable } from '../src/cli/eval-command.js';
+import { renderReportHtml } from '../src/runtime/report/html.js';
 import { ModelBuilder } from './helpers/build-model.js';
 import { defaultHeldoutPaths, defaultModelPath } from './fixtures.js';
 
@@ -115,6 +117,14 @@ test('the verdict fires on a model whose step function zeroes every gradient (Sq
     assert.ok(run.report.warnings.some((w) => /gradient masking: .*square/.test(w)));
     assert.ok(run.report.warnings.some((w) => /exactly zero input gradient/.test(w)));
     assert.equal(run.report.worst_case![0]!.accuracy, square.accuracy);
+    // the verdict opens the CLI summary and report.html; the worst case is labelled an upper bound
+    const table = formatTable(run.report);
+    assert.match(table.split('\n')[0]!, /^verdict: /);
+    assert.match(table, /GRADIENT MASKING/);
+    assert.match(table, /worst case over attacks .*upper bound/);
+    const html = renderReportHtml(run.report);
+    assert.ok(html.indexOf('id="verdict"') > 0 && html.indexOf('id="verdict"') < html.indexOf('id="run"'), 'the verdict section comes first');
+    assert.match(html, /upper bounds on true robust accuracy/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -174,11 +174,13 @@ export function verdict(
       lines.push(`Best κ = ${best.kappa}: robust accuracy ${pct(wc.accuracy)} vs ${pct(refWorst.accuracy)} for ReLU (${pts(wc.gain ?? 0)}) under the worst case over ${wc.attacks} attack/mode results (${wc.norm === 'linf' ? 'L∞' : 'L2'} ε = ${wc.eps}).`);
     }
   }
-  for (const k of candidates) {
+  // a line per κ > 0; κ = 0 too when it is all there is or shows masking itself
+  for (const k of kappas.filter((x) => x.kappa !== 0 || x.masking || kappas.length === 1)) {
     const parts: string[] = [`κ=${k.kappa}:`];
-    if (k.clean_cost !== undefined) parts.push(`clean accuracy ${pct(k.clean_accuracy)} (${pts(-k.clean_cost)});`);
-    if (k.worst_case) parts.push(`worst-case robust accuracy ${pct(k.worst_case.accuracy)}${k.worst_case.gain !== undefined ? ` (${pts(k.worst_case.gain)} vs ReLU)` : ''};`);
-    if (k.rho) {
+    if (k.clean_cost !== undefined && k.kappa !== 0) parts.push(`clean accuracy ${pct(k.clean_accuracy)} (${pts(-k.clean_cost)});`);
+    if (k.kappa === 0) parts.push(`clean accuracy ${pct(k.clean_accuracy)};`);
+    if (k.worst_case) parts.push(`worst-case robust accuracy ${pct(k.worst_case.accuracy)}${k.worst_case.gain !== undefined && k.kappa !== 0 ? ` (${pts(k.worst_case.gain)} vs ReLU)` : ''};`);
+    if (k.rho && k.kappa !== 0) {
       parts.push(k.rho.survives !== undefined
         ? `${Math.round(100 * k.rho.survives)} % of the white-box ρ̃ gain (${pts(k.rho.white_box_gain)}, ${k.rho.attack}) survives adaptive attack;`
         : `no white-box ρ̃ gain (${k.rho.attack});`);
