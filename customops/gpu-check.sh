@@ -15,6 +15,8 @@
 #
 # nvcc: $CUDACXX, else nvcc on PATH, else /usr/local/cuda/bin/nvcc, else the pip-wheel toolkit that
 # cuda-compile-check.sh puts under customops/third_party/cuda (CUDA 13: needs an NVIDIA driver >= 580).
+# Without any nvcc it runs the prebuilt library and the sm_90 gpu_check that cuda-compile-check.sh built
+# (customops/prebuilt/, customops/build/gpu-check-compile/) instead of building them.
 # Needs no network. Writes everything to customops/build/gpu-check/ and, if $OUT is set, copies the log
 # there. Exit status: 0 all passed; 1 a correctness failure or error; 3 correct but bandwidth below target.
 set -uo pipefail
@@ -37,34 +39,49 @@ nvcc="${CUDACXX:-}"
 [ -n "$nvcc" ] || nvcc=$(command -v nvcc || true)
 [ -n "$nvcc" ] || { [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc; }
 [ -n "$nvcc" ] || nvcc=$(ls "$here"/third_party/cuda/nvidia/cu*/bin/nvcc 2>/dev/null | head -1 || true)
-if [ -z "$nvcc" ]; then
-  say "gpu-check: no nvcc found (set CUDACXX, or run customops/cuda-compile-check.sh first to get one from PyPI)"
+# Without nvcc (a GPU machine with a driver but no toolkit, and no network for the wheels): the binaries
+# built beforehand on a machine with the wheels — the shipped prebuilt CUDA library (build-prebuilt.sh) and
+# gpu_check compiled for sm_90 by cuda-compile-check.sh. Carry customops/prebuilt and
+# customops/build/gpu-check-compile to the GPU machine for this.
+prebuilt_lib="$here/prebuilt/linux-x64/libjumprelu_customops_cuda.so"
+prebuilt_check="$here/build/gpu-check-compile/gpu_check"
+if [ -z "$nvcc" ] && { [ ! -f "$prebuilt_lib" ] || [ ! -x "$prebuilt_check" ]; }; then
+  say "gpu-check: no nvcc found (set CUDACXX, or run customops/cuda-compile-check.sh first to get one from PyPI)," \
+      "and no prebuilt $prebuilt_lib + $prebuilt_check to run instead"
   finish 1
 fi
 
 say "== machine"
 run nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv || say "(nvidia-smi failed)"
-run "$nvcc" --version | tail -2
 cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
 if [ -n "$cap" ]; then arch="$cap"; else arch=native; fi
 say "CUDA architecture: $arch"
 
-say "== 1. build the library with CUDA kernels"
-if ! lib=$(CUDACXX="$nvcc" "$here/build.sh" "$out_dir/lib" -DJUMPRELU_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" \
-           -DCMAKE_CUDA_ARCHITECTURES="$arch" 2>>"$log" | tail -1); then
-  say "gpu-check: library build failed (see $log)"
-  finish 1
-fi
-say "library: $lib"
+if [ -n "$nvcc" ]; then
+  run "$nvcc" --version | tail -2
+  say "== 1. build the library with CUDA kernels"
+  if ! lib=$(CUDACXX="$nvcc" "$here/build.sh" "$out_dir/lib" -DJUMPRELU_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" \
+             -DCMAKE_CUDA_ARCHITECTURES="$arch" 2>>"$log" | tail -1); then
+    say "gpu-check: library build failed (see $log)"
+    finish 1
+  fi
+  say "library: $lib"
 
-say "== 2. kernel check and bandwidth"
-if [ "$arch" = native ]; then gencode=(-arch=native); else gencode=(-gencode "arch=compute_$arch,code=sm_$arch"); fi
-if ! run "$nvcc" -std=c++17 -O3 "${gencode[@]}" -I"$here/src" -I"$here/test" "$here/test/gpu_check.cu" \
-      "$here/src/jumprelu_cuda.cu" -o "$out_dir/gpu_check"; then
-  say "gpu-check: building gpu_check failed"
-  finish 1
+  say "== 2. kernel check and bandwidth"
+  if [ "$arch" = native ]; then gencode=(-arch=native); else gencode=(-gencode "arch=compute_$arch,code=sm_$arch"); fi
+  if ! run "$nvcc" -std=c++17 -O3 "${gencode[@]}" -I"$here/src" -I"$here/test" "$here/test/gpu_check.cu" \
+        "$here/src/jumprelu_cuda.cu" -o "$out_dir/gpu_check"; then
+    say "gpu-check: building gpu_check failed"
+    finish 1
+  fi
+  check_bin="$out_dir/gpu_check"
+else
+  say "== 1. no nvcc: using the prebuilt library $prebuilt_lib (SASS sm_75/80/86/89/90 + PTX)"
+  lib="$prebuilt_lib"
+  say "== 2. kernel check and bandwidth (prebuilt $prebuilt_check, sm_90 SASS only)"
+  check_bin="$prebuilt_check"
 fi
-run timeout 600 "$out_dir/gpu_check" "$@"
+run timeout 600 "$check_bin" "$@"
 kernel_rc=$?
 
 say "== 3. ONNX Runtime CUDA execution provider"
