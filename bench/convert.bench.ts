@@ -1,5 +1,5 @@
 // Converter throughput and memory against `cp` of the same bytes, in the same run.
-//   npm run bench            (writes ~7 GB of temporary files under $TMPDIR/jumprelu-bench)
+//   npm run bench            (writes ~7 GB of temporary files under $TMPDIR/jumprelu-bench; --skip-large: ~1 GB)
 // Models: a ResNet-50-sized chain (~100 MB of float32 weights, inline) and a >2 GiB model whose
 // weights live in external data. Figures: median of 5 runs (3 for the big model).
 
@@ -128,6 +128,11 @@ console.log(`node ${process.version}, ${os.cpus().length} cores; bare node proce
 const small = path.join(dir, 'chain100.onnx');
 fs.writeFileSync(small, encodeModel(buildChain(43, 256, null)).toBytes());
 bench('ResNet-50-sized model (inline weights)', small, [], path.join(dir, 'out100'), 5);
+
+// The 236 MB inline model of issue 10: 100 blocks of 256×256×3×3 float32.
+const mid = path.join(dir, 'chain236.onnx');
+fs.writeFileSync(mid, encodeModel(buildChain(100, 256, null)).toBytes());
+bench('236 MB model (inline weights)', mid, [], path.join(dir, 'out236'), 5);
 
 if (!process.argv.includes('--skip-large')) {
   // 57 blocks of 1024×1024×3×3 float32 = 2.15 GB of external data.

@@ -315,7 +315,7 @@ function writeAll(fd: number, bytes: Uint8Array, at: number): void {
 
 // No fsync: the rename already makes the output all-or-nothing for a crash of this process, and
 // like `cp` we leave durability against power loss to the file system.
-function writeChunks(file: string, chunks: Uint8Array[]): void {
+function writeChunks(file: string, chunks: readonly Uint8Array[]): void {
   const fd = fs.openSync(file, 'w');
   try {
     // writev in batches: IOV_MAX is 1024 on Linux.

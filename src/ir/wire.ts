@@ -192,18 +192,51 @@ function expectWire(f: RawField, wt: WireType): void {
 
 // ---- writers ---------------------------------------------------------------------------------
 
-/** Accumulates encoded chunks without concatenating them (big initializers stay views). */
+/**
+ * Accumulates encoded chunks without concatenating them (big initializers stay views). Small writes
+ * (tags, varints, names) go into a shared scratch buffer instead of a Uint8Array each: encoding a
+ * 128k-node graph otherwise allocates millions of tiny arrays.
+ */
 export class ChunkWriter {
-  readonly chunks: Uint8Array[] = [];
+  private readonly _chunks: Uint8Array[] = [];
   length = 0;
+  private buf: Uint8Array = EMPTY;
+  private start = 0;
+  private pos = 0;
+
+  /** The chunks written so far (pending small writes included). */
+  get chunks(): readonly Uint8Array[] {
+    this.flush();
+    return this._chunks;
+  }
 
   push(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    this.chunks.push(bytes);
-    this.length += bytes.length;
+    const n = bytes.length;
+    if (n === 0) return;
+    if (n <= SMALL) {
+      this.reserve(n);
+      this.buf.set(bytes, this.pos);
+      this.pos += n;
+    } else {
+      this.flush();
+      this._chunks.push(bytes);
+    }
+    this.length += n;
   }
 
   varint(v: bigint | number): void {
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) {
+      this.reserve(10);
+      let x = v;
+      const start = this.pos;
+      while (x >= 0x80) {
+        this.buf[this.pos++] = (x % 0x80) | 0x80;
+        x = Math.floor(x / 0x80);
+      }
+      this.buf[this.pos++] = x;
+      this.length += this.pos - start;
+      return;
+    }
     this.push(encodeVarint(v));
   }
 
@@ -213,7 +246,8 @@ export class ChunkWriter {
 
   int64Field(no: number, v: bigint | number): void {
     this.tag(no, WireType.Varint);
-    this.varint(BigInt.asUintN(64, BigInt(v)));
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) this.varint(v);
+    else this.varint(BigInt.asUintN(64, BigInt(v)));
   }
 
   floatField(no: number, v: number): void {
@@ -230,7 +264,17 @@ export class ChunkWriter {
   }
 
   stringField(no: number, s: string): void {
-    this.bytesField(no, utf8Encoder.encode(s));
+    this.tag(no, WireType.LengthDelimited);
+    if (s.length <= SMALL && isAscii(s)) {
+      this.varint(s.length);
+      this.reserve(s.length);
+      for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i);
+      this.length += s.length;
+      return;
+    }
+    const bytes = utf8Encoder.encode(s);
+    this.varint(bytes.length);
+    this.push(bytes);
   }
 
   /** A nested message given as another writer's chunks (no concatenation). */
@@ -254,15 +298,43 @@ export class ChunkWriter {
   }
 
   toBytes(): Uint8Array {
-    if (this.chunks.length === 1) return this.chunks[0]!;
+    const chunks = this.chunks;
+    if (chunks.length === 1) return chunks[0]!;
     const out = new Uint8Array(this.length);
     let off = 0;
-    for (const c of this.chunks) {
+    for (const c of chunks) {
       out.set(c, off);
       off += c.length;
     }
     return out;
   }
+
+  /** Ends the pending small-write run as a chunk (a view of the scratch buffer). */
+  private flush(): void {
+    if (this.pos > this.start) {
+      this._chunks.push(this.buf.subarray(this.start, this.pos));
+      this.start = this.pos;
+    }
+  }
+
+  private reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    this.flush();
+    // The old buffer's written part stays referenced by its chunk; continue in a fresh one.
+    this.buf = new Uint8Array(Math.max(n, Math.min(SCRATCH, Math.max(64, 2 * this.buf.length))));
+    this.start = 0;
+    this.pos = 0;
+  }
+}
+
+/** Writes of at most this many bytes are copied into the scratch buffer; longer ones stay views. */
+const SMALL = 256;
+const SCRATCH = 4096;
+const EMPTY = new Uint8Array(0);
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
 }
 
 export function encodeVarint(v: bigint | number): Uint8Array {
