@@ -8,9 +8,10 @@ import test from 'node:test';
 
 import yargs from 'yargs';
 
-import { gradientSignature } from '../src/autodiff/index.js';
+import { gradientSignature, gradientSupport } from '../src/autodiff/index.js';
+import { DataType } from '../src/ir/tensor.js';
 import { gradCommand } from '../src/cli/grad-command.js';
-import { JumpReluError, UsageError } from '../src/ir/errors.js';
+import { JumpReluError, UnsupportedModelError, UsageError, exitStatusOf } from '../src/ir/errors.js';
 import { loadModel, saveModel } from '../src/ir/io.js';
 import { TinyModel, f32, i64, run } from './autodiff-helpers.js';
 
@@ -68,6 +69,40 @@ test('jumprelu grad errors are JumpReluErrors with one-line messages', async () 
     await assert.rejects(grad([input, out, '--wrt', 'x', '--of', 'logits', '--mode', 'logit-differences']), /free it first/);
     await assert.rejects(grad([input, out, '--wrt', 'x', '--of', 'logits', '--mode', 'nonsense']), /Invalid values|Choices/);
     await assert.rejects(grad([input, out, '--of', 'logits']), /Missing required argument: wrt/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('jumprelu grad --check lists every op on the path without a rule, at once, and exits 1 (unsupported model)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'jumprelu-grad-cli-'));
+  try {
+    // Two Hardmax nodes and a CumSum on the path from x, and a CumSum off it (it reads only constants)
+    // that must not be listed.
+    const m = new TinyModel();
+    const x = m.input('x', [2, 3]);
+    const h1 = m.one('Hardmax', [m.one('Exp', [x])]);
+    const h2 = m.one('Hardmax', [x]);
+    const off = m.one('CumSum', [m.init('k', [2, 3], [1, 2, 3, 4, 5, 6]), m.init('ax', [], [1], DataType.INT64)]);
+    const y = m.one('Add', [m.one('CumSum', [m.one('Add', [h1, h2]), m.init('ax2', [], [0], DataType.INT64)]), off]);
+    y.name = 'logits';
+    const input = join(dir, 'model.onnx');
+    saveModel(m.output(y), input);
+    await assert.rejects(grad(['--check', input]), (e: unknown) => {
+      assert.ok(e instanceof UnsupportedModelError, String(e));
+      assert.equal(e.code, 'no-gradient-rule');
+      assert.equal(exitStatusOf(e.kind), 1);
+      assert.match(e.message, /no gradient rule for Hardmax, CumSum on the path from x to logits/);
+      return true;
+    });
+    const r = gradientSupport(loadModel(input));
+    assert.deepEqual(r.missing.map((x) => [x.op, x.nodes.length]), [['Hardmax', 2], ['CumSum', 1]]);
+    assert.match(r.missing[0]!.path, /^x → Exp 'n0_Exp' → Hardmax 'n1_Hardmax'$/);
+
+    saveModel(classifier(2), input);
+    const ok = await grad(['--check', input]);
+    assert.match(ok, /checked .*: from x to logits\nevery op on the path has a gradient rule, and the vjp gradient model builds/);
+    await assert.rejects(grad(['--check', input, join(dir, 'out.onnx')]), /--check writes nothing/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -201,7 +201,8 @@ function constantNumbers(v: Value | null | undefined): number[] | null {
 
 /**
  * Forward probe: the model with, as extra outputs, what decides the branch of every piecewise op: the
- * input of Relu/LeakyRelu/ThresholdedRelu/JumpRelu/Clip (with the thresholds it is compared with), the
+ * input of Relu/LeakyRelu/PRelu/Elu/Selu/Abs/HardSigmoid/HardSwish/ThresholdedRelu/JumpRelu/Clip (with the
+ * thresholds it is compared with), the
  * condition of Where, the output of Greater, MaxPool's arg-max indices.
  */
 function probeModel(model: Model): { probe: Model; branches: Branch[] } {
@@ -218,7 +219,16 @@ function probeModel(model: Model): { probe: Model; branches: Branch[] } {
   for (const n of g.nodes) {
     const x = n.inputs[0];
     switch (n.opType) {
-      case 'Relu': case 'LeakyRelu': expose(x!, info.elem(x) ?? DataType.FLOAT, [0]); break;
+      case 'Relu': case 'LeakyRelu': case 'PRelu': case 'Elu': case 'Selu': case 'Abs':
+        expose(x!, info.elem(x) ?? DataType.FLOAT, [0]);
+        break;
+      case 'HardSigmoid': {
+        const alpha = n.attr('alpha')?.asFloat() ?? 0.2;
+        const beta = n.attr('beta')?.asFloat() ?? 0.5;
+        expose(x!, info.elem(x) ?? DataType.FLOAT, [-beta / alpha, (1 - beta) / alpha]);
+        break;
+      }
+      case 'HardSwish': expose(x!, info.elem(x) ?? DataType.FLOAT, [-3, 3]); break;
       case 'ThresholdedRelu': expose(x!, info.elem(x) ?? DataType.FLOAT, [n.attr('alpha')?.asFloat() ?? 1]); break;
       case 'JumpRelu': expose(x!, info.elem(x) ?? DataType.FLOAT, [n.attr('kappa')?.asFloat() ?? 0, n.attr('grad_kappa')?.asFloat() ?? 0]); break;
       case 'Clip': {
@@ -227,6 +237,15 @@ function probeModel(model: Model): { probe: Model; branches: Branch[] } {
         break;
       }
       case 'Where': expose(x!, DataType.BOOL, null); break;
+      case 'Max': case 'Min': {
+        // Which inputs equal the result.
+        for (const v of n.inputs) {
+          const hit = new Node('Equal', [v, n.outputs[0]!], { name: `${n.name}__probe_hit_${v!.name}`, outputNames: [`${n.name}__probe_hit_${v!.name}`] });
+          g.append(hit);
+          expose(hit.outputs[0]!, DataType.BOOL, null);
+        }
+        break;
+      }
       case 'Greater': expose(n.outputs[0]!, DataType.BOOL, null); break;
       case 'MaxPool': {
         let idx = n.outputs[1];

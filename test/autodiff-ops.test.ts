@@ -329,6 +329,125 @@ cases['Constant node feeding Mul'] = (s) => {
   return { model: m.output(m.one('Mul', [x, c])), wrt: { x: leaf(s, [2, 3]) } };
 };
 
+// ---- vision-zoo activations and arithmetic (MobileNetV3, EfficientNet, transformers) ----
+cases['HardSigmoid(alpha=0.5, beta=0.5) across both kinks'] = opCase('HardSigmoid', { x: { dims: [2, 3, 4], lo: -2, hi: 2, avoid: [-1, 1] } }, { alpha: F(0.5), beta: F(0.5) });
+cases['HardSigmoid (defaults: MobileNetV3 alpha=1/6)'] = opCase('HardSigmoid', { x: { dims: [2, 3, 4], lo: -4, hi: 4, avoid: [-3, 3] } }, { alpha: F(1 / 6) });
+cases['HardSwish across −3 and 3 (opset 14)'] = (s) => {
+  const m = new TinyModel(14);
+  const x = m.input('x', [2, 3, 4]);
+  return { model: m.output(m.one('HardSwish', [x])), wrt: { x: leaf(s, [2, 3, 4], -4, 4, [-3, 3]) } };
+};
+cases['Elu(alpha=0.7)'] = opCase('Elu', { x: { dims: [2, 3, 4], avoid: [0] } }, { alpha: F(0.7) });
+cases['Selu'] = opCase('Selu', { x: { dims: [2, 3, 4], avoid: [0] } });
+cases['Softplus'] = opCase('Softplus', { x: { dims: [2, 3, 4] } });
+cases['Softsign'] = opCase('Softsign', { x: { dims: [2, 3, 4], avoid: [0] } });
+cases['Mish (opset 18)'] = (s) => {
+  const m = new TinyModel(18);
+  const x = m.input('x', [2, 3, 4]);
+  return { model: m.output(m.one('Mish', [x])), wrt: { x: leaf(s, [2, 3, 4]) } };
+};
+cases['PRelu, per-channel slope [3,1,1] with its gradient'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 2, 2]);
+  const slope = m.init('slope', [3, 1, 1], [0.25, -0.5, 0.125]);
+  return { model: m.output(m.one('PRelu', [x, slope])), wrt: { x: leaf(s, [2, 3, 2, 2], -2, 2, [0]), slope: { dims: [3, 1, 1], values: [0.25, -0.5, 0.125] } } };
+};
+cases['Erf'] = opCase('Erf', { x: { dims: [2, 3, 4] } });
+for (const approximate of ['none', 'tanh']) {
+  cases[`Gelu approximate=${approximate} (opset 20)`] = (s) => {
+    const m = new TinyModel(20);
+    const x = m.input('x', [2, 3, 4]);
+    return { model: m.output(m.one('Gelu', [x], { approximate })), wrt: { x: leaf(s, [2, 3, 4], -3, 3) } };
+  };
+}
+cases['GELU as exported by TorchScript: x·½(1 + erf(x/√2))'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 4]);
+  const e = m.one('Erf', [m.one('Div', [x, m.init('sqrt2', [], [Math.SQRT2])])]);
+  const y = m.one('Mul', [m.one('Mul', [x, m.one('Add', [e, m.init('one', [], [1])])]), m.init('half', [], [0.5])]);
+  return { model: m.output(y), wrt: { x: leaf(s, [2, 3, 4], -3, 3) } };
+};
+for (const k of [2, 0.5, 3, -1.5]) {
+  cases[`Pow with constant exponent ${k}`] = (s) => {
+    const m = new TinyModel();
+    const x = m.input('x', [2, 3, 4]);
+    return { model: m.output(m.one('Pow', [x, m.init('k', [], [k])])), wrt: { x: leaf(s, [2, 3, 4], 0.5, 2) } };
+  };
+}
+cases['Pow, both base and exponent (broadcast [3])'] = opCase('Pow', { a: { dims: [2, 3], lo: 0.5, hi: 2 }, b: { dims: [3], lo: -1.5, hi: 1.5 } });
+cases['Reciprocal'] = opCase('Reciprocal', { x: { dims: [2, 3, 4], lo: 0.5, hi: 2 } });
+cases['Abs'] = opCase('Abs', { x: { dims: [2, 3, 4], avoid: [0] } });
+cases['Max and Min of three, broadcast'] = (s) => {
+  const m = new TinyModel();
+  const [a, b, c] = [m.input('a', [2, 3]), m.input('b', [3]), m.input('c', [2, 1])];
+  const y = m.one('Add', [m.one('Max', [a, b, c]), m.one('Min', [a, b])]);
+  // One pool of distinct values for all three, so no two inputs come close to a tie on the probe segment.
+  const pool = distinctValues(rng(s), 11);
+  return {
+    model: m.output(y),
+    wrt: { a: { dims: [2, 3], values: pool.slice(0, 6) }, b: { dims: [3], values: pool.slice(6, 9) }, c: { dims: [2, 1], values: pool.slice(9) } },
+  };
+};
+
+// ---- reductions beyond sum and mean ----
+for (const op of ['ReduceMax', 'ReduceMin', 'ReduceL2', 'ReduceL1', 'ReduceSumSquare', 'ReduceLogSumExp', 'ReduceLogSum']) {
+  for (const keepdims of [0, 1]) {
+    cases[`${op} axes [1] keepdims=${keepdims} (opset 13 attribute)`] = (s) => {
+      const m = new TinyModel();
+      const x = m.input('x', [2, 3, 4]);
+      const positive = op === 'ReduceLogSum';
+      const values = op === 'ReduceMax' || op === 'ReduceMin' ? distinctValues(rng(s), 24) : gridValues(rng(s), 24, positive ? 0.5 : -2, 2, op === 'ReduceL1' ? [0] : []);
+      return { model: m.output(m.one(op, [x], { axes: [1], keepdims })), wrt: { x: { dims: [2, 3, 4], values } } };
+    };
+  }
+}
+cases['ReduceMax over all axes (opset 18, no axes input)'] = (s) => {
+  const m = new TinyModel(18);
+  const x = m.input('x', [2, 3]);
+  return { model: m.output(m.one('ReduceMax', [x], { keepdims: 0 })), wrt: { x: { dims: [2, 3], values: distinctValues(rng(s), 6) } } };
+};
+cases['ReduceL2 (opset 18 input axes [-1, 0])'] = (s) => {
+  const m = new TinyModel(18);
+  const x = m.input('x', [2, 3, 4]);
+  return { model: m.output(m.one('ReduceL2', [x, m.ints('axes', [-1, 0])], { keepdims: 1 })), wrt: { x: leaf(s, [2, 3, 4]) } };
+};
+
+// ---- normalisation ----
+cases['InstanceNormalization, scale and bias gradients'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 3, 3, 4]);
+  const scale = weights(s + 1, [3]);
+  const bias = weights(s + 2, [3]);
+  const y = m.one('InstanceNormalization', [x, m.init('scale', [3], scale.values), m.init('bias', [3], bias.values)], { epsilon: F(0.01) });
+  return { model: m.output(y), wrt: { x: leaf(s, [2, 3, 3, 4]), scale, bias } };
+};
+
+// ---- data movement ----
+cases['GatherElements(axis=1) with repeated indices (opset 16 scatter-add)'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 4]);
+  const idx = m.init('idx', [2, 3], [0, 3, 0, 1, 1, 2], DataType.INT64);
+  return { model: m.output(m.one('GatherElements', [x, idx], { axis: 1 })), wrt: { x: leaf(s, [2, 4]) }, opset: 16 };
+};
+cases['Tile [2,1,3] × [1,3,2]'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 1, 3]);
+  return { model: m.output(m.one('Tile', [x, m.ints('reps', [1, 3, 2])])), wrt: { x: leaf(s, [2, 1, 3]) } };
+};
+cases['Tile with a symbolic batch'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', ['N', 3]);
+  return { model: m.output(m.one('Tile', [x, m.ints('reps', [2, 2])])), wrt: { x: leaf(s, [2, 3]) } };
+};
+cases['Gather with indices computed from a Shape (treated as constants)'] = (s) => {
+  const m = new TinyModel();
+  const x = m.input('x', [2, 4, 3]);
+  // index = shape(x)[2] − 2 = 1, through Shape → Gather → Sub, as exporters write x[:, -2]-style indexing.
+  const dim = m.one('Gather', [m.one('Shape', [x]), m.init('two', [], [2], DataType.INT64)], { axis: 0 });
+  const idx = m.one('Sub', [dim, m.init('k', [], [2], DataType.INT64)]);
+  return { model: m.output(m.one('Gather', [x, idx], { axis: 1 })), wrt: { x: leaf(s, [2, 4, 3]) } };
+};
+
 
 let worst = 0;
 let worstFraction = 0;

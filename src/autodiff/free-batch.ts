@@ -3,11 +3,11 @@
 // run on a batch, nor tiled for the logit-differences gradient. This pass makes dim 0 of those inputs
 // symbolic, rewrites Reshape constants whose first entry is 1 on a batch-carrying tensor to 0 ("copy
 // dim 0"), updates the declared shapes, and checks with symbolic shape inference that every output that
-// had batch 1 now carries the batch. It throws a UsageError naming the node where the batch is lost
+// had batch 1 now carries the batch. It throws an UnsupportedModelError naming the node where the batch is lost
 // when it cannot.
 
 import { runVerified } from '../ir/verify.js';
-import { UsageError } from '../ir/errors.js';
+import { UnsupportedModelError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import { NameAuthority } from '../ir/names.js';
@@ -111,7 +111,7 @@ function freeBatch(model: Model, options: FreeBatchOptions): FreeBatchReport {
     return inferred === 1 ? [entry] : [];
   }));
   if (problems.length > 0) {
-    throw new UsageError(`cannot free the batch dimension: ${problems.join('; ')}`);
+    throw new UnsupportedModelError(`cannot free the batch dimension: ${problems.join('; ')}`, { code: 'batch-not-freeable' });
   }
   return report;
 }

@@ -2,7 +2,7 @@
 
 export {
   type GradientMode, type GradientOptions, type GradientSignature, GRADIENT_METADATA_KEY, GRADIENT_MODES,
-  buildGradientModel, gradientSignature,
+  type MissingRule, buildGradientModel, gradientSignature, gradientSupport,
 } from './build.js';
 export { type FreeBatchOptions, type FreeBatchReport, freeBatchDimension } from './free-batch.js';
 export { RETROFIT_METADATA_KEY, type RetrofitSite } from './kappa.js';

@@ -10,7 +10,7 @@
 // `surrogateTau` (BPDA, Athalye et al. 2018) replaces the derivative at every JumpReLU site with κ > 0 by that
 // of the smooth relaxation z·σ((z − κ)/τ): σ(u) + z·σ(u)(1 − σ(u))/τ, u = (z − κ)/τ (κ = 0 sites keep ReLU's).
 
-import { UsageError } from '../ir/errors.js';
+import { InvalidModelError } from '../ir/errors.js';
 import type { IrFunction } from '../ir/function.js';
 import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
@@ -39,16 +39,16 @@ export class KappaResolver {
     try {
       parsed = JSON.parse(raw);
     } catch {
-      throw new UsageError(`metadata '${RETROFIT_METADATA_KEY}' is not valid JSON`);
+      throw new InvalidModelError(`metadata '${RETROFIT_METADATA_KEY}' is not valid JSON`, { code: 'retrofit-record' });
     }
     const sites = (parsed as { sites?: unknown }).sites;
-    if (!Array.isArray(sites)) throw new UsageError(`metadata '${RETROFIT_METADATA_KEY}' has no "sites" list`);
+    if (!Array.isArray(sites)) throw new InvalidModelError(`metadata '${RETROFIT_METADATA_KEY}' has no "sites" list`, { code: 'retrofit-record' });
     for (const s of sites as RetrofitSite[]) {
       if (typeof s?.node !== 'string' || !isKappa(s.kappa)) {
-        throw new UsageError(`metadata '${RETROFIT_METADATA_KEY}': a site lacks "node" or a numeric "kappa"`);
+        throw new InvalidModelError(`metadata '${RETROFIT_METADATA_KEY}': a site lacks "node" or a numeric "kappa"`, { code: 'retrofit-record' });
       }
       if (s.grad_kappa !== undefined && !isKappa(s.grad_kappa)) {
-        throw new UsageError(`metadata '${RETROFIT_METADATA_KEY}': site '${s.node}' has a non-numeric "grad_kappa"`);
+        throw new InvalidModelError(`metadata '${RETROFIT_METADATA_KEY}': site '${s.node}' has a non-numeric "grad_kappa"`, { code: 'retrofit-record' });
       }
       if ((s.graph ?? 'main') === 'main') this.sites.set(s.node, s);
     }

@@ -1,7 +1,7 @@
 // What a VJP rule sees, and the helpers most rules share (summing a broadcast gradient back to an
 // input's shape, zeros of a value's shape, masks).
 
-import { UsageError } from '../../ir/errors.js';
+import { UnsupportedModelError } from '../../ir/errors.js';
 import type { Node } from '../../ir/node.js';
 import { DataType } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
@@ -29,7 +29,7 @@ export interface RuleContext {
 export type Rule = (c: RuleContext) => (Value | null | undefined)[];
 
 export function fail(c: RuleContext, why: string): never {
-  throw new UsageError(`cannot differentiate ${c.node.opType} node '${c.node.label}': ${why}`);
+  throw new UnsupportedModelError(`cannot differentiate ${c.node.opType} node '${c.node.label}': ${why}`, { code: 'gradient-unsupported' });
 }
 
 export function input(c: RuleContext, i: number): Value {
@@ -127,4 +127,15 @@ export function normAxis(axis: number, rank: number): number {
 
 export function range(n: number, from = 0): number[] {
   return Array.from({ length: n }, (_, i) => from + i);
+}
+
+/**
+ * A Reduce* node over constant axes, with axes as an attribute or an input as the opset wants
+ * (ReduceSum takes an input from opset 13, the others from 18; the gradient model's opset is raised
+ * at most to 16, so the model's opset decides).
+ */
+export function reduce(c: Pick<RuleContext, 'e' | 'opset'>, op: string, x: Value, axes: readonly number[], keepdims: 0 | 1 = 1): Value {
+  const fromInput = op === 'ReduceSum' ? 13 : 18;
+  if (c.opset >= fromInput) return c.e.one(op, [x, c.e.ints(axes)], { keepdims });
+  return c.e.one(op, [x], { axes: [...axes], keepdims });
 }

@@ -233,7 +233,11 @@ const logSoftmax: Rule = (c) => {
 const dropout: Rule = (c) => {
   const training = c.node.inputs[2] ? constantOf(c.node.inputs[2]) : null;
   if (c.node.inputs[2] && !training) fail(c, 'its training_mode input is not a constant');
-  if (training && training.values[0]) fail(c, 'training_mode is true (only inference Dropout is supported)');
+  // Training mode with a constant ratio of 0 drops nothing (torchvision 0.14's Swin calls F.dropout(p=0)
+  // without training=False, so its export has training_mode = true).
+  const ratio = c.node.inputs[1] ? constantOf(c.node.inputs[1]) : null;
+  const dropsNothing = ratio !== null && ratio.values.length === 1 && ratio.values[0] === 0;
+  if (training && training.values[0] && !dropsNothing) fail(c, 'training_mode is true (only inference Dropout, or a ratio of 0, is supported)');
   return [gy0(c)];
 };
 

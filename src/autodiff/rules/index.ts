@@ -6,6 +6,12 @@ import { elementwiseRules, jumpReluRule } from './elementwise.js';
 import { linearRules } from './linear.js';
 import { poolRules } from './pool.js';
 import { shapeRules } from './shape.js';
+import { activationRules } from './activations.js';
+import { einsumRules } from './einsum.js';
+import { mathRules } from './math.js';
+import { movementRules } from './movement.js';
+import { normalizationRules } from './normalization.js';
+import { reduceRules } from './reduce.js';
 
 export type { Rule, RuleContext } from './context.js';
 
@@ -15,7 +21,10 @@ import { CUSTOM_DOMAIN, FUNCTION_DOMAIN } from '../../passes/sites.js';
 export const JUMPRELU_FUNCTION_DOMAIN = FUNCTION_DOMAIN;
 export const JUMPRELU_CUSTOM_DOMAIN = CUSTOM_DOMAIN;
 
-const standard: Record<string, Rule> = { ...elementwiseRules, ...linearRules, ...poolRules, ...shapeRules };
+const standard: Record<string, Rule> = {
+  ...elementwiseRules, ...linearRules, ...poolRules, ...shapeRules,
+  ...activationRules, ...mathRules, ...normalizationRules, ...reduceRules, ...movementRules, ...einsumRules,
+};
 
 /** Op types of the default domain that have a rule (for documentation and error messages). */
 export const SUPPORTED_OPS: readonly string[] = Object.keys(standard).sort();

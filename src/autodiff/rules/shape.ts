@@ -6,6 +6,7 @@ import type { Value } from '../../ir/value.js';
 import { attrInt, attrInts, attrString } from '../../ir/analysis/attrs.js';
 import { axesOf, reduceAxesInputOpset, sliceParams, sliceRange } from '../../ir/analysis/shapes.js';
 import { constantOf } from '../../ir/analysis/constants.js';
+import { knownInts } from './movement.js';
 import {
   type Rule, type RuleContext, elemOf, fail, input, normAxis, range, rankOf, reshapeLike, unbroadcast, zeroFill, zerosLike,
 } from './context.js';
@@ -112,8 +113,7 @@ const gather: Rule = (c) => {
   const x = input(c, 0);
   const r = rankOf(c, x);
   const axis = normAxis(attrInt(c.node, 'axis', 0), r);
-  const idx = constantOf(c.node.inputs[1]) ?? fail(c, 'its indices must be a constant');
-  let values = idx.values;
+  let values = knownInts(c, c.node.inputs[1]) ?? fail(c, 'its indices must be constants (or computed from shapes)');
   if (values.some((v) => v < 0)) {
     const dim = c.info.shape(x)?.[axis];
     if (typeof dim !== 'number') fail(c, 'negative indices on an axis of unknown length');

@@ -12,6 +12,7 @@ import { DataType } from '../tensor.js';
 import type { Value } from '../value.js';
 import { attrInt, attrInts, attrString, attrTensor } from './attrs.js';
 import { constantNodeTensor, constantOf, tensorValues } from './constants.js';
+import { foldOutput } from './fold.js';
 import { type Dim, declaredShape } from './typeproto.js';
 
 export type { Dim } from './typeproto.js';
@@ -21,7 +22,7 @@ export interface TypeInfo {
   elem: number | null;
   /** Shape, or null when the rank is unknown. */
   shape: Dim[] | null;
-  /** Contents of a small integer tensor of rank 0 or 1, when known (entries may be symbolic). */
+  /** Contents of a small integer tensor (row-major; any rank up to 1024 elements), when known (entries may be symbolic). */
   value?: Dim[] | null;
 }
 
@@ -37,10 +38,12 @@ export class ShapeInfo {
   private readonly map = new Map<Value, TypeInfo>();
 
   constructor(readonly graph: Graph, readonly opset: number, seed?: ReadonlyMap<Value, TypeInfo>) {
-    for (const v of graph.inputs) {
+    graph.inputs.forEach((v, i) => {
       const d = declaredShape(graph.declaredType(v));
-      if (d) this.map.set(v, { elem: d.elemType || null, shape: d.shape });
-    }
+      // A dim declared without a value or name gets a symbol of its own, so that computations on it
+      // (Shape → Gather → Reshape) can still cancel it.
+      if (d) this.map.set(v, { elem: d.elemType || null, shape: d.shape?.map((x, k) => x ?? `unk__${i}_${k}`) ?? null });
+    });
     for (const v of graph.initializers.values()) {
       if (!v.initializer) continue;
       const info: TypeInfo = { elem: v.initializer.dataType, shape: v.initializer.dims.map(Number) };
@@ -74,6 +77,11 @@ export class ShapeInfo {
     return this.get(v).elem;
   }
 
+  /** The known contents of a small integer tensor (row-major), if any. */
+  knownValue(v: Value | null | undefined): Dim[] | null | undefined {
+    return this.get(v).value;
+  }
+
   /** Shape with every dim a known number, or null. */
   staticShape(v: Value | null | undefined): number[] | null {
     const s = this.shape(v);
@@ -89,7 +97,22 @@ export class ShapeInfo {
       outs = [];
     }
     node.outputs.forEach((o, i) => {
-      const inferred = outs[i] ?? UNKNOWN;
+      let inferred = outs[i] ?? UNKNOWN;
+      // Values of small integer tensors: rank ≥ 2 only from the folder (the per-op rules above read
+      // values as vectors), rank ≤ 1 from either.
+      if (isIntType(inferred.elem) || inferred.elem === BOOL) {
+        const shape = inferred.shape && inferred.shape.every((d) => typeof d === 'number') ? (inferred.shape as number[]) : null;
+        const rank = inferred.shape?.length ?? null;
+        if (rank !== null && (rank >= 2 || !inferred.value)) {
+          let folded: Dim[] | null = null;
+          try {
+            folded = foldOutput(node, this, shape, () => (shape ? sliceParams(node, this, shape.length) : null));
+          } catch {
+            folded = null;
+          }
+          if (folded || rank >= 2) inferred = { ...inferred, value: folded };
+        }
+      }
       // A declared value_info type fills what inference could not work out.
       const declared = declaredShape(this.graph.declaredType(o));
       let t = inferred;
@@ -120,13 +143,20 @@ export function isIntType(elem: number | null): boolean {
 
 interface Product { coef: number; syms: string[] }
 
+// A symbolic dim may be a product of symbols and a number, written 'N*k' or '3*N' (factors sorted, the
+// number first): Reshape's −1 and Flatten of a tiled batch then stay symbolic and cancel again.
 function product(dims: readonly Dim[]): Product | null {
   let coef = 1;
   const syms: string[] = [];
   for (const d of dims) {
     if (d === null) return null;
     if (typeof d === 'number') coef *= d;
-    else syms.push(d);
+    else {
+      for (const f of d.split('*')) {
+        if (/^\d+$/.test(f)) coef *= Number(f);
+        else syms.push(f);
+      }
+    }
   }
   return { coef, syms: syms.sort() };
 }
@@ -134,8 +164,13 @@ function product(dims: readonly Dim[]): Product | null {
 function productDim(p: Product | null): Dim {
   if (!p) return null;
   if (p.syms.length === 0) return p.coef;
-  if (p.syms.length === 1 && p.coef === 1) return p.syms[0]!;
-  return null;
+  if (p.coef === 0) return 0;
+  return [...(p.coef === 1 ? [] : [String(p.coef)]), ...p.syms].join('*');
+}
+
+/** The product of two dims (symbolic when either is). */
+export function multiplyDims(a: Dim, b: Dim): Dim {
+  return productDim(product([a, b]));
 }
 
 function divideProducts(a: Product | null, b: Product | null): Dim {
@@ -445,6 +480,17 @@ function inferOutputs(node: Node, info: ShapeInfo, opset: number): TypeInfo[] {
       return [{ elem: x.elem, shape, value }];
     }
     case 'GatherElements': return [{ elem: x.elem, shape: info.shape(node.inputs[1]) }];
+    case 'LayerNormalization': {
+      // Y like X; Mean and InvStdDev keep the leading dims, 1 from `axis` on, in the stash type.
+      const stash = attrInt(node, 'stash_type', 1) || null;
+      if (!x.shape) return [{ elem: x.elem, shape: null }, { elem: stash, shape: null }, { elem: stash, shape: null }];
+      const axis = normAxis(attrInt(node, 'axis', -1), x.shape.length);
+      const stats = x.shape.map((d, i) => (i < axis ? d : 1));
+      return [{ elem: x.elem, shape: x.shape }, { elem: stash, shape: stats }, { elem: stash, shape: stats }];
+    }
+    case 'GroupNormalization': return [{ elem: x.elem, shape: x.shape }];
+    case 'Einsum': return [{ elem: x.elem, shape: einsumShape(node, info) }];
+    case 'Resize': case 'Upsample': return [{ elem: x.elem, shape: resizeShape(node, info, x, opset) }];
     case 'Conv': case 'ConvInteger': {
       const w = info.shape(node.inputs[1]);
       if (!x.shape || !w) return [{ elem: x.elem, shape: x.shape ? x.shape.map(() => null) : null }];
@@ -513,7 +559,13 @@ function inferOutputs(node: Node, info: ShapeInfo, opset: number): TypeInfo[] {
       return [{ elem: valuesElem, shape }];
     }
     case 'NonZero': return [{ elem: INT64, shape: [x.shape ? x.shape.length : null, null] }];
-    case 'Range': return [{ elem: x.elem, shape: [null] }];
+    case 'Range': {
+      const [start, limit, delta] = [0, 1, 2].map((i) => numericValue(info, node.inputs[i])?.[0]);
+      if (start === undefined || limit === undefined || delta === undefined || delta === 0) return [{ elem: x.elem, shape: [null] }];
+      const n = Math.max(Math.ceil((limit - start) / delta), 0);
+      const value = isIntType(x.elem) && n <= 1024 ? Array.from({ length: n }, (_, i) => start + i * delta) : undefined;
+      return [{ elem: x.elem, shape: [n], value }];
+    }
     case 'TopK': {
       if (!x.shape) return [{ elem: x.elem, shape: null }, { elem: INT64, shape: null }];
       const axis = normAxis(attrInt(node, 'axis', -1), x.shape.length);
@@ -536,6 +588,59 @@ function inferOutputs(node: Node, info: ShapeInfo, opset: number): TypeInfo[] {
   return [];
 }
 
+/** Output shape of an Einsum with an explicit output ('bij,bjk->bik', ellipsis broadcast). */
+function einsumShape(node: Node, info: ShapeInfo): Dim[] | null {
+  const eq = (node.attr('equation')?.asString() ?? '').replace(/\s+/g, '');
+  const arrow = eq.indexOf('->');
+  if (arrow < 0) return null;
+  const terms = eq.slice(0, arrow).split(',');
+  const dims = new Map<string, Dim>();
+  let ellipsis: Dim[] | null = [];
+  for (const [i, term] of terms.entries()) {
+    const shape = info.shape(node.inputs[i]);
+    if (!shape) return null;
+    const parts = term.split('...');
+    const before = parts[0]!;
+    const after = parts[1] ?? '';
+    const middle = shape.length - before.length - after.length;
+    if (parts.length > 2 || middle < 0 || (parts.length === 1 && middle !== 0)) return null;
+    [...before].forEach((l, j) => dims.set(l, broadcastDim(dims.get(l) ?? 1, shape[j]!)));
+    [...after].forEach((l, j) => dims.set(l, broadcastDim(dims.get(l) ?? 1, shape[before.length + middle + j]!)));
+    if (parts.length === 2 && ellipsis) ellipsis = broadcastShapes([ellipsis, shape.slice(before.length, before.length + middle)]);
+  }
+  const out: Dim[] = [];
+  const output = eq.slice(arrow + 2).split('...');
+  if (output.length === 2 && !ellipsis) return null;
+  for (const [k, part] of output.entries()) {
+    if (k === 1) out.push(...ellipsis!);
+    for (const l of part) {
+      if (!dims.has(l)) return null;
+      out.push(dims.get(l)!);
+    }
+  }
+  return out;
+}
+
+/** Output shape of a Resize: from `sizes`, or floor(dim · scale) from `scales` (constants or folded values). */
+function resizeShape(node: Node, info: ShapeInfo, x: TypeInfo, opset: number): Dim[] | null {
+  if (!x.shape) return null;
+  const r = x.shape.length;
+  const axes = (attrInts(node, 'axes') ?? x.shape.map((_, i) => i)).map((a) => normAxis(a, r));
+  const scalesInput = node.opType === 'Upsample' || opset < 11 ? node.inputs[1] : node.inputs[2];
+  const sizes = node.opType === 'Resize' && opset >= 11 ? dimValue(info, node.inputs[3]) : null;
+  const scales = scalesInput ? constantOf(scalesInput)?.values ?? null : null;
+  const policy = node.attr('keep_aspect_ratio_policy')?.asString() ?? 'stretch';
+  const out: Dim[] = x.shape.map(() => null);
+  x.shape.forEach((d, i) => { if (!axes.includes(i)) out[i] = d; });
+  axes.forEach((a, i) => {
+    const d = x.shape![a]!;
+    if (sizes && sizes.length === axes.length && policy === 'stretch') out[a] = sizes[i]!;
+    else if (scales && scales.length === axes.length && typeof d === 'number') out[a] = Math.floor(d * scales[i]!);
+    else if (scales && scales.length === axes.length && scales[i] === 1) out[a] = d;
+  });
+  return out;
+}
+
 function productSum(dims: Dim[]): Dim {
   let s = 0;
   for (const d of dims) {
@@ -550,15 +655,24 @@ function arithmeticValue(op: string, node: Node, info: ShapeInfo, shape: Dim[] |
   if (!shape || shape.length > 1 || !['Add', 'Sub', 'Mul', 'Div'].includes(op)) return null;
   const elem = info.elem(node.inputs[0]);
   if (!isIntType(elem)) return null;
-  const a = numericValue(info, node.inputs[0]);
-  const b = numericValue(info, node.inputs[1]);
+  const a = dimValue(info, node.inputs[0]);
+  const b = dimValue(info, node.inputs[1]);
   if (!a || !b) return null;
   const n = Math.max(a.length, b.length);
   const out: Dim[] = [];
   for (let i = 0; i < n; i++) {
     const p = a[a.length === 1 ? 0 : i]!;
     const q = b[b.length === 1 ? 0 : i]!;
-    out.push(op === 'Add' ? p + q : op === 'Sub' ? p - q : op === 'Mul' ? p * q : q === 0 ? null : Math.trunc(p / q));
+    if (typeof p === 'number' && typeof q === 'number') {
+      out.push(op === 'Add' ? p + q : op === 'Sub' ? p - q : op === 'Mul' ? p * q : q === 0 ? null : Math.trunc(p / q));
+    } else if (op === 'Mul') {
+      out.push(multiplyDims(p, q));
+    } else if (op === 'Div') {
+      // Exact division of symbolic products only (N*k / k = N); anything else is unknown.
+      out.push(divideProducts(product([p]), product([q])));
+    } else {
+      out.push(op === 'Add' && q === 0 ? p : op === 'Sub' && q === 0 ? p : null);
+    }
   }
   return out;
 }
