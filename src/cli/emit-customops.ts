@@ -68,7 +68,7 @@ export function prebuiltCustomOps(): { dir: string; manifest: CustomOpsManifest 
   if (!fs.existsSync(manifestFile)) {
     const inCheckout = fs.existsSync(path.join(root, '.git'));
     throw new JumpReluError(inCheckout
-      ? `no prebuilt custom-op library in ${dir}: run \`npm run build:prebuilt\` in this checkout first (${BUILD_HINT})`
+      ? `no prebuilt custom-op library in ${dir}: run \`npm run build:prebuilt\` in this checkout first (JUMPRELU_PREBUILT_CUDA=0 for the CPU library only; ${BUILD_HINT})`
       : `this package has no prebuilt custom-op library for ${platformKey()} (only linux-x64 ships); build one from its sources: bash ${path.join(customops, 'build.sh')} BUILD_DIR (${BUILD_HINT})`,
     { code: 'customops-missing' });
   }
