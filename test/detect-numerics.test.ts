@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import {
-  bootstrapAuc, choleskySolve, decisionValues, evaluateDetector, fitLogistic, fitStandardiser, gaussian, groupFolds, lidFeatures, lidMle,
+  bootstrapAuc, choleskySolve, GramDistances, decisionValues, evaluateDetector, fitLogistic, fitStandardiser, gaussian, groupFolds, lidFeatures, lidMle,
   minibatches, nearestDistances, noisyCounterparts, quantile, rocAuc, rocCurve, squaredDistances, standardise,
 } from '../src/runtime/detect/index.js';
 import { mulberry32 } from '../src/runtime/random.js';
@@ -113,6 +113,35 @@ describe('k nearest neighbours', () => {
     }
     assert.throws(() => nearestDistances(sq, 7, 9, 9, exclude), /k = 9/);
   });
+
+  test('wide layers through ONNX Runtime (centred Gram matrix) agree with the exact loop, near neighbours included', async () => {
+    // ReLU-like activations with a large common part (norms ≫ distances, where ‖q‖² + ‖r‖² − 2q·r cancels) and
+    // pairs of near-duplicates (the distances LID is made of)
+    const g = normals(6);
+    const dim = 8000;
+    const n = 30;
+    const common = Float32Array.from({ length: dim }, () => 3 + Math.abs(g()));
+    const r = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) for (let p = 0; p < dim; p++) r[i * dim + p] = Math.max(0, common[p]! + 0.3 * g());
+    const q = Float32Array.from(r, (v) => v + 1e-3 * g());
+    const exact = squaredDistances(q, n, r, n, dim);
+    const engine = new GramDistances(1);
+    try {
+      const fast = await engine.squared(q, n, r, n, dim);
+      let worst = 0;
+      for (let i = 0; i < n * n; i++) worst = Math.max(worst, Math.abs(Math.sqrt(fast[i]!) - Math.sqrt(exact[i]!)) / Math.sqrt(exact[i]!));
+      assert.ok(worst < 1e-3, `largest relative distance error ${worst}`);
+      const k = 10;
+      const ex = Int32Array.from({ length: n }, (_, i) => i);
+      const a = nearestDistances(exact, n, n, k, ex);
+      const b = nearestDistances(fast, n, n, k, ex);
+      for (let i = 0; i < n; i++) assert.ok(Math.abs(lidMle(a, i * k, k) - lidMle(b, i * k, k)) < 1e-3 * lidMle(a, i * k, k));
+      // small problems take the exact loop itself
+      assert.deepEqual(await engine.squared(q, 3, r, 3, 100), squaredDistances(q, 3, r, 3, 100));
+    } finally {
+      await engine.release();
+    }
+  });
 });
 
 describe('LID maximum-likelihood estimate', () => {
@@ -178,7 +207,7 @@ describe('LID maximum-likelihood estimate', () => {
     }
   });
 
-  test('minibatch features: near-equal minibatches, k capped at B − 1, a sample’s own clean version never its neighbour', () => {
+  test('minibatch features: near-equal minibatches, k capped at B − 1, a sample’s own clean version never its neighbour', async () => {
     assert.deepEqual(minibatches(250, 100), [[0, 83], [83, 166], [166, 250]]);
     assert.deepEqual(minibatches(100, 100), [[0, 100]]);
     assert.deepEqual(minibatches(5, 100), [[0, 5]]);
@@ -188,7 +217,7 @@ describe('LID maximum-likelihood estimate', () => {
     const g = normals(4);
     const far = Float32Array.from(clean, (v) => v + 5 * g());
     // version 1 = an exact copy of the clean points: with its own clean version left out it has the clean rows' LIDs
-    const f = lidFeatures([[clean], [clean.slice()], [far]], [D], n, { batch: 25, k: 10 });
+    const f = await lidFeatures([[clean], [clean.slice()], [far]], [D], n, { batch: 25, k: 10 });
     assert.equal(f.minibatches, 3);
     assert.equal(f.kUsed, 10);
     for (let i = 0; i < n; i++) assert.equal(f.x[i * 3 + 1], f.x[i * 3], `sample ${i}`);
@@ -199,7 +228,7 @@ describe('LID maximum-likelihood estimate', () => {
       lidFar += f.x[i * 3 + 2]! / n;
     }
     assert.ok(lidClean < 5 && lidFar > 2 * lidClean, `clean ${lidClean}, far ${lidFar}`);
-    const small = lidFeatures([[clean.subarray(0, 8 * D)]], [D], 8, { batch: 100, k: 20 });
+    const small = await lidFeatures([[clean.subarray(0, 8 * D)]], [D], 8, { batch: 100, k: 20 });
     assert.equal(small.kUsed, 7);
   });
 });

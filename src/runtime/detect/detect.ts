@@ -22,6 +22,7 @@ import { Clamp, SpaceMap } from '../space.js';
 import { toolVersion } from '../version.js';
 import { ActivationProbe } from './activations.js';
 import { evaluateDetector } from './detector.js';
+import { GramDistances } from './gram-distances.js';
 import { minibatchLid, minibatches, replaceNonFinite } from './features.js';
 import { noisyCounterparts } from './noise.js';
 import { DETECT_MODES, type DetectLayer, type DetectMode, type DetectReport, type DetectResult, type DetectSettings } from './schema.js';
@@ -114,6 +115,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
 
   for (const [ki, kappa] of o.kappas.entries()) {
     const probe = new ActivationProbe(retrofittedModel(o.modelPath, kappa), oracleOptions);
+    const gram = new GramDistances(threads);
     const oracle = new ModelOracle(retrofittedModel(o.modelPath, kappa), { kappa, ...oracleOptions });
     const cleanLogits = await oracle.forward(x, n);
     if (ki === 0) checkLabels(ds, labels, cleanLogits.length / n);
@@ -190,7 +192,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
         const sz = e - s;
         const acts = [];
         for (const v of [xs, noisy, advs]) acts.push(await probe.run(v.subarray(s * size, e * size), sz));
-        const lid = minibatchLid(acts, probe.layers.map((l) => l.dim), sz, k);
+        const lid = await minibatchLid(acts, probe.layers.map((l) => l.dim), sz, k, (q, nq, r, nr, d) => gram.squared(q, nq, r, nr, d));
         kUsed = Math.min(kUsed, lid.k);
         feats.set(lid.x, s * 3 * nl);
       }
@@ -225,6 +227,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
     for (const or of smooth.values()) await or.release();
     await oracle.release();
     await probe.release();
+    await gram.release();
   }
   if (layers.length === 0) {
     // every cell skipped: still name the feature columns

@@ -43,21 +43,27 @@ export function minibatches(n: number, batch: number): Array<[number, number]> {
  * LID estimates of one minibatch: `acts[v][l]` holds version v's activations (0 = clean, the neighbour pool) at
  * layer l, [size, dims[l]]. Returns [size · versions, layers], row j·versions + v; k is capped at size − 1.
  */
-export function minibatchLid(acts: Float32Array[][], dims: readonly number[], size: number, kWanted: number): { x: Float64Array; k: number } {
+export type SquaredDistances = (q: Float32Array, nq: number, r: Float32Array, nr: number, dim: number) => Float64Array | Promise<Float64Array>;
+
+export async function minibatchLid(
+  acts: Float32Array[][], dims: readonly number[], size: number, kWanted: number, distances: SquaredDistances = squaredDistances,
+): Promise<{ x: Float64Array; k: number }> {
   const versions = acts.length;
   const layers = dims.length;
   if (size < 2) throw new RangeError(`LID needs a minibatch of at least 2 samples, got ${size}`);
   if (!Number.isInteger(kWanted) || kWanted < 1) throw new RangeError(`k must be a positive integer, got ${kWanted}`);
   const k = Math.min(kWanted, size - 1);
   const x = new Float64Array(size * versions * layers);
-  const exclude = Int32Array.from({ length: size }, (_, j) => j);
+  // all versions' rows against the clean rows in one call (one Gram matrix for wide layers); row v·size + j
+  // may not use reference j, its own clean version
+  const exclude = Int32Array.from({ length: versions * size }, (_, t) => t % size);
   for (let l = 0; l < layers; l++) {
     const d = dims[l]!;
     const ref = acts[0]![l]!;
-    for (let v = 0; v < versions; v++) {
-      const lid = lidRows(nearestDistances(squaredDistances(acts[v]![l]!, size, ref, size, d), size, size, k, exclude), size, k);
-      for (let j = 0; j < size; j++) x[(j * versions + v) * layers + l] = lid[j]!;
-    }
+    const q = new Float32Array(versions * size * d);
+    for (let v = 0; v < versions; v++) q.set(acts[v]![l]!.subarray(0, size * d), v * size * d);
+    const lid = lidRows(nearestDistances(await distances(q, versions * size, ref, size, d), versions * size, size, k, exclude), versions * size, k);
+    for (let v = 0; v < versions; v++) for (let j = 0; j < size; j++) x[(j * versions + v) * layers + l] = lid[v * size + j]!;
   }
   return { x, k };
 }
@@ -82,7 +88,9 @@ export function replaceNonFinite(x: Float64Array, rows: number, layers: number):
 }
 
 /** All minibatches at once, for activations held in memory: `acts[v][l]` is [n, dims[l]]. */
-export function lidFeatures(acts: Float32Array[][], dims: readonly number[], n: number, o: LidFeatureOptions): LidFeatures {
+export async function lidFeatures(
+  acts: Float32Array[][], dims: readonly number[], n: number, o: LidFeatureOptions, distances: SquaredDistances = squaredDistances,
+): Promise<LidFeatures> {
   const versions = acts.length;
   const layers = dims.length;
   if (!Number.isInteger(o.batch) || o.batch < 2) throw new RangeError(`the minibatch needs at least 2 samples, got ${o.batch}`);
@@ -91,7 +99,7 @@ export function lidFeatures(acts: Float32Array[][], dims: readonly number[], n: 
   const ranges = minibatches(n, o.batch);
   for (const [s, e] of ranges) {
     const part = acts.map((layersOfV) => layersOfV.map((a, l) => a.subarray(s * dims[l]!, e * dims[l]!)));
-    const { x: chunk, k } = minibatchLid(part, dims, e - s, o.k);
+    const { x: chunk, k } = await minibatchLid(part, dims, e - s, o.k, distances);
     kUsed = Math.min(kUsed, k);
     x.set(chunk, s * versions * layers);
   }
