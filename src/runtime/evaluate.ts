@@ -12,7 +12,7 @@
 // computed per sample (metrics.worstCase): an upper bound on true robust accuracy.
 
 import { createHash } from 'node:crypto';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KappaMap } from '../passes/kappa-map.js';
 import type { Attack, AttackOutput } from './attacks/common.js';
@@ -32,7 +32,7 @@ import type {
 import { Clamp, SpaceMap } from './space.js';
 import { toolVersion } from './version.js';
 import { type Criterion, misclassification } from './criterion.js';
-import { Checkpoint } from './report/checkpoint.js';
+import { CHECKPOINT_DIR, Checkpoint } from './report/checkpoint.js';
 import { PER_SAMPLE_FILE, ReportWriteError, perSampleLine, prepareReportDir, writeFileAtomic, writeReportFiles } from './report/write.js';
 
 export const MODES: readonly AttackMode[] = ['white-box', 'gray-box', 'adaptive'];
@@ -212,6 +212,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
     model_sha256: modelSha, data: `${ds.kind}:${ds.path}`, n, preprocessing, space: spaceName, clamp: o.clamp, settings,
     source_kappa: sourceKappa, transfer: !!o.transfer, kappa_maps: o.kappaMaps ? [...o.kappaMaps].map(([k, m]) => [k, m]) : null, kind: o.kind ?? 'eval',
   };
+  if (o.report && !o.report.resume && existsSync(join(o.report.dir, CHECKPOINT_DIR))) {
+    progress.log(`${o.report.dir} held an interrupted run: starting afresh (--resume ${o.report.dir} would have continued it)`);
+  }
   const checkpoint = o.report ? (o.report.resume ? Checkpoint.resume(o.report.dir, fingerprint, x) : Checkpoint.fresh(o.report.dir, fingerprint, x)) : null;
   if (checkpoint && o.report?.resume) progress.log(`resuming ${o.report.dir}: ${checkpoint.size} finished craft(s) replayed from its checkpoint`);
   const perSampleFile = o.report ? join(o.report.dir, PER_SAMPLE_FILE) : null;
