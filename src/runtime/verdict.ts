@@ -140,7 +140,11 @@ export function verdict(
   const main = [...models.values()].sort((a, b) => b[0]!.attacks.length - a[0]!.attacks.length)[0] ?? [];
   const refWorst = main.find((w) => w.kappa === 0);
   // the minimal-perturbation attack run both white-box and adaptively, for the ρ̃ gain
-  const rhoAttack = results.find((r) => r.eps === undefined && r.mode === 'adaptive' && results.some((x) => x.attack === r.attack && x.mode === 'white-box'))?.attack;
+  // (DeepFool first, the paper's headline figure; then trust region; ifgsm last)
+  const rank = (a: string) => (/^deepfool/.test(a) ? 0 : /^tr/.test(a) ? 1 : 2);
+  const rhoAttack = results
+    .filter((r) => r.eps === undefined && r.mode === 'adaptive' && results.some((x) => x.attack === r.attack && x.mode === 'white-box'))
+    .sort((a, b) => rank(a.attack) - rank(b.attack))[0]?.attack;
   for (const c of clean) {
     const v: VerdictKappa = { kappa: c.kappa, clean_accuracy: c.accuracy, masking: findings.some((f) => f.kappa === c.kappa) };
     if (ref) v.clean_cost = ref.accuracy - c.accuracy;
@@ -175,6 +179,9 @@ export function verdict(
     }
   }
   // a line per κ > 0; κ = 0 too when it is all there is or shows masking itself
+  if (worst.length === 0) {
+    lines.push('No bounded attack ran (pgd, apgd-*, square*, bpda, fgsm with an ε): there is no worst-case robust accuracy, only ρ̃ and accuracy per attack.');
+  }
   for (const k of kappas.filter((x) => x.kappa !== 0 || x.masking || kappas.length === 1)) {
     const parts: string[] = [`κ=${k.kappa}:`];
     if (k.clean_cost !== undefined && k.kappa !== 0) parts.push(`clean accuracy ${pct(k.clean_accuracy)} (${pts(-k.clean_cost)});`);
