@@ -197,7 +197,8 @@ export function broadcastDim(a: Dim, b: Dim): Dim {
 
 export function broadcastShapes(shapes: (Dim[] | null)[]): Dim[] | null {
   if (shapes.some((s) => s === null)) return null;
-  const rank = Math.max(0, ...shapes.map((s) => s!.length));
+  let rank = 0;
+  for (const s of shapes) rank = Math.max(rank, s!.length);
   const out: Dim[] = [];
   for (let i = 0; i < rank; i++) {
     let d: Dim = 1;
