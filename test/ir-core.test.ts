@@ -22,7 +22,6 @@ import { Graph } from '../src/ir/graph.js';
 import { Model } from '../src/ir/model.js';
 import { NameAuthority } from '../src/ir/names.js';
 import { Node } from '../src/ir/node.js';
-import { topologicalOrder } from '../src/ir/order.js';
 import { printModel } from '../src/ir/print.js';
 import { DataType, Tensor } from '../src/ir/tensor.js';
 import { Value } from '../src/ir/value.js';
@@ -351,19 +350,18 @@ test('a 128k-node Relu chain: built, edited, verified and sorted without recursi
     cur = n.outputs[0]!;
   }
   g.addOutput(cur, F(['N', 8]));
-  // Insert an Identity before every other node (the retrofit's access pattern), then check order.
-  const names = NameAuthority.forModel(model);
+  // Insert an Identity before every other node (the retrofit's access pattern).
   for (let i = 0; i < N; i += 2) {
     const n = nodes[i]!;
-    const id = g.insertBefore(n, new Node('Identity', [n.inputs[0]!], { outputNames: [names.fresh(`id${i}`)] }));
+    const id = g.insertBefore(n, new Node('Identity', [n.inputs[0]!], { outputNames: [`id${i}`] }));
     n.setInput(0, id.outputs[0]!);
   }
   assert.equal(g.nodeCount, N + N / 2);
-  assert.deepEqual(verifyModel(model), []);
-  // Reverse the list: the verifier reports it and the (iterative) sort puts it back.
+  assert.equal(g.indexOf(nodes[2]!), 4);
+  // Reverse the list (the worst case for a depth-first sort: a 192k-deep dependency chain from the first
+  // node): the verifier reports it and the iterative sort puts it back.
   g.reorder([...g.nodes].reverse());
   assert.deepEqual(verifyModel(model), ['main: nodes are not in topological order']);
-  assert.ok(topologicalOrder(g));
   topologicalSort(model);
   assert.deepEqual(verifyModel(model), []);
   assert.equal(g.indexOf(nodes[N - 1]!), g.nodeCount - 1);

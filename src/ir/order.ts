@@ -27,7 +27,7 @@ export function dependencies(graph: Graph, node: Node): Node[] {
     if (v?.producer && v.producer.graph === graph) deps.push(v.producer);
   };
   for (const v of node.inputs) add(v);
-  for (const sub of node.subgraphs) for (const v of outerUses(sub)) add(v);
+  if (node.attributes.size > 0) for (const sub of node.subgraphs) for (const v of outerUses(sub)) add(v);
   return deps;
 }
 
@@ -38,28 +38,37 @@ export function dependencies(graph: Graph, node: Node): Node[] {
 export function topologicalOrder(graph: Graph): Node[] | null {
   const nodes = graph.nodes;
   const index = new Map<Node, number>();
-  nodes.forEach((n, i) => index.set(n, i));
-  const state = new Map<Node, 1 | 2>(); // 1: on the stack, 2: placed
+  for (let i = 0; i < nodes.length; i++) index.set(nodes[i]!, i);
+  // One pass collects every node's dependencies; a graph already in order (the usual case) ends here.
+  const deps: Node[][] = new Array<Node[]>(nodes.length);
+  let sorted = true;
+  for (let i = 0; i < nodes.length; i++) {
+    const d = dependencies(graph, nodes[i]!);
+    if (d.length > 1) d.sort((a, b) => index.get(a)! - index.get(b)!);
+    for (const x of d) if (index.get(x)! >= i) sorted = false;
+    deps[i] = d;
+  }
+  if (sorted) return [...nodes];
+  const state = new Uint8Array(nodes.length); // 0: unseen, 1: on the stack, 2: placed
   const order: Node[] = [];
-  const stack: Array<{ node: Node; deps: Node[]; next: number }> = [];
-  const depsOf = (n: Node): Node[] => dependencies(graph, n).sort((a, b) => index.get(a)! - index.get(b)!);
-  for (const root of nodes) {
-    if (state.has(root)) continue;
-    state.set(root, 1);
-    stack.push({ node: root, deps: depsOf(root), next: 0 });
+  const stack: Array<{ i: number; next: number }> = [];
+  for (let root = 0; root < nodes.length; root++) {
+    if (state[root] !== 0) continue;
+    state[root] = 1;
+    stack.push({ i: root, next: 0 });
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
-      if (top.next < top.deps.length) {
-        const d = top.deps[top.next++]!;
-        const s = state.get(d);
-        if (s === 2) continue;
-        if (s === 1) return null;
-        state.set(d, 1);
-        stack.push({ node: d, deps: depsOf(d), next: 0 });
+      const d = deps[top.i]!;
+      if (top.next < d.length) {
+        const j = index.get(d[top.next++]!)!;
+        if (state[j] === 2) continue;
+        if (state[j] === 1) return null;
+        state[j] = 1;
+        stack.push({ i: j, next: 0 });
       } else {
         stack.pop();
-        state.set(top.node, 2);
-        order.push(top.node);
+        state[top.i] = 2;
+        order.push(nodes[top.i]!);
       }
     }
   }

@@ -47,6 +47,11 @@ export class Value {
     return (this._useList ??= [...this._uses]);
   }
 
+  /** The uses without building an array (for one pass over many values). */
+  eachUse(): IterableIterator<Use> {
+    return this._uses.values();
+  }
+
   get useCount(): number {
     return this._uses.size;
   }

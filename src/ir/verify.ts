@@ -124,7 +124,7 @@ function verifyGraph(graph: Graph, where: string, problems: string[]): Array<{ g
   }
   // And the other direction: every use a value lists must be a live node input holding that value.
   for (const v of graph.definedValues()) {
-    for (const u of v.uses) {
+    for (const u of v.eachUse()) {
       if (!u.node.graph || u.node.inputs[u.index] !== v) problems.push(`${where}: use list of '${v.name}' names a stale use by ${u.node.label}`);
     }
   }
