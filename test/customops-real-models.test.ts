@@ -1,7 +1,8 @@
 // `--target custom` on real models, run by Python onnxruntime with the library built from customops/:
 // outputs identical to the thresholded-relu lowering (scalar κ) and to the where lowering (per-channel
-// κ) on real test images when ORT runs both without graph optimisations (its fusions treat a custom op
-// differently, which reorders float additions: then they agree to float32 round-off). Also checks `--emit-customops`.
+// κ) on real test images when ORT runs both without graph optimisations, and bit for bit the thresholded-relu
+// ones with ORT's default optimisations too (the library's shape inference lets ORT fuse around the op as it
+// does around ThresholdedRelu). Also --emit-customops, and `jumprelu grad` on a custom-op model.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -60,13 +61,16 @@ test('custom-op models equal the standard lowerings on the authors\' LeNetLike a
     const r: ReturnType<typeof spawnSync> = spawnSync('python3', [path.join(repoRoot(), 'test', 'py', 'compare_custom.py'), lib,
       path.join(authorsCacheDir(), ref.input_file), ref.input_shape.join(','), ...args], { encoding: 'utf8' });
     assert.equal(r.status, 0, String(r.stderr));
-    type Result = { custom: string; identical: boolean; max_abs_diff: number; optimized_max_rel_diff: number; custom_nodes: number };
+    type Result = { custom: string; reference: string; identical: boolean; max_abs_diff: number; optimized_max_rel_diff: number; custom_nodes: number };
     const results = String(r.stdout).trim().split('\n').map((l: string) => JSON.parse(l) as Result);
     assert.equal(results.length, c.kappas.length + 1);
     for (const res of results) {
       assert.ok(res.identical, `${path.basename(res.custom)}: max |Δ| = ${res.max_abs_diff} without graph optimisations`);
-      // With ORT's fusions the float additions may be reordered: float32 round-off only.
-      assert.ok(res.optimized_max_rel_diff < 1e-5, `${path.basename(res.custom)}: relative Δ ${res.optimized_max_rel_diff} with optimisations`);
+      // With ORT's default optimisations too: the library's shape inference lets ORT optimise the graph around a
+      // JumpRelu node as it does around ThresholdedRelu (without it, ResNet-20 differed by 1e-3 after a
+      // κ-threshold flip). Against the where lowering (per-channel κ) the fused graphs may still differ.
+      if (res.reference.endsWith('-tr.onnx')) assert.equal(res.optimized_max_rel_diff, 0, `${path.basename(res.custom)}: relative Δ ${res.optimized_max_rel_diff} with optimisations`);
+      else assert.ok(res.optimized_max_rel_diff < 1e-5, `${path.basename(res.custom)}: relative Δ ${res.optimized_max_rel_diff} with optimisations`);
       assert.ok(res.custom_nodes >= 4, `${path.basename(res.custom)} has ${res.custom_nodes} custom nodes`);
     }
   }
