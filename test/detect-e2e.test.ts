@@ -143,6 +143,23 @@ describe('detect on the default LeNet', () => {
     }
   });
 
+  test('too few successful attacks: no AUC, the reason in the result and a warning, and a page with “—” in its place', async () => {
+    const { detect } = await import('../src/runtime/detect/index.js');
+    const r = await detect({
+      modelPath: defaultModelPath(), dataset: await loadDataset(DATA), clamp: 'batch-minmax', kappas: [0], attacks: ['fgsm'],
+      attackParams: { fgsm: { eps: 0.001 } }, limit: 40, threads: 1, modes: ['white-box'],
+    });
+    const x = r.results[0]!;
+    assert.equal(x.auc, null);
+    assert.equal(x.roc, null);
+    assert.match(x.skipped ?? '', /successful adversarial examples; the detector needs at least 21 \(5 folds, k = 20\)/);
+    assert.ok(r.warnings.some((w) => /no AUC/.test(w)));
+    assert.equal(r.layers.length, 5, 'the feature columns are named even when no cell ran the detector');
+    const html = renderDetectHtml(r);
+    assert.doesNotMatch(html, /NaN|undefined|null/);
+    assert.doesNotMatch(html, /id="fig-roc-/, 'no ROC plot without a curve');
+  });
+
   test('usage errors are one line, before any attack runs', async () => {
     await assert.rejects(cli(['detect', defaultModelPath(), '--data', DATA, '--k', '100', '--batch', '100']), /--k 100 needs a minibatch of more than 100/);
     await assert.rejects(cli(['detect', defaultModelPath(), '--data', DATA, '--mode', 'gray-box']), /--mode 'gray-box'/);

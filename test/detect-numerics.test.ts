@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import {
   bootstrapAuc, choleskySolve, GramDistances, decisionValues, evaluateDetector, fitLogistic, fitStandardiser, gaussian, groupFolds, lidFeatures, lidMle,
-  minibatches, nearestDistances, noisyCounterparts, quantile, rocAuc, rocCurve, squaredDistances, standardise,
+  minibatches, nearestDistances, replaceNonFinite, noisyCounterparts, quantile, rocAuc, rocCurve, squaredDistances, standardise,
 } from '../src/runtime/detect/index.js';
 import { mulberry32 } from '../src/runtime/random.js';
 import { Clamp } from '../src/runtime/space.js';
@@ -228,6 +228,12 @@ describe('LID maximum-likelihood estimate', () => {
       lidFar += f.x[i * 3 + 2]! / n;
     }
     assert.ok(lidClean < 5 && lidFar > 2 * lidClean, `clean ${lidClean}, far ${lidFar}`);
+    const inf = Float64Array.from([1, Infinity, 3, 2, Infinity, Infinity]);
+    assert.deepEqual(replaceNonFinite(inf, 3, 2), [1, 2]);
+    assert.deepEqual(Array.from(inf), [1, 2, 3, 2, 3, 2], '+∞ becomes its column’s largest finite value');
+    const none = Float64Array.from([Infinity, Infinity]);
+    assert.deepEqual(replaceNonFinite(none, 2, 1), [2]);
+    assert.deepEqual(Array.from(none), [0, 0], 'a column with no finite value becomes 0');
     const small = await lidFeatures([[clean.subarray(0, 8 * D)]], [D], 8, { batch: 100, k: 20 });
     assert.equal(small.kUsed, 7);
   });
