@@ -149,6 +149,11 @@ test('NHWC input, Mul/Add normalisation and a final Softmax: cut and resolved fr
     saveModel(m, join(dir, 'sigmoid.onnx'));
     await assert.rejects(cli(['eval', join(dir, 'sigmoid.onnx'), '--data', data, '--limit', '5']),
       (e: Error) => e instanceof JumpReluError && !(e instanceof UsageError) && /no ReLU for JumpReLU to replace/.test(e.message));
+    // --allow-no-sites evaluates it as it is, at κ = 0 only, and the report says why
+    const s = await json(['eval', join(dir, 'sigmoid.onnx'), '--data', data, '--kappa', '0,1', '--attacks', 'fgsm', '--limit', '20', '--allow-no-sites']);
+    assert.deepEqual(s.clean.map((c) => c.kappa), [0]);
+    assert.ok(s.results.every((x) => x.kappa === 0) && s.results.length > 0);
+    assert.ok(s.warnings.some((w) => /no ReLU for JumpReLU.*κ = 0 only.*κ = 1 left out/.test(w)), s.warnings.join(' | '));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -39,6 +39,7 @@ export interface HarnessArgs {
   adaptiveGradKappa: number;
   examples: number;
   json?: boolean;
+  allowNoSites?: boolean;
   quiet?: boolean;
   verbose?: boolean;
 }
@@ -79,6 +80,7 @@ export function harnessOptions(y: Argv, defaults: { attacks: string; mode: strin
     .option('transfer', { type: 'boolean', describe: 'gray-box: craft on every κ for the full transfer matrix (Figure 7)' })
     .option('adaptive-grad-kappa', { type: 'number', default: 0, describe: 'adaptive: gradient κ (0: the ReLU surrogate)' })
     .option('examples', { type: 'number', default: 2, describe: 'example pictures kept per (κ, attack, mode)' })
+    .option('allow-no-sites', { type: 'boolean', describe: 'eval: a model with no ReLU site is evaluated as it is at κ = 0 (a baseline figure) instead of refused' })
     .option('json', { type: 'boolean', describe: 'print report.json to stdout instead of the table' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress on stderr' })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'stack traces on errors' }) as unknown as Argv<HarnessArgs>;
@@ -189,7 +191,7 @@ export async function runEval(a: HarnessArgs): Promise<void> {
   const kappas = a.kappa !== undefined ? numberList(a.kappa, '--kappa', { min: 0 }) : [0];
   const done = onInterrupt(options.report?.dir);
   try {
-    const run = await evaluate({ ...options, kappas, kind: 'eval' });
+    const run = await evaluate({ ...options, kappas, kind: 'eval', ...(a.allowNoSites ? { allowNoSites: true } : {}) });
     await emit(a, run);
   } finally {
     done();

@@ -19,7 +19,7 @@ import type { Attack, AttackOutput } from './attacks/common.js';
 import { type DatasetFamily, type ParamValue, makeAttack, resolveAttackParams, isAttackName } from './attacks/registry.js';
 import { UsageError } from '../ir/errors.js';
 import { type Dataset, checkPreprocessing, toAttackSpace } from './dataset.js';
-import { checkLabels, checkShape, checkSites, checkValues } from './data-checks.js';
+import { checkLabels, checkShape, checkSites, checkValues, ModelMismatchError } from './data-checks.js';
 import { type InputAnalysis, type PreprocessMode, type ResolvedInput, analyseInput, resolveInput } from './input-convention.js';
 import { loadModel } from '../ir/io.js';
 import { type SampleOutcome, outcomes, predictions, summarise, worstCase } from './metrics.js';
@@ -75,6 +75,11 @@ export interface EvalOptions {
   report?: { dir: string; resume?: boolean };
   /** What counts as a successful attack (default: misclassification); recorded in settings.criterion. */
   criterion?: Criterion;
+  /**
+   * A model with no ReLU site is refused (every κ would give the same model); with this set it is evaluated as
+   * it is, at κ = 0 only, and a warning says why: a baseline robustness figure for a ReLU-free model.
+   */
+  allowNoSites?: boolean;
 }
 
 export type PerSampleRow = { kappa: number; attack: string; mode: AttackMode } & SampleOutcome;
@@ -113,6 +118,12 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const input = resolveEvalInput(o);
   const { preprocessing, space: spaceName } = input;
   progress.log(input.resolved.summary);
+  if (input.noSites) {
+    const dropped = o.kappas.filter((k) => k !== 0);
+    progress.log(`warning: ${input.noSites}`);
+    o = { ...o, kappas: [0] };
+    input.resolved.notes.push(`${input.noSites}${dropped.length ? ` (κ = ${dropped.join(', ')} left out)` : ''}`);
+  }
   checkValues(ds, preprocessing.scale, n);
   const shape = { channels: ds.channels, height: ds.height, width: ds.width };
   const space = new SpaceMap(spaceName, shape, preprocessing.mean, preprocessing.std, input.resolved.feed);
@@ -381,13 +392,21 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
  * The input convention of a run, resolved before anything runs: reads the model's graph, checks it has ReLUs to
  * retrofit and takes the data's shape, and decides what is fed and which space ε is measured in.
  */
-export function resolveEvalInput(o: Pick<EvalOptions, 'modelPath' | 'dataset' | 'preprocess' | 'preprocessing' | 'space'>): {
+export function resolveEvalInput(o: Pick<EvalOptions, 'modelPath' | 'dataset' | 'preprocess' | 'preprocessing' | 'space' | 'allowNoSites'>): {
   preprocessing: Preprocessing; space: InputSpace; resolved: ResolvedInput; analysis: InputAnalysis;
+  /** Set when the model has no ReLU site and `allowNoSites` let it through: why κ cannot act. */
+  noSites?: string;
 } {
   const model = loadModel(o.modelPath);
   const analysis = analyseInput(model);
   checkShape(o.dataset, analysis);
-  checkSites(model);
+  let noSites: string | undefined;
+  try {
+    checkSites(model);
+  } catch (e) {
+    if (!(o.allowNoSites && e instanceof ModelMismatchError)) throw e;
+    noSites = `${e.message.replace(/: every κ would give.*$/, '')}: evaluated as it is, at κ = 0 only (--allow-no-sites); these are the model's own figures, JumpReLU does not act on it`;
+  }
   const p = o.preprocessing ?? {};
   const resolved = resolveInput(analysis, {
     ...(o.preprocess ? { preprocess: o.preprocess } : {}), ...(o.space ? { space: o.space } : {}),
@@ -395,7 +414,7 @@ export function resolveEvalInput(o: Pick<EvalOptions, 'modelPath' | 'dataset' | 
   }, o.dataset);
   const preprocessing: Preprocessing = { scale: p.scale ?? o.dataset.defaults.scale, mean: resolved.mean, std: resolved.std, layout: 'NCHW' };
   checkPreprocessing(preprocessing, o.dataset.channels);
-  return { preprocessing, space: resolved.space, resolved, analysis };
+  return { preprocessing, space: resolved.space, resolved, analysis, ...(noSites ? { noSites } : {}) };
 }
 
 function pct(v: number): string {
