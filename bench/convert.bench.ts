@@ -1,5 +1,6 @@
 // Converter throughput and memory against `cp` of the same bytes, in the same run.
 //   npm run bench            (writes ~7 GB of temporary files under $TMPDIR/jumprelu-bench; --skip-large: ~1 GB)
+//   node dist/bench/convert.bench.js --sites-only    only the sites sweep (1k…128k-node Relu chains)
 // Models: a ResNet-50-sized chain (~100 MB of float32 weights, inline) and a >2 GiB model whose
 // weights live in external data. Figures: median of 5 runs (3 for the big model).
 
@@ -120,7 +121,67 @@ function bench(name: string, input: string, dataFiles: string[], outDir: string,
     `${(rss / bytes).toFixed(2)}× the model's ${mb.toFixed(0)} MB; ${(above / proto).toFixed(2)}× the protobuf file above the baseline`);
 }
 
+/** A chain of n Relu nodes on a [1, 4] input: every node is a site, the weights are nothing. */
+function buildReluChain(n: number): Model {
+  const g = new Graph('relu_chain');
+  const model = new Model(g);
+  model.irVersion = 8n;
+  model.opsetImports = [{ domain: '', version: 17n }];
+  const x = new Value('x');
+  x.scope = g;
+  g.addInput(x, ValueInfo.tensor(DataType.FLOAT, [1, 4]));
+  let cur = x;
+  for (let i = 0; i < n; i++) cur = g.append(new Node('Relu', [cur], { name: `relu${i}`, outputNames: [`r${i}`] })).outputs[0]!;
+  g.addOutput(cur, ValueInfo.tensor(DataType.FLOAT, [1, 4]));
+  return model;
+}
+
+/**
+ * Conversion time against the number of sites: the whole CLI process (convert, and --list) on chains of
+ * 1k…128k Relu nodes, with `node -e ''` and `cp` of the same file as baselines in the same run. Linear
+ * time shows as a constant ms per 1k sites from one size to the next. Median of 3, order alternated.
+ */
+function sitesSweep(): void {
+  // stdout discarded, not piped: the 128k-row site table is larger than spawnSync's buffer.
+  const timeQuiet = (cmd: string, args: string[]): number => {
+    const t0 = performance.now();
+    const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed`);
+    return performance.now() - t0;
+  };
+  const cli = path.join(here, '..', 'src', 'cli', 'jumprelu-convert.js');
+  const sweepDir = path.join(dir, 'sites');
+  fs.mkdirSync(sweepDir, { recursive: true });
+  const nodeStart = median([0, 1, 2, 3, 4].map(() => timeQuiet(process.execPath, ['-e', ''])));
+  console.log(`\nsites sweep: Relu chains, whole process (node start ${nodeStart.toFixed(0)} ms included), median of 3`);
+  console.log('  nodes    convert ms  ms/1k sites   --list ms       cp ms');
+  for (const k of [1, 2, 4, 8, 16, 32, 64, 128]) {
+    const n = k * 1024;
+    const input = path.join(sweepDir, `chain${k}k.onnx`);
+    const output = path.join(sweepDir, `chain${k}k-out.onnx`);
+    fs.writeFileSync(input, encodeModel(buildReluChain(n)).toBytes());
+    const conv: number[] = [];
+    const list: number[] = [];
+    const cp: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const steps: Array<() => void> = [
+        () => conv.push(timeQuiet(process.execPath, [cli, input, output, '--kappa', '0.5'])),
+        () => list.push(timeQuiet(process.execPath, [cli, input, '--list'])),
+        () => cp.push(timeQuiet('cp', [input, output])),
+      ];
+      for (const step of i % 2 === 0 ? steps : steps.reverse()) step();
+    }
+    console.log(`  ${String(n).padStart(6)}  ${median(conv).toFixed(0).padStart(10)}  ${(median(conv) / k).toFixed(1).padStart(11)}  ${median(list).toFixed(0).padStart(10)}  ${median(cp).toFixed(0).padStart(10)}`);
+    fs.rmSync(input, { force: true });
+    fs.rmSync(output, { force: true });
+  }
+}
+
 fs.mkdirSync(dir, { recursive: true });
+if (process.argv.includes('--sites-only')) {
+  sitesSweep();
+  process.exit(0);
+}
 baseRss = nodeBaselineRss();
 console.log(`node ${process.version}, ${os.cpus().length} cores; bare node process peak RSS ${(baseRss / 1e6).toFixed(0)} MB`);
 
@@ -145,3 +206,5 @@ if (!process.argv.includes('--skip-large')) {
   }
   bench('>2 GiB model (external data, converted into another folder: data copied)', large, [data], path.join(dir, 'out2g'), 3);
 }
+
+sitesSweep();

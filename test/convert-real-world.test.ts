@@ -7,6 +7,7 @@
 //   - --require all|N, "nothing/only part converted" on stderr, --json's schema
 //   - a ReLU6 site named in a kappa map stays idempotent; invalid inputs refused with one line
 //   - the custom target inside a model-local function, the function target's IR version and opset imports
+//   - a 128k-node chain: every site converted, no stack overflow (its time is in bench/convert.bench.ts)
 
 import assert from 'node:assert/strict';
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
@@ -18,8 +19,15 @@ import { after, before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { decodeModel } from '../src/ir/decode.js';
 import { encodeModel } from '../src/ir/encode.js';
+import { Graph } from '../src/ir/graph.js';
 import { loadModel, saveModel } from '../src/ir/io.js';
-import type { Model } from '../src/ir/model.js';
+import { Model } from '../src/ir/model.js';
+import { Node } from '../src/ir/node.js';
+import { DataType } from '../src/ir/tensor.js';
+import { Value } from '../src/ir/value.js';
+import { ValueInfo } from '../src/ir/value-info.js';
+import { verifyModel } from '../src/ir/verify.js';
+import { formatSiteTable } from '../src/cli/convert-command.js';
 import { retrofit } from '../src/index.js';
 import { parseRequirement } from '../src/passes/coverage.js';
 import { type RetrofitOptions, type RetrofitReport, type SiteReport, planRetrofit } from '../src/passes/jumprelu.js';
@@ -318,5 +326,37 @@ describe('pipeline guarantees', () => {
     const again = retrofit(m, options);
     assert.equal(again.counts.unchanged, 6, JSON.stringify(again.sites));
     assert.ok(Buffer.from(encodeModel(m).toBytes()).equals(fs.readFileSync(f('once.onnx'))), 'the second run writes the same bytes');
+  });
+});
+
+describe('a 128k-node Relu chain (time is measured in bench/, correctness here)', () => {
+  test('every site converts, the model verifies and round-trips, and the site table prints without overflowing the stack', () => {
+    const n = 128 * 1024;
+    const g = new Graph('chain');
+    const m = new Model(g);
+    m.irVersion = 8n;
+    m.opsetImports = [{ domain: '', version: 17n }];
+    const x = new Value('x');
+    x.scope = g;
+    g.addInput(x, ValueInfo.tensor(DataType.FLOAT, [1, 4]));
+    let cur = x;
+    for (let i = 0; i < n; i++) cur = g.append(new Node('Relu', [cur], { name: `relu${i}`, outputNames: [`r${i}`] })).outputs[0]!;
+    g.addOutput(cur, ValueInfo.tensor(DataType.FLOAT, [1, 4]));
+    const bytes = encodeModel(m).toBytes(); // through the decoder, as a file would come
+
+    const model = decodeModel(bytes);
+    const planned = planRetrofit(model, { kappa: 0.5 });
+    assert.equal(planned.length, n);
+    const table = formatSiteTable(planned);
+    assert.equal(table.split('\n').length, n + 1);
+
+    const report = retrofit(model, { kappa: 0.5, require: 'all' });
+    assert.equal(report.counts.converted, n);
+    assert.equal(report.coverage.left.length, 0);
+    assert.deepEqual(verifyModel(model), []);
+    const nodes = model.graph.nodes;
+    assert.equal(nodes.length, n);
+    assert.ok(nodes.every((node, i) => node.opType === 'ThresholdedRelu' && node.name === `relu${i}` && node.attr('alpha')?.asFloat() === 0.5));
+    assert.equal(nodes[n - 1]!.outputs[0], model.graph.outputs[0]);
   });
 });
