@@ -2,7 +2,7 @@
 // the inference κ and an optional gradient κ in metadata_props['jumprelu.retrofit']:
 //   {"format":1,"sites":[{"graph":"main","node":"…","target":"thresholded-relu|where|function|custom",
 //                         "kappa":0.5,"grad_kappa":0.2}, …]}
-// (src/passes/retrofit-record.ts writes it; κ may also be a list, one per channel along axis 1, and the
+// (src/passes writes it, src/retrofit/record.ts defines and reads it; κ may also be a list, one per channel along axis 1, and the
 // target 'relu' marks a κ = 0 site kept as a Relu node.)
 // The derivative of J(z) = z·1[z > κ] is taken as 1[z > κ_grad] (the jump's Dirac term is ignored, as
 // in the paper's PyTorch code); κ_grad defaults to κ. An explicit `gradKappa` option overrides every
@@ -10,21 +10,15 @@
 // `surrogateTau` (BPDA, Athalye et al. 2018) replaces the derivative at every JumpReLU site with κ > 0 by that
 // of the smooth relaxation z·σ((z − κ)/τ): σ(u) + z·σ(u)(1 − σ(u))/τ, u = (z − κ)/τ (κ = 0 sites keep ReLU's).
 
-import { InvalidModelError } from '../ir/errors.js';
 import type { IrFunction } from '../ir/function.js';
 import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
+import { type Kappa, RECORD_KEY, type SiteRecord, readRecord } from '../retrofit/record.js';
 
-import { type Kappa, RECORD_KEY, type SiteRecord } from '../passes/retrofit-record.js';
-
-/** The retrofit pass's record, read here: one definition of key and shape for both sides. */
+/** The retrofit pass's record, read through the one reader both sides share (strict: κ must be numbers). */
 export const RETROFIT_METADATA_KEY = RECORD_KEY;
 export type KappaValue = Kappa;
 export type RetrofitSite = SiteRecord;
-
-function isKappa(v: unknown): v is KappaValue {
-  return typeof v === 'number' || (Array.isArray(v) && v.every((x) => typeof x === 'number'));
-}
 
 export class KappaResolver {
   private readonly sites = new Map<string, RetrofitSite>();
@@ -33,23 +27,7 @@ export class KappaResolver {
 
   constructor(model: Model, readonly override: number | null, readonly surrogateTau: number | null = null) {
     this.functions = model.functions;
-    const raw = model.getMetadata(RETROFIT_METADATA_KEY);
-    if (raw === undefined) return;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      throw new InvalidModelError(`metadata '${RETROFIT_METADATA_KEY}' is not valid JSON`, { code: 'retrofit-record' });
-    }
-    const sites = (parsed as { sites?: unknown }).sites;
-    if (!Array.isArray(sites)) throw new InvalidModelError(`metadata '${RETROFIT_METADATA_KEY}' has no "sites" list`, { code: 'retrofit-record' });
-    for (const s of sites as RetrofitSite[]) {
-      if (typeof s?.node !== 'string' || !isKappa(s.kappa)) {
-        throw new InvalidModelError(`metadata '${RETROFIT_METADATA_KEY}': a site lacks "node" or a numeric "kappa"`, { code: 'retrofit-record' });
-      }
-      if (s.grad_kappa !== undefined && !isKappa(s.grad_kappa)) {
-        throw new InvalidModelError(`metadata '${RETROFIT_METADATA_KEY}': site '${s.node}' has a non-numeric "grad_kappa"`, { code: 'retrofit-record' });
-      }
+    for (const s of readRecord(model, { strict: true })?.sites ?? []) {
       if ((s.graph ?? 'main') === 'main') this.sites.set(s.node, s);
     }
   }

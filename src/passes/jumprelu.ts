@@ -22,7 +22,7 @@ import { type JumpSpec, type LoweringContext, checkSite, constant, lowerSite, re
 import type { Pass } from './pass-manager.js';
 import {
   RECORD_KEY, type Kappa, type SiteRecord, type Target, TARGETS, isZeroKappa, readRecord, sameKappa, writeRecord,
-} from './retrofit-record.js';
+} from '../retrofit/record.js';
 import { CUSTOM_DOMAIN, FUNCTION_DOMAIN, type Site, constantTensor, findSites } from './sites.js';
 
 export interface RetrofitOptions {

@@ -19,10 +19,9 @@ import { DataType, Tensor } from '../ir/tensor.js';
 import { Value } from '../ir/value.js';
 import { ValueInfo } from '../ir/value-info.js';
 import { removeIfUnused } from './cleanup.js';
-import type { Kappa, SiteRecord, Target } from './retrofit-record.js';
-import { CUSTOM_DOMAIN, FUNCTION_DOMAIN } from './sites.js';
+import { CUSTOM_DOMAIN, FUNCTION_DOMAIN, JUMPRELU_OP, type Kappa, type SiteRecord, type Target } from '../retrofit/record.js';
 
-export const FUNCTION_NAME = 'JumpRelu';
+export const FUNCTION_NAME = JUMPRELU_OP;
 /** Constant(value_float) needs opset 12; CastLike (a type-generic body) needs 15. */
 const FUNCTION_MIN_OPSET = 12n;
 const CASTLIKE_OPSET = 15n;

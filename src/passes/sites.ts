@@ -10,7 +10,7 @@ import { InvalidModelError } from '../ir/errors.js';
 import { DataType, type Tensor, TensorField } from '../ir/tensor.js';
 import { appendFloats, appendInt64s, parseFields } from '../ir/wire.js';
 import type { Value } from '../ir/value.js';
-import { type SiteRecord, readRecord } from './retrofit-record.js';
+import { CUSTOM_DOMAIN, FUNCTION_DOMAIN, JUMPRELU_OP, type SiteRecord, readRecord } from '../retrofit/record.js';
 
 export type SiteKind =
   /** A Relu node. */
@@ -62,8 +62,7 @@ export function* graphsWithPaths(model: Model): Generator<{ graph: Graph; path: 
   }
 }
 
-export const CUSTOM_DOMAIN = 'com.jumprelu';
-export const FUNCTION_DOMAIN = 'com.jumprelu.functions';
+export { CUSTOM_DOMAIN, FUNCTION_DOMAIN } from '../retrofit/record.js';
 
 export function findSites(model: Model): Site[] {
   const record = readRecord(model);
@@ -130,8 +129,8 @@ function matchesRecord(node: Node, r: SiteRecord): boolean {
     case 'relu': return node.opType === 'Relu';
     case 'thresholded-relu': return node.opType === 'ThresholdedRelu';
     case 'where': return node.opType === 'Where';
-    case 'function': return node.opType === 'JumpRelu' && node.domain === FUNCTION_DOMAIN;
-    case 'custom': return node.opType === 'JumpRelu' && node.domain === CUSTOM_DOMAIN;
+    case 'function': return node.opType === JUMPRELU_OP && node.domain === FUNCTION_DOMAIN;
+    case 'custom': return node.opType === JUMPRELU_OP && node.domain === CUSTOM_DOMAIN;
   }
 }
 

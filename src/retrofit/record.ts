@@ -1,7 +1,17 @@
-// What the retrofit pass records in the model's metadata_props, so a later run can find and update
-// its own JumpReLU sites and the gradient compiler can read each site's gradient κ.
+// The JumpReLU vocabulary both the retrofit pass and the gradient compiler speak, below both of them:
+// the target names, the domains and op names of the lowered forms, and the record the pass keeps in the
+// model's metadata_props (so a later run can find and update its own sites and the gradient compiler can
+// read each site's gradient κ). One writer (the pass), one reader (readRecord) for everybody.
 
+import { InvalidModelError } from '../ir/errors.js';
 import type { Model } from '../ir/model.js';
+
+/** Domain of the custom op `com.jumprelu::JumpRelu` (the library built from customops/). */
+export const CUSTOM_DOMAIN = 'com.jumprelu';
+/** Domain of the model-local function the `function` target adds. */
+export const FUNCTION_DOMAIN = 'com.jumprelu.functions';
+/** Op name of both the custom op and the model-local function. */
+export const JUMPRELU_OP = 'JumpRelu';
 
 export const RECORD_KEY = 'jumprelu.retrofit';
 
@@ -33,20 +43,44 @@ export interface RetrofitRecord {
   sites: SiteRecord[];
 }
 
-export function readRecord(model: Model): RetrofitRecord | null {
+function isKappa(v: unknown): v is Kappa {
+  return typeof v === 'number' || (Array.isArray(v) && v.every((x) => typeof x === 'number'));
+}
+
+/**
+ * The record, or null when the model has none. Lenient (the pass's default): a record that is not JSON
+ * or not format 1 counts as none, and entries that are not site objects are dropped, since the pass
+ * rewrites it anyway. Strict (the gradient compiler, which trusts each κ): any malformed part is an
+ * InvalidModelError with code 'retrofit-record'.
+ */
+export function readRecord(model: Model, options: { strict?: boolean } = {}): RetrofitRecord | null {
   const raw = model.getMetadata(RECORD_KEY);
   if (raw === undefined) return null;
-  try {
-    const parsed = JSON.parse(raw) as RetrofitRecord;
-    if (parsed === null || typeof parsed !== 'object' || parsed.format !== 1 || !Array.isArray(parsed.sites)) return null;
-    // The metadata comes with the model: entries that are not site objects (null, numbers, …) are ignored.
-    const sites = (parsed.sites as unknown[]).filter((s): s is SiteRecord =>
-      typeof s === 'object' && s !== null && !Array.isArray(s)
-      && typeof (s as SiteRecord).graph === 'string' && typeof (s as SiteRecord).node === 'string');
-    return sites.length === parsed.sites.length ? parsed : { ...parsed, sites };
-  } catch {
+  const bad = (why: string): null => {
+    if (options.strict) throw new InvalidModelError(`metadata '${RECORD_KEY}'${why.startsWith(':') ? '' : ' '}${why}`, { code: 'retrofit-record' });
     return null;
+  };
+  let parsed: RetrofitRecord;
+  try {
+    parsed = JSON.parse(raw) as RetrofitRecord;
+  } catch {
+    return bad('is not valid JSON');
   }
+  if (parsed === null || typeof parsed !== 'object' || !Array.isArray(parsed.sites)) return bad('has no "sites" list');
+  if (options.strict) {
+    for (const s of parsed.sites as unknown[]) {
+      const site = s as SiteRecord | null;
+      if (typeof site?.node !== 'string' || !isKappa(site.kappa)) bad(': a site lacks "node" or a numeric "kappa"');
+      if (site!.grad_kappa !== undefined && !isKappa(site!.grad_kappa)) bad(`: site '${site!.node}' has a non-numeric "grad_kappa"`);
+    }
+    return parsed;
+  }
+  if (parsed.format !== 1) return null;
+  // The metadata comes with the model: entries that are not site objects (null, numbers, …) are ignored.
+  const sites = (parsed.sites as unknown[]).filter((s): s is SiteRecord =>
+    typeof s === 'object' && s !== null && !Array.isArray(s)
+    && typeof (s as SiteRecord).graph === 'string' && typeof (s as SiteRecord).node === 'string');
+  return sites.length === parsed.sites.length ? parsed : { ...parsed, sites };
 }
 
 export function writeRecord(model: Model, record: RetrofitRecord): void {

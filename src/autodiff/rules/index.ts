@@ -16,7 +16,7 @@ import { reduceRules } from './reduce.js';
 export type { Rule, RuleContext } from './context.js';
 
 /** Domains of the JumpReLU forms that are not standard ops. */
-import { CUSTOM_DOMAIN, FUNCTION_DOMAIN } from '../../passes/sites.js';
+import { CUSTOM_DOMAIN, FUNCTION_DOMAIN } from '../../retrofit/record.js';
 
 export const JUMPRELU_FUNCTION_DOMAIN = FUNCTION_DOMAIN;
 export const JUMPRELU_CUSTOM_DOMAIN = CUSTOM_DOMAIN;
