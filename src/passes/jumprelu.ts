@@ -22,6 +22,7 @@ import { type JumpSpec, type LoweringContext, checkSite, constant, lowerSite, re
 import type { Pass } from './pass-manager.js';
 import {
   RECORD_KEY, type Kappa, type SiteRecord, type Target, TARGETS, isZeroKappa, readRecord, sameKappa, writeRecord,
+  FORM_NODES,
 } from '../retrofit/record.js';
 import { CUSTOM_DOMAIN, FUNCTION_DOMAIN, type Site, constantTensor, findSites } from './sites.js';
 
@@ -332,7 +333,7 @@ function requireOutput(site: Site): Value {
 }
 
 function unlowerInput(site: Site, record: SiteRecord): Value {
-  const x = record.target === 'where' ? site.node.inputs[1] : site.node.inputs[0];
+  const x = site.node.inputs[FORM_NODES[record.target].input];
   if (!x) throw new InvalidModelError(`recorded JumpReLU site '${record.node}' has no input`, { code: 'invalid-node' });
   return x;
 }

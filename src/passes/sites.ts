@@ -10,7 +10,7 @@ import { InvalidModelError } from '../ir/errors.js';
 import { DataType, type Tensor, TensorField } from '../ir/tensor.js';
 import { appendFloats, appendInt64s, parseFields } from '../ir/wire.js';
 import type { Value } from '../ir/value.js';
-import { CUSTOM_DOMAIN, FUNCTION_DOMAIN, JUMPRELU_OP, type SiteRecord, readRecord } from '../retrofit/record.js';
+import { FUNCTION_DOMAIN, type SiteRecord, isFormNode, readRecord } from '../retrofit/record.js';
 
 export type SiteKind =
   /** A Relu node. */
@@ -125,13 +125,7 @@ function isDefaultDomain(d: string): boolean {
 }
 
 function matchesRecord(node: Node, r: SiteRecord): boolean {
-  switch (r.target) {
-    case 'relu': return node.opType === 'Relu';
-    case 'thresholded-relu': return node.opType === 'ThresholdedRelu';
-    case 'where': return node.opType === 'Where';
-    case 'function': return node.opType === JUMPRELU_OP && node.domain === FUNCTION_DOMAIN;
-    case 'custom': return node.opType === JUMPRELU_OP && node.domain === CUSTOM_DOMAIN;
-  }
+  return isFormNode(r.target, node);
 }
 
 function producedByRecordedSite(v: Value | null, path: string, recorded: Map<string, SiteRecord>): boolean {
