@@ -221,7 +221,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
       const bad = nonFinite.reduce((a, b) => a + b, 0);
       if (bad > 0) warnings.push(`${label}: ${bad} LID estimates were +∞ (all k neighbours equidistant) and were replaced by their layer's largest finite value`);
       if (kUsed < k) warnings.push(`${label}: k capped at ${kUsed} (minibatches of ${Math.min(...ranges.map(([s, e]) => e - s))} samples)`);
-      progress.log(`${label}: ${m} successful (accuracy under attack ${(100 * summary.accuracy).toFixed(2)}%), detector AUC ${(100 * ev.auc).toFixed(2)}% [${(100 * ev.interval.lo).toFixed(1)}, ${(100 * ev.interval.hi).toFixed(1)}], ${base.wall_s.toFixed(1)}s`);
+      progress.log(`${label}: ${m} successful (accuracy under attack ${(100 * summary.accuracy).toFixed(2)}%, ρ̃ ${(100 * summary.rho_success).toFixed(2)}%), detector AUC ${(100 * ev.auc).toFixed(2)}% [${(100 * ev.interval.lo).toFixed(1)}, ${(100 * ev.interval.hi).toFixed(1)}], ${base.wall_s.toFixed(1)}s`);
     }
     if (relu) await relu.release();
     for (const or of smooth.values()) await or.release();
