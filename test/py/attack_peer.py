@@ -12,7 +12,7 @@ The model is evaluated op by op with torch (Conv, MaxPool, Relu, ThresholdedRelu
 [0, 1] box. ThresholdedRelu's autograd derivative is 1[z > α], the harness's white-box JumpReLU derivative.
 
 torchattacks' package __init__ imports every attack, some of which need scipy; only the modules used here are
-loaded (apgd, pgd, square and their base class), so scipy is not needed.
+loaded (apgd, pgd, square, deepfool and their base class), so scipy is not needed.
 """
 
 import importlib.util
@@ -40,7 +40,8 @@ def load_torchattacks():
     from torchattacks.attacks.apgd import APGD
     from torchattacks.attacks.pgd import PGD
     from torchattacks.attacks.square import Square
-    return APGD, PGD, Square
+    from torchattacks.attacks.deepfool import DeepFool
+    return APGD, PGD, Square, DeepFool
 
 
 class Tracking(torch.nn.Module):
@@ -118,7 +119,7 @@ class OnnxGraph(torch.nn.Module):
 def main():
     folder = sys.argv[1]
     g = json.load(open(os.path.join(folder, "graph.json")))
-    APGD, PGD, Square = load_torchattacks()
+    APGD, PGD, Square, DeepFool = load_torchattacks()
     torch.manual_seed(0)
     torch.set_num_threads(int(os.environ.get("PEER_THREADS", "1")))
     n = g["n"]
@@ -139,6 +140,8 @@ def main():
         elif kind == "square":
             atk = Square(tracked, norm=spec["norm"], eps=spec["eps"], n_queries=spec["queries"], n_restarts=1,
                          p_init=0.8, loss="margin", resc_schedule=True, seed=0)
+        elif kind == "deepfool":
+            atk = DeepFool(tracked, steps=spec["steps"], overshoot=spec.get("overshoot", 0.02))
         else:
             raise SystemExit(f"attack_peer: unknown attack kind {kind}")
         tracked.labels, tracked.fooled = y, torch.zeros_like(y, dtype=torch.bool)
