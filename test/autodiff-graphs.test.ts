@@ -23,7 +23,7 @@ const STEP_OPS = [
   'conv', 'maxpool', 'avgpool', 'gap', 'bn', 'pad', 'slice', 'transpose', 'flatten', 'concat', 'split',
   'gemm', 'matmul', 'softmax', 'logsoftmax', 'reduce', 'unary', 'const-binary', 'value-binary',
 ] as const;
-const UNARY = ['Relu', 'Sigmoid', 'Tanh', 'LeakyRelu', 'ThresholdedRelu', 'Neg', 'Identity', 'Clip', 'JumpWhere'] as const;
+const UNARY = ['Relu', 'Sigmoid', 'Tanh', 'LeakyRelu', 'ThresholdedRelu', 'Neg', 'Identity', 'Clip', 'JumpWhere', 'HardSigmoid', 'Elu', 'Softplus', 'Erf'] as const;
 
 interface Step { op: (typeof STEP_OPS)[number]; a: number; b: number }
 
@@ -156,6 +156,7 @@ function buildGraph(fourD: boolean, steps: Step[], seed: number): { model: Model
         let y: Value;
         if (u === 'LeakyRelu') y = m.one(u, [cur.v], { alpha: F(0.1) });
         else if (u === 'ThresholdedRelu') y = m.one(u, [cur.v], { alpha: F(0.25) });
+        else if (u === 'HardSigmoid') y = m.one(u, [cur.v], { alpha: F(0.5), beta: F(0.5) });
         else if (u === 'Clip') y = m.one(u, [cur.v, m.init(`w${k++}`, [], [-1]), m.init(`w${k++}`, [], [1])]);
         else if (u === 'JumpWhere') {
           y = m.one('Where', [m.one('Greater', [cur.v, m.init(`w${k++}`, [], [0.25])]), cur.v, m.init(`w${k++}`, [], [0])]);

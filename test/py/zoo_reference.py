@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""The vision zoo for the gradient compiler's tests (test/autodiff-zoo.test.ts): builds torchvision and timm
+classifiers with random weights, exports each to ONNX with the TorchScript exporter, and writes PyTorch
+autograd's gradients for the test to compare with.
+
+Per model (OUT/<name>/): model.onnx (input 'input' [N, 3, S, S], output 'logits' [N, 10], N symbolic),
+and little-endian float32 files, shapes in shapes.json:
+  input [N, 3, S, S]     a random batch (N = 2)
+  cotangent [N, 10]      a random cotangent for the vjp
+  logits, loss [N], vjp_grad, ce_grad [N, 3, S, S], ld_grad [N, k, 3, S, S], differences [N, k]
+  labels, candidates     as JSON in meta.json (with the opset, image size, parameter count, κ)
+  pre<i>                 the input of the i-th ReLU / ReLU6 call (kinds in meta.json "activations")
+and, for models that have ReLUs, the same gradients of the model with every ReLU replaced by JumpReLU
+z·1[z > κ] (derivative 1[z > κ]) in jump_*.f32, for the test to compare with the ONNX model retrofitted
+by the project's own pass.
+
+Random weights: each model is built with torch.manual_seed; BatchNorm running statistics are set by
+forward passes in training mode over random images (so activations have realistic scales instead of
+growing through depth); a linear layer initialised to zeros (torchvision ViT's head) gets random weights.
+
+Usage: zoo_reference.py --out DIR [--models a,b,…] [--list]
+Exit codes: 0 ok, 3 torch/torchvision missing (a timm model without timm gets OUT/<name>/skipped.txt).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+try:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torchvision
+    from torchvision import models as tvm
+except ImportError as exc:  # pragma: no cover - environment problem
+    print(f"zoo_reference: torch/torchvision not importable with {sys.executable}: {exc}", file=sys.stderr)
+    sys.exit(3)
+
+CLASSES = 10
+BATCH = 2
+CANDIDATES = 3
+KAPPA = 0.05
+
+
+def vgg11_bn_small() -> nn.Module:
+    # vgg11_bn's convolutional features as they are; its 25088×4096 classifier (100 M weights, built for
+    # 224 px) replaced by a small one after a global pool.
+    m = tvm.vgg11_bn(num_classes=CLASSES)
+    m.avgpool = nn.AdaptiveAvgPool2d(1)
+    m.classifier = nn.Sequential(nn.Linear(512, 64), nn.ReLU(True), nn.Dropout(), nn.Linear(64, CLASSES))
+    return m
+
+
+def vit_b_16_narrow() -> nn.Module:
+    # torchvision's VisionTransformer (vit_b_16's code: patch 16, class token, nn.MultiheadAttention) at
+    # 64 px, 2 layers of width 192 instead of 12 of width 768 (the same ops, 1/40 of the weights).
+    from torchvision.models.vision_transformer import VisionTransformer
+    return VisionTransformer(image_size=64, patch_size=16, num_layers=2, num_heads=3, hidden_dim=192, mlp_dim=768, num_classes=CLASSES)
+
+
+def swin_t_narrow() -> nn.Module:
+    # torchvision's SwinTransformer (swin_t's code: windows 7 padded, shifted every second block, patch
+    # merging, relative position bias) with two stages of depth 2 and width 48 instead of [2, 2, 6, 2] and
+    # 96; at 32 px the first stage's 8×8 map is padded to 14×14 and shifted.
+    from torchvision.models.swin_transformer import SwinTransformer
+    return SwinTransformer(patch_size=[4, 4], embed_dim=48, depths=[2, 2], num_heads=[3, 6], window_size=[7, 7],
+                           stochastic_depth_prob=0.0, num_classes=CLASSES)
+
+
+def convnext_narrow() -> nn.Module:
+    # torchvision's ConvNeXt (convnext_tiny's code: 7×7 depthwise, LayerNorm2d, GELU, layer scale) with
+    # depths [1, 1, 2, 1] and widths 24…192 instead of [3, 3, 9, 3] and 96…768.
+    from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+    setting = [CNBlockConfig(24, 48, 1), CNBlockConfig(48, 96, 1), CNBlockConfig(96, 192, 2), CNBlockConfig(192, None, 1)]
+    return ConvNeXt(setting, stochastic_depth_prob=0.0, num_classes=CLASSES)
+
+
+class Unavailable(Exception):
+    """A model whose library is not installed (written to OUT/<name>/skipped.txt)."""
+
+
+def timm_model(name: str, **kw):
+    def build() -> nn.Module:
+        try:
+            import timm
+        except ImportError as exc:
+            raise Unavailable(f"skipped: needs timm (.ci/run installs it into fixtures/.cache/py): {exc}") from exc
+        return timm.create_model(name, pretrained=False, num_classes=CLASSES, **kw)
+    return build
+
+
+# name: (builder, image size, opset)
+ZOO = {
+    "resnet18": (lambda: tvm.resnet18(num_classes=CLASSES), 32, 13),
+    "resnet50": (lambda: tvm.resnet50(num_classes=CLASSES), 32, 17),
+    "mobilenet_v2": (lambda: tvm.mobilenet_v2(num_classes=CLASSES), 32, 13),
+    "mobilenet_v3_small": (lambda: tvm.mobilenet_v3_small(num_classes=CLASSES), 32, 13),
+    "mobilenet_v3_large": (lambda: tvm.mobilenet_v3_large(num_classes=CLASSES), 32, 17),
+    "squeezenet1_1": (lambda: tvm.squeezenet1_1(num_classes=CLASSES), 64, 17),
+    "vgg11_bn": (vgg11_bn_small, 32, 13),
+    "densenet121": (lambda: tvm.densenet121(num_classes=CLASSES), 64, 17),
+    "googlenet": (lambda: tvm.googlenet(num_classes=CLASSES, aux_logits=False, init_weights=True), 64, 13),
+    "efficientnet_b0": (lambda: tvm.efficientnet_b0(num_classes=CLASSES), 32, 17),
+    "shufflenet_v2_x0_5": (lambda: tvm.shufflenet_v2_x0_5(num_classes=CLASSES), 32, 13),
+    "regnet_y_400mf": (lambda: tvm.regnet_y_400mf(num_classes=CLASSES), 32, 17),
+    "convnext_narrow": (convnext_narrow, 32, 13),
+    "convnext_narrow_17": (convnext_narrow, 32, 17),
+    "vit_b_16_narrow": (vit_b_16_narrow, 64, 13),
+    "vit_b_16_narrow_17": (vit_b_16_narrow, 64, 17),
+    "swin_t_narrow": (swin_t_narrow, 32, 17),
+    "timm_vit_tiny": (timm_model("vit_tiny_patch16_224", img_size=32, patch_size=8), 32, 17),
+    "timm_deit_tiny": (timm_model("deit_tiny_patch16_224", img_size=32, patch_size=8), 32, 13),
+}
+
+
+class Jump(torch.autograd.Function):
+    """z·1[z > kappa] forward, gradient g·1[z > kappa]."""
+
+    @staticmethod
+    def forward(ctx, z, kappa):
+        mask = (z > kappa).to(z.dtype)
+        ctx.save_for_backward(mask)
+        return z * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved_tensors
+        return g * mask, None
+
+
+class Activations:
+    """While active: records the input of every F.relu / torch.relu and F.hardtanh (ReLU6) call of the first
+    forward pass, in call order (so that the test can tell where the two float32 implementations put a
+    pre-activation on different sides of a kink), and with `kappa` computes JumpReLU in place of ReLU
+    (nn.ReLU calls F.relu)."""
+
+    def __init__(self, kappa: float | None):
+        self.kappa = kappa
+        self.record: list[tuple[str, torch.Tensor]] | None = []
+
+    def __enter__(self):
+        self.saved = (F.relu, torch.relu, torch.relu_, F.hardtanh)
+        relu, hardtanh = torch.relu, F.hardtanh  # F.relu itself calls torch.relu
+
+        def jump_or_relu(x, inplace=False):
+            if self.record is not None:
+                self.record.append(("relu", x.detach().clone()))
+            return Jump.apply(x, self.kappa) if self.kappa is not None else relu(x)
+
+        def hardtanh_recorded(x, min_val=-1.0, max_val=1.0, inplace=False):
+            if self.record is not None:
+                self.record.append((f"clip:{min_val}:{max_val}", x.detach().clone()))
+            return hardtanh(x, min_val, max_val)
+
+        F.relu = jump_or_relu
+        torch.relu = lambda x: jump_or_relu(x)
+        torch.relu_ = lambda x: jump_or_relu(x)
+        F.hardtanh = hardtanh_recorded
+        return self
+
+    def __exit__(self, *exc):
+        F.relu, torch.relu, torch.relu_, F.hardtanh = self.saved
+
+
+def calibrate(model: nn.Module, size: int) -> None:
+    """BatchNorm running statistics from random images; zero-initialised linear layers made random."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear) and not m.weight.detach().any():
+            nn.init.normal_(m.weight, std=0.05)
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        model.train()
+        with torch.no_grad():
+            for _ in range(3):
+                model(torch.randn(8, 3, size, size))
+    model.eval()
+
+
+def gradients(model: nn.Module, x: torch.Tensor, cot: torch.Tensor, labels: torch.Tensor, candidates: torch.Tensor, acts: Activations) -> dict:
+    xg = x.clone().requires_grad_(True)
+    logits = model(xg)
+    pre = acts.record
+    acts.record = None
+    (vjp,) = torch.autograd.grad((logits * cot).sum(), xg)
+    xg = x.clone().requires_grad_(True)
+    logits = model(xg)
+    loss = F.cross_entropy(logits, labels, reduction="none")
+    (ce,) = torch.autograd.grad(loss.sum(), xg)
+    n, k = candidates.shape
+    xt = x.unsqueeze(1).expand(n, k, *x.shape[1:]).reshape(n * k, *x.shape[1:]).clone().requires_grad_(True)
+    lt = model(xt).reshape(n, k, -1)
+    diff = lt.gather(2, candidates.unsqueeze(2)).squeeze(2) - lt.gather(2, labels.view(n, 1, 1).expand(n, k, 1)).squeeze(2)
+    (ld,) = torch.autograd.grad(diff.sum(), xt)
+    out = {
+        "logits": logits.detach(), "loss": loss.detach(), "vjp_grad": vjp, "ce_grad": ce,
+        "ld_grad": ld.reshape(n, k, *x.shape[1:]), "differences": diff.detach(),
+    }
+    for i, (_, z) in enumerate(pre):
+        out[f"pre{i}"] = z
+    return out, [kind for kind, _ in pre]
+
+
+def build(name: str, out: Path) -> dict:
+    builder, size, opset = ZOO[name]
+    seed = sum(map(ord, name))
+    torch.manual_seed(seed)
+    model = builder()
+    calibrate(model, size)
+    d = out / name
+    d.mkdir(parents=True, exist_ok=True)
+    x = torch.randn(BATCH, 3, size, size)
+    t0 = time.time()
+    torch.onnx.export(model, x, str(d / "model.onnx"), opset_version=opset, input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, do_constant_folding=True)
+    export_s = time.time() - t0
+    g = torch.Generator().manual_seed(seed + 1)
+    cot = torch.randn(BATCH, CLASSES, generator=g)
+    labels = torch.randint(0, CLASSES, (BATCH,), generator=g)
+    candidates = torch.stack([torch.tensor([c for c in torch.randperm(CLASSES, generator=g).tolist() if c != int(l)][:CANDIDATES]) for l in labels])
+    with Activations(None) as acts:
+        plain, kinds = gradients(model, x, cot, labels, candidates, acts)
+    outputs = {"input": x, "cotangent": cot, **plain}
+    has_relu = "relu" in kinds
+    if has_relu:
+        with Activations(KAPPA) as acts:
+            jump, jump_kinds = gradients(model, x, cot, labels, candidates, acts)
+        assert jump_kinds == kinds
+        outputs.update({f"jump_{k}": v for k, v in jump.items()})
+    for k, v in outputs.items():
+        v.detach().numpy().astype("<f4").tofile(d / f"{k}.f32")
+    meta = {
+        "name": name, "opset": opset, "size": size, "batch": BATCH, "classes": CLASSES, "kappa": KAPPA if has_relu else None,
+        "labels": labels.tolist(), "candidates": candidates.tolist(), "parameters": sum(p.numel() for p in model.parameters()),
+        "activations": kinds, "torch": torch.__version__, "torchvision": torchvision.__version__, "export_s": round(export_s, 2),
+        "shapes": {k: list(v.shape) for k, v in outputs.items()},
+    }
+    (d / "meta.json").write_text(json.dumps(meta))
+    return meta
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--models", default=",".join(ZOO))
+    ap.add_argument("--list", action="store_true")
+    a = ap.parse_args()
+    if a.list:
+        print(json.dumps({k: {"size": v[1], "opset": v[2]} for k, v in ZOO.items()}))
+        return 0
+    if a.out is None:
+        ap.error("--out is required")
+    torch.set_num_threads(2)
+    for name in a.models.split(","):
+        if name not in ZOO:
+            print(f"zoo_reference: unknown model '{name}' (known: {', '.join(ZOO)})", file=sys.stderr)
+            return 2
+        t0 = time.time()
+        try:
+            meta = build(name, a.out)
+        except Unavailable as exc:
+            (a.out / name).mkdir(parents=True, exist_ok=True)
+            (a.out / name / "skipped.txt").write_text(str(exc))
+            print(f"{name}: {exc}", flush=True)
+            continue
+        print(f"{name}: opset {meta['opset']}, {meta['size']} px, {meta['parameters']} parameters, {time.time() - t0:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
