@@ -6,8 +6,14 @@
 // model (what FGSM/PGD run) and, at batch 1 and 100, the logit-differences model with k = 9 candidates
 // (DeepFool; its batch is tiled to 9·N, so compare it with 9 forward passes). Median of several runs
 // after one warm-up run; ratios are to the forward median of the same run.
+//   node dist/bench/grad.bench.js --zoo DIR [--threads 2]
+// The vision zoo built by test/py/zoo_reference.py (DIR: fixtures/.cache/zoo-<hash>): forward and
+// cross-entropy gradient at batch 1 and 16, alternated run by run, next to PyTorch's ratio of
+// forward + backward to forward (no_grad) on the same models and threads (bench/torch_grad_ratio.py).
 
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus } from 'node:os';
 
 import * as ort from 'onnxruntime-node';
@@ -93,7 +99,56 @@ function printRow(r: Row): void {
   process.stdout.write(`| ${r.model} | ${r.batch} | ${ms(r.forward)} ms | ${ms(r.vjp)} ms (${(r.vjp / r.forward).toFixed(2)}×) | ${ms(r.ce)} ms (${(r.ce / r.forward).toFixed(2)}×) | ${ld} |\n`);
 }
 
+/** --zoo DIR: the zoo's cross-entropy gradient / forward ratio next to PyTorch's. */
+async function zooBench(dir: string): Promise<void> {
+  const t = threads ?? 2;
+  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: t, interOpNumThreads: 1 };
+  const names = readdirSync(dir).filter((n) => existsSync(join(dir, n, 'meta.json'))).sort();
+  const runs = quick ? 5 : 15;
+  const py = spawnSync('sh', ['fixtures/torch-python.sh', 'bench/torch_grad_ratio.py', '--models', names.join(','), '--batches', '1,16',
+    '--threads', String(t), '--runs', String(runs)], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: 'fixtures/.cache/py' } });
+  const torchTimes = py.status === 0 ? JSON.parse(py.stdout.trim().split('\n').pop()!) as Record<string, Record<string, { forward_ms: number; ce_ms: number }>> : null;
+  if (!torchTimes) process.stdout.write(`(no PyTorch figures: ${py.stderr.trim().split('\n').pop()})\n`);
+  process.stdout.write(`onnxruntime-node ${ort.env.versions.node}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${t} intra-op threads, `
+    + `median of ${runs} alternated runs\n\n| model | batch | ORT forward | ORT cross-entropy (ratio) | PyTorch forward | PyTorch fwd+bwd (ratio) |\n|---|---|---|---|---|---|\n`);
+  for (const name of names) {
+    const meta = JSON.parse(readFileSync(join(dir, name, 'meta.json'), 'utf8')) as { size: number; classes: number };
+    const model = loadModel(join(dir, name, 'model.onnx'));
+    const ce = buildGradientModel(model, { wrt: ['input'], of: ['logits'], mode: 'cross-entropy' });
+    const fs = await ort.InferenceSession.create(encodeModel(model).toBytes(), options);
+    const cs = await ort.InferenceSession.create(encodeModel(ce).toBytes(), options);
+    for (const n of [1, 16]) {
+      const per = 3 * meta.size * meta.size;
+      const input = new ort.Tensor('float32', randomInput(n, per), [n, 3, meta.size, meta.size]);
+      const labels = new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i % meta.classes)), [n]);
+      await fs.run({ input });
+      await cs.run({ input, labels });
+      const tf: number[] = [];
+      const tc: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        let t0 = performance.now();
+        await fs.run({ input });
+        tf.push(performance.now() - t0);
+        t0 = performance.now();
+        await cs.run({ input, labels });
+        tc.push(performance.now() - t0);
+      }
+      const [f, c] = [median(tf), median(tc)];
+      const pt = torchTimes?.[name]?.[String(n)];
+      const torchCols = pt ? `${pt.forward_ms.toFixed(2)} ms | ${pt.ce_ms.toFixed(2)} ms (${(pt.ce_ms / pt.forward_ms).toFixed(2)}×)` : '— | —';
+      process.stdout.write(`| ${name} | ${n} | ${f.toFixed(2)} ms | ${c.toFixed(2)} ms (${(c / f).toFixed(2)}×) | ${torchCols} |\n`);
+    }
+    await fs.release();
+    await cs.release();
+  }
+}
+
 async function main(): Promise<void> {
+  const zooArg = args.indexOf('--zoo');
+  if (zooArg >= 0) {
+    await zooBench(args[zooArg + 1] ?? '');
+    return;
+  }
   const models: Array<[string, string, number[]]> = [
     ['LeNetLike', authorsModelPath('lenet_baseline'), [1, 28, 28]],
     ['ResNet-20', authorsModelPath('resnet20_baseline'), [3, 32, 32]],
