@@ -25,7 +25,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 
-import yargs from 'yargs';
 
 import type * as ort from 'onnxruntime-node';
 
@@ -39,10 +38,10 @@ import { ValueInfo } from '../src/ir/value-info.js';
 import { loadModel } from '../src/ir/io.js';
 import type { Model } from '../src/ir/model.js';
 import { evalCommand } from '../src/cli/eval-command.js';
-import { UsageError } from '../src/ir/errors.js';
 import { retrofit } from '../src/passes/jumprelu.js';
 import { f32, i64, run } from './autodiff-helpers.js';
 import { repoRoot, requireTorch } from './fixtures.js';
+import { runCommands, captureStdout } from './helpers/cli.js';
 
 const RELATIVE_L2 = 1e-4;
 const U = 2 ** -24;
@@ -316,8 +315,7 @@ for (const name of EVAL_MODELS) {
       });
       writeFileSync(join(dir, 'x.npy'), npyBytes('<f4', shape, new Uint8Array(x.buffer)));
       writeFileSync(join(dir, 'y.npy'), npyBytes('<i8', [n], new Uint8Array(BigInt64Array.from(labels.map(BigInt)).buffer)));
-      const printed = await captureStdout(() => yargs().command(evalCommand).strict().fail((msg, err) => { throw err ?? new UsageError(msg); })
-        .parseAsync(['eval', modelPath, '--data', `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`, '--attacks', 'fgsm,deepfool2',
+      const printed = await captureStdout(() => runCommands([evalCommand], ['eval', modelPath, '--data', `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`, '--attacks', 'fgsm,deepfool2',
           '--preprocessing', 'none', '--limit', String(n), '--threads', '1', '--json', ...(NO_RELU.has(name) ? ['--allow-no-sites'] : [])]));
       const report = JSON.parse(printed) as { results: Array<{ attack: string; n: number; accuracy: number; fooling_rate: number; rho_all: number }>; warnings: string[] };
       if (NO_RELU.has(name)) assert.ok(report.warnings.some((w) => /no ReLU for JumpReLU.*κ = 0 only/.test(w)), report.warnings.join(' | '));
@@ -337,17 +335,3 @@ for (const name of EVAL_MODELS) {
   });
 }
 
-async function captureStdout(fn: () => Promise<unknown>): Promise<string> {
-  const write = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await fn();
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}

@@ -9,39 +9,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
-import yargs from 'yargs';
 
 import { detectCommand } from '../src/cli/detect-command.js';
-import { UsageError } from '../src/ir/errors.js';
 import { ActivationProbe, type DetectReport, renderDetectHtml } from '../src/runtime/detect/index.js';
 import { loadDataset, toAttackSpace } from '../src/runtime/dataset.js';
 import { ModelOracle, retrofittedModel } from '../src/runtime/oracle.js';
 import { SpaceMap } from '../src/runtime/space.js';
 import { CHROMIUM, inChromium } from './helpers/chromium.js';
 import { defaultHeldoutPaths, defaultModelPath } from './fixtures.js';
+import { runCommands, captureStdout } from './helpers/cli.js';
 
 const DATA = `mnist:${defaultHeldoutPaths().images},${defaultHeldoutPaths().labels}`;
 
 async function cli(args: string[]): Promise<void> {
-  await yargs(args).command(detectCommand).strict().fail((msg, err) => {
-    throw err ?? new UsageError(msg);
-  }).parseAsync();
+  await runCommands([detectCommand], args);
 }
 
-async function captureStdout(fn: () => Promise<void>): Promise<string> {
-  const write = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await fn();
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
 
 const DETECT_CHECK = `(() => JSON.stringify({
   title: document.title,

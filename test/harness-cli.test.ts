@@ -6,7 +6,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
-import yargs from 'yargs';
 import onnxProto from 'onnx-proto';
 
 import { evalCommand } from '../src/cli/eval-command.js';
@@ -17,6 +16,7 @@ import { fromArrays, loadDataset, parseDataSpec } from '../src/runtime/dataset.j
 import type { Report } from '../src/runtime/report/schema.js';
 import { defaultModelPath, defaultModelsDir } from './fixtures.js';
 import { npy, zip } from './helpers/arrays.js';
+import { runCommands, captureStdout } from './helpers/cli.js';
 
 test('npy, npz and TensorProto loaders', () => {
   const img = Uint8Array.from({ length: 2 * 2 * 3 }, (_, i) => i * 10);
@@ -51,25 +51,9 @@ test('npy, npz and TensorProto loaders', () => {
 });
 
 async function cli(args: string[]): Promise<void> {
-  await yargs(args).command(evalCommand).command(tuneCommand).strict().fail((msg, err) => {
-    throw err ?? new UsageError(msg);
-  }).parseAsync();
+  await runCommands([evalCommand, tuneCommand], args);
 }
 
-async function captureStdout(fn: () => Promise<void>): Promise<string> {
-  const write = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await fn();
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
 
 test('eval on the default model: report.json (schema fields), report.html, per-sample.jsonl', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'jumprelu-eval-'));

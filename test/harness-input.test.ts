@@ -8,7 +8,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
-import yargs from 'yargs';
 
 import { evalCommand } from '../src/cli/eval-command.js';
 import { Attribute } from '../src/ir/attribute.js';
@@ -22,6 +21,7 @@ import { makeTensor } from '../src/ir/analysis/constants.js';
 import { analyseInput } from '../src/runtime/input-convention.js';
 import type { Report } from '../src/runtime/report/schema.js';
 import { defaultHeldoutPaths, defaultModelPath } from './fixtures.js';
+import { runCommands, captureStdout } from './helpers/cli.js';
 
 /** The default LeNet with the MNIST normalisation prepended (x − 0.1307) / 0.3081, optionally NHWC and ending in Softmax. */
 function pixelModel(file: string, options: { nhwc?: boolean; softmax?: boolean; mulAdd?: boolean } = {}): void {
@@ -56,24 +56,11 @@ function pixelModel(file: string, options: { nhwc?: boolean; softmax?: boolean; 
 }
 
 async function cli(args: string[]): Promise<void> {
-  await yargs(args).command(evalCommand).strict().fail((msg, err) => {
-    throw err ?? new UsageError(msg);
-  }).parseAsync();
+  await runCommands([evalCommand], args);
 }
 
 async function json(args: string[]): Promise<Report> {
-  const write = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await cli([...args, '--json', '--threads', '1']);
-  } finally {
-    process.stdout.write = write;
-  }
-  return JSON.parse(out) as Report;
+  return JSON.parse(await captureStdout(() => cli([...args, '--json', '--threads', '1']))) as Report;
 }
 
 const figures = (r: Report) => r.results.map((x) => [x.kappa, x.attack, x.mode, x.accuracy, x.rho_all]);
