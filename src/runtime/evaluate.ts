@@ -29,7 +29,7 @@ import { type Progress, silentProgress } from './progress.js';
 import type {
   AttackMode, AttackResult, ClampRule, CleanResult, ExampleImage, InputSpace, IterationCurve, Preprocessing, Report, TransferMatrix,
 } from './report/schema.js';
-import { Clamp, SpaceMap } from './space.js';
+import { Clamp, type ImageShape, SpaceMap } from './space.js';
 import { toolVersion } from './version.js';
 import { type Criterion, misclassification } from './criterion.js';
 import { CHECKPOINT_DIR, Checkpoint } from './report/checkpoint.js';
@@ -103,35 +103,11 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   if (n <= 0) throw new UsageError('no samples to evaluate');
   if (o.kappas.length === 0) throw new UsageError('give at least one κ');
   for (const m of o.modes) if (!MODES.includes(m)) throw new UsageError(`unknown mode '${m}' (one of ${MODES.join(', ')})`);
-  for (const a of o.attacks) if (!isAttackName(a)) makeAttack(a, {}); // throws the usage error
-  const family = datasetFamily(ds);
-  const attackParams: Record<string, Record<string, ParamValue>> = {};
-  for (const a of o.attacks) {
-    if (!isAttackName(a)) continue;
-    attackParams[a] = resolveAttackParams(a, family, o.attackParams?.[a]);
-  }
-  for (const a of Object.keys(o.attackParams ?? {})) {
-    if (!o.attacks.includes(a)) throw new UsageError(`--attack-param for '${a}', which is not among --attacks (${o.attacks.join(', ')})`);
-  }
-  const seed = o.seed ?? 0;
-  const attacks: Attack[] = o.attacks.map((a) => makeAttack(a, attackParams[a]!, seed));
-  const input = resolveEvalInput(o);
-  const { preprocessing, space: spaceName } = input;
-  progress.log(input.resolved.summary);
-  if (input.noSites) {
-    const dropped = o.kappas.filter((k) => k !== 0);
-    progress.log(`warning: ${input.noSites}`);
-    o = { ...o, kappas: [0] };
-    input.resolved.notes.push(`${input.noSites}${dropped.length ? ` (κ = ${dropped.join(', ')} left out)` : ''}`);
-  }
-  checkValues(ds, preprocessing.scale, n);
-  const shape = { channels: ds.channels, height: ds.height, width: ds.width };
-  const space = new SpaceMap(spaceName, shape, preprocessing.mean, preprocessing.std, input.resolved.feed);
+  const { attackParams, attacks, seed } = prepareAttacks(o);
+  const samples = prepareSamples(o, n, progress);
+  const { input, preprocessing, spaceName, space, x, labels, clamp, warnings } = samples;
+  if (input.noSites) o = { ...o, kappas: [0] };
   const size = space.size;
-  const x = toAttackSpace(ds, preprocessing, spaceName, n);
-  const labels = ds.labels.slice(0, n);
-  const clamp = o.clamp === 'box' ? Clamp.box(spaceName, shape, preprocessing.mean, preprocessing.std) : Clamp.batchMinMax(x, shape);
-  const warnings = [...ds.warnings, ...input.resolved.notes];
   const nExamples = o.examples ?? 2;
   const sourceKappa = o.sourceKappa ?? 0;
   const adaptiveGradKappa = o.adaptiveGradKappa ?? 0;
@@ -386,6 +362,55 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
     checkpoint?.finish();
   }
   return { report, perSample };
+}
+
+/**
+ * The attacks of a run (eval or detect), from their names and `--attack-param`s: every name and parameter checked
+ * (usage errors), defaults resolved for the data's family, one instance per name sharing the run's seed.
+ */
+export function prepareAttacks(o: Pick<EvalOptions, 'dataset' | 'attacks' | 'attackParams' | 'seed'>): {
+  attackParams: Record<string, Record<string, ParamValue>>; attacks: Attack[]; seed: number;
+} {
+  for (const a of o.attacks) if (!isAttackName(a)) makeAttack(a, {}); // throws the usage error
+  for (const a of Object.keys(o.attackParams ?? {})) {
+    if (!o.attacks.includes(a)) throw new UsageError(`--attack-param for '${a}', which is not among --attacks (${o.attacks.join(', ')})`);
+  }
+  const family = datasetFamily(o.dataset);
+  const attackParams: Record<string, Record<string, ParamValue>> = {};
+  for (const a of o.attacks) if (isAttackName(a)) attackParams[a] = resolveAttackParams(a, family, o.attackParams?.[a]);
+  const seed = o.seed ?? 0;
+  return { attackParams, attacks: o.attacks.map((a) => makeAttack(a, attackParams[a]!, seed)), seed };
+}
+
+/**
+ * The first `n` samples of a run (eval or detect) in the space the attacks work in: the input convention resolved
+ * and printed, the values checked against it, the clamp fixed over the whole evaluated set, and the warnings the
+ * report starts with. A model let through without ReLU sites (`allowNoSites`) is said here, with the κ it drops.
+ */
+export function prepareSamples(
+  o: Pick<EvalOptions, 'modelPath' | 'dataset' | 'preprocess' | 'preprocessing' | 'space' | 'allowNoSites' | 'clamp' | 'kappas'>,
+  n: number, progress: Progress,
+): {
+  input: ReturnType<typeof resolveEvalInput>; preprocessing: Preprocessing; spaceName: InputSpace; shape: ImageShape;
+  space: SpaceMap; x: Float32Array; labels: Int32Array; clamp: Clamp; warnings: string[];
+} {
+  const ds = o.dataset;
+  const input = resolveEvalInput(o);
+  const { preprocessing, space: spaceName } = input;
+  progress.log(input.resolved.summary);
+  if (input.noSites) {
+    const dropped = o.kappas.filter((k) => k !== 0);
+    progress.log(`warning: ${input.noSites}`);
+    input.resolved.notes.push(`${input.noSites}${dropped.length ? ` (κ = ${dropped.join(', ')} left out)` : ''}`);
+  }
+  checkValues(ds, preprocessing.scale, n);
+  const shape = { channels: ds.channels, height: ds.height, width: ds.width };
+  const space = new SpaceMap(spaceName, shape, preprocessing.mean, preprocessing.std, input.resolved.feed);
+  const x = toAttackSpace(ds, preprocessing, spaceName, n);
+  const labels = ds.labels.slice(0, n);
+  const clamp = o.clamp === 'box' ? Clamp.box(spaceName, shape, preprocessing.mean, preprocessing.std) : Clamp.batchMinMax(x, shape);
+  const warnings = [...ds.warnings, ...input.resolved.notes];
+  return { input, preprocessing, spaceName, shape, space, x, labels, clamp, warnings };
 }
 
 /**

@@ -9,16 +9,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Attack } from '../attacks/common.js';
 import { gather } from '../attacks/common.js';
-import { isAttackName, makeAttack, type ParamValue, resolveAttackParams } from '../attacks/registry.js';
 import { UsageError } from '../../ir/errors.js';
-import { toAttackSpace } from '../dataset.js';
-import { checkLabels, checkValues } from '../data-checks.js';
-import { datasetFamily, type EvalOptions, resolveEvalInput } from '../evaluate.js';
+import { checkLabels } from '../data-checks.js';
+import { type EvalOptions, prepareAttacks, prepareSamples } from '../evaluate.js';
 import { outcomes, perturbation, predictions, summarise } from '../metrics.js';
 import { ModelOracle, type Oracle, retrofittedModel } from '../oracle.js';
 import { silentProgress } from '../progress.js';
 import type { CleanResult } from '../report/schema.js';
-import { Clamp, SpaceMap } from '../space.js';
 import { toolVersion } from '../version.js';
 import { ActivationProbe } from './activations.js';
 import { evaluateDetector } from './detector.js';
@@ -81,28 +78,11 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
   const l2 = o.l2 ?? DETECT_DEFAULTS.l2;
   if (!(l2 >= 0) || !Number.isFinite(l2)) throw new UsageError(`--l2 must be a finite number ≥ 0, got ${l2}`);
   if (k >= minibatch) throw new UsageError(`--k ${k} needs a minibatch of more than ${k} samples (--batch ${minibatch})`);
-  for (const a of o.attacks) if (!isAttackName(a)) makeAttack(a, {}); // the usage error
-  for (const a of Object.keys(o.attackParams ?? {})) {
-    if (!o.attacks.includes(a)) throw new UsageError(`--attack-param for '${a}', which is not among --attacks (${o.attacks.join(', ')})`);
-  }
-  const family = datasetFamily(ds);
-  const attackParams: Record<string, Record<string, ParamValue>> = {};
-  for (const a of o.attacks) if (isAttackName(a)) attackParams[a] = resolveAttackParams(a, family, o.attackParams?.[a]);
-  const seed = o.seed ?? 0;
-  const attacks: Attack[] = o.attacks.map((a) => makeAttack(a, attackParams[a]!, seed));
+  const { attackParams, attacks, seed } = prepareAttacks(o);
   const gradKappa = o.adaptiveGradKappa ?? 0;
 
-  const input = resolveEvalInput(o);
-  const { preprocessing, space: spaceName } = input;
-  progress.log(input.resolved.summary);
-  checkValues(ds, preprocessing.scale, n);
-  const shape = { channels: ds.channels, height: ds.height, width: ds.width };
-  const space = new SpaceMap(spaceName, shape, preprocessing.mean, preprocessing.std, input.resolved.feed);
+  const { input, preprocessing, spaceName, space, x, labels, clamp, warnings } = prepareSamples(o, n, progress);
   const size = space.size;
-  const x = toAttackSpace(ds, preprocessing, spaceName, n);
-  const labels = ds.labels.slice(0, n);
-  const clamp = o.clamp === 'box' ? Clamp.box(spaceName, shape, preprocessing.mean, preprocessing.std) : Clamp.batchMinMax(x, shape);
-  const warnings = [...ds.warnings, ...input.resolved.notes];
   const threads = o.threads;
   const oracleOptions = { threads, batch: ortBatch, space };
 
