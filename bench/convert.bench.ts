@@ -18,6 +18,7 @@ import { Attribute } from '../src/ir/attribute.js';
 import { DataType, Tensor } from '../src/ir/tensor.js';
 import { Value } from '../src/ir/value.js';
 import { ValueInfo } from '../src/ir/value-info.js';
+import { buildReluChain } from '../test/helpers/build-model.js';
 
 const dir = path.join(os.tmpdir(), 'jumprelu-bench');
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -119,21 +120,6 @@ function bench(name: string, input: string, dataFiles: string[], outDir: string,
   const above = Math.max(0, rss - baseRss);
   console.log(`  peak RSS               ${(rss / 1e6).toFixed(0).padStart(7)} MB  (${(above / 1e6).toFixed(0)} MB above a bare node process) = ` +
     `${(rss / bytes).toFixed(2)}× the model's ${mb.toFixed(0)} MB; ${(above / proto).toFixed(2)}× the protobuf file above the baseline`);
-}
-
-/** A chain of n Relu nodes on a [1, 4] input: every node is a site, the weights are nothing. */
-function buildReluChain(n: number): Model {
-  const g = new Graph('relu_chain');
-  const model = new Model(g);
-  model.irVersion = 8n;
-  model.opsetImports = [{ domain: '', version: 17n }];
-  const x = new Value('x');
-  x.scope = g;
-  g.addInput(x, ValueInfo.tensor(DataType.FLOAT, [1, 4]));
-  let cur = x;
-  for (let i = 0; i < n; i++) cur = g.append(new Node('Relu', [cur], { name: `relu${i}`, outputNames: [`r${i}`] })).outputs[0]!;
-  g.addOutput(cur, ValueInfo.tensor(DataType.FLOAT, [1, 4]));
-  return model;
 }
 
 /**

@@ -21,7 +21,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -456,4 +456,27 @@ export function onnxCheck(models: Record<string, Model>): Record<string, string>
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A raw little-endian float32 file (the Python reference scripts' output). */
+export function readF32(file: string): Float32Array {
+  const b = readFileSync(file);
+  const out = new Float32Array(b.byteLength / 4);
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true);
+  return out;
+}
+
+/** ‖a[from, to)‖₂. */
+export function norm(a: Float32Array, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n += a[i]! ** 2;
+  return Math.sqrt(n);
+}
+
+/** ‖a[from, to) − b[from, to)‖₂. */
+export function distance(a: Float32Array, b: Float32Array, from: number, to: number): number {
+  let d = 0;
+  for (let i = from; i < to; i++) d += (a[i]! - b[i]!) ** 2;
+  return Math.sqrt(d);
 }

@@ -39,7 +39,7 @@ import { loadModel } from '../src/ir/io.js';
 import type { Model } from '../src/ir/model.js';
 import { retrofit } from '../src/passes/jumprelu.js';
 import type { Target } from '../src/passes/retrofit-record.js';
-import { f32, i64, run } from './autodiff-helpers.js';
+import { distance, f32, i64, norm, readF32, run } from './autodiff-helpers.js';
 import {
   type AuthorsModelName, authorsModelPath, loadCifar10First1000, loadMnistTest, readReferenceLogits, repoRoot,
   requireAuthorsCache, requireSharedData, requireTorch, sharedPaths,
@@ -72,14 +72,6 @@ const U = 2 ** -24;
 /** CE gradients: per-sample absolute floor, in units of ‖∂(f_k − f_label)/∂x‖ (see the file comment). */
 const CE_FLOOR = 32 * U;
 
-function readF32(file: string): Float32Array {
-  const b = readFileSync(file);
-  const out = new Float32Array(b.byteLength / 4);
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true);
-  return out;
-}
-
 function runReference(py: string, args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(py, [join(repoRoot(), 'test', 'py', 'grad_reference.py'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -90,19 +82,6 @@ function runReference(py: string, args: string[]): Promise<{ code: number; outpu
     child.on('close', (code) => resolve({ code: code ?? -1, output }));
   });
 }
-
-function norm(a: Float32Array, from: number, to: number): number {
-  let n = 0;
-  for (let i = from; i < to; i++) n += a[i]! ** 2;
-  return Math.sqrt(n);
-}
-
-function distance(a: Float32Array, b: Float32Array, from: number, to: number): number {
-  let d = 0;
-  for (let i = from; i < to; i++) d += (a[i]! - b[i]!) ** 2;
-  return Math.sqrt(d);
-}
-
 
 /** The inputs of the activation sites, in node order (Relu, ThresholdedRelu, Where's x, JumpRelu call). */
 function activationInputs(model: Model): Value[] {

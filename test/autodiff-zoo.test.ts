@@ -39,9 +39,10 @@ import { loadModel } from '../src/ir/io.js';
 import type { Model } from '../src/ir/model.js';
 import { evalCommand } from '../src/cli/eval-command.js';
 import { retrofit } from '../src/passes/jumprelu.js';
-import { f32, i64, run } from './autodiff-helpers.js';
+import { distance, f32, i64, norm, readF32, run } from './autodiff-helpers.js';
 import { repoRoot, requireTorch } from './fixtures.js';
 import { runCommands, captureStdout } from './helpers/cli.js';
+import { npy } from './helpers/arrays.js';
 
 const RELATIVE_L2 = 1e-4;
 const U = 2 ** -24;
@@ -119,26 +120,6 @@ function ensureZoo(py: string) {
     return { ok: true as const, dir, skipped };
   })();
   return building;
-}
-
-function readF32(file: string): Float32Array {
-  const b = readFileSync(file);
-  const out = new Float32Array(b.byteLength / 4);
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true);
-  return out;
-}
-
-function norm(a: Float32Array, from: number, to: number): number {
-  let n = 0;
-  for (let i = from; i < to; i++) n += a[i]! ** 2;
-  return Math.sqrt(n);
-}
-
-function distance(a: Float32Array, b: Float32Array, from: number, to: number): number {
-  let d = 0;
-  for (let i = from; i < to; i++) d += (a[i]! - b[i]!) ** 2;
-  return Math.sqrt(d);
 }
 
 interface Worst { logits: number; vjp: number; ld: number; ce: number; ceAllowance: number; compared: number }
@@ -272,19 +253,6 @@ for (const name of selected) {
 
 // ---- jumprelu eval on one CNN and one transformer of the zoo --------------------------------------
 
-/** A little-endian .npy file of a float32 or int64 array. */
-function npyBytes(descr: '<f4' | '<i8', shape: number[], data: Uint8Array): Uint8Array {
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  while ((10 + header.length + 1) % 64 !== 0) header += ' ';
-  header += '\n';
-  const out = new Uint8Array(10 + header.length + data.length);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(new TextEncoder().encode(header), 10);
-  out.set(data, 10 + header.length);
-  return out;
-}
-
 // A transformer has GELU only: eval refuses it ('no-relu-sites', every κ would give the same model) unless
 // --allow-no-sites asks for its own figures at κ = 0, which the report then says.
 const NO_RELU = new Set(['timm_vit_tiny']);
@@ -313,8 +281,8 @@ for (const name of EVAL_MODELS) {
         const row = Array.from(logits.subarray(i * meta.classes, (i + 1) * meta.classes));
         return row.indexOf(Math.max(...row));
       });
-      writeFileSync(join(dir, 'x.npy'), npyBytes('<f4', shape, new Uint8Array(x.buffer)));
-      writeFileSync(join(dir, 'y.npy'), npyBytes('<i8', [n], new Uint8Array(BigInt64Array.from(labels.map(BigInt)).buffer)));
+      writeFileSync(join(dir, 'x.npy'), npy('<f4', shape, new Uint8Array(x.buffer)));
+      writeFileSync(join(dir, 'y.npy'), npy('<i8', [n], new Uint8Array(BigInt64Array.from(labels.map(BigInt)).buffer)));
       const printed = await captureStdout(() => runCommands([evalCommand], ['eval', modelPath, '--data', `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`, '--attacks', 'fgsm,deepfool2',
           '--preprocessing', 'none', '--limit', String(n), '--threads', '1', '--json', ...(NO_RELU.has(name) ? ['--allow-no-sites'] : [])]));
       const report = JSON.parse(printed) as { results: Array<{ attack: string; n: number; accuracy: number; fooling_rate: number; rho_all: number }>; warnings: string[] };

@@ -19,13 +19,8 @@ import { after, before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { decodeModel } from '../src/ir/decode.js';
 import { encodeModel } from '../src/ir/encode.js';
-import { Graph } from '../src/ir/graph.js';
 import { loadModel, saveModel } from '../src/ir/io.js';
 import { Model } from '../src/ir/model.js';
-import { Node } from '../src/ir/node.js';
-import { DataType } from '../src/ir/tensor.js';
-import { Value } from '../src/ir/value.js';
-import { ValueInfo } from '../src/ir/value-info.js';
 import { verifyModel } from '../src/ir/verify.js';
 import { formatSiteTable } from '../src/cli/convert-command.js';
 import { retrofit } from '../src/index.js';
@@ -33,7 +28,7 @@ import { parseRequirement } from '../src/passes/coverage.js';
 import { type RetrofitOptions, type RetrofitReport, type SiteReport, planRetrofit } from '../src/passes/jumprelu.js';
 import { RECORD_KEY, type RetrofitRecord } from '../src/passes/retrofit-record.js';
 import { repoRoot } from './fixtures.js';
-import { sitesModel } from './helpers/build-model.js';
+import { buildReluChain, sitesModel } from './helpers/build-model.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/jumprelu-convert.js', import.meta.url));
 const CASES = path.join(repoRoot(), 'test', 'py', 'convert_cases.py');
@@ -332,17 +327,7 @@ describe('pipeline guarantees', () => {
 describe('a 128k-node Relu chain (time is measured in bench/, correctness here)', () => {
   test('every site converts, the model verifies and round-trips, and the site table prints without overflowing the stack', () => {
     const n = 128 * 1024;
-    const g = new Graph('chain');
-    const m = new Model(g);
-    m.irVersion = 8n;
-    m.opsetImports = [{ domain: '', version: 17n }];
-    const x = new Value('x');
-    x.scope = g;
-    g.addInput(x, ValueInfo.tensor(DataType.FLOAT, [1, 4]));
-    let cur = x;
-    for (let i = 0; i < n; i++) cur = g.append(new Node('Relu', [cur], { name: `relu${i}`, outputNames: [`r${i}`] })).outputs[0]!;
-    g.addOutput(cur, ValueInfo.tensor(DataType.FLOAT, [1, 4]));
-    const bytes = encodeModel(m).toBytes(); // through the decoder, as a file would come
+    const bytes = encodeModel(buildReluChain(n)).toBytes(); // through the decoder, as a file would come
 
     const model = decodeModel(bytes);
     const planned = planRetrofit(model, { kappa: 0.5 });

@@ -7,33 +7,16 @@ import test from 'node:test';
 import fc from 'fast-check';
 import * as ort from 'onnxruntime-node';
 
-import { Attribute } from '../src/ir/attribute.js';
 import { encodeModel } from '../src/ir/encode.js';
 import { retrofit } from '../src/index.js';
+import type { Model } from '../src/ir/model.js';
 import { ModelOracle } from '../src/runtime/oracle.js';
 import { Clamp, SpaceMap } from '../src/runtime/space.js';
 import { makeAttack, resolveAttackParams, ATTACK_NAMES, type AttackName } from '../src/runtime/attacks/registry.js';
 import { predictions, outcomes, summarise } from '../src/runtime/metrics.js';
-import { Node } from '../src/ir/node.js';
-import { ModelBuilder } from './helpers/build-model.js';
+import { ModelBuilder, linearClassifier } from './helpers/build-model.js';
 
 const SHAPE = { channels: 1, height: 2, width: 3 }; // D = 6
-
-/** logits = W·flatten(x) + b, W [C, 6], as a Flatten + Gemm(transB) model with a symbolic batch. */
-
-function linear(W: number[], b: number[], classes: number) {
-  const mb = new ModelBuilder({ seed: 1, opset: 17 });
-  mb.uniqueNodeNames = true;
-  const g = mb.main;
-  g.batchSymbol = 'N';
-  const x = g.input('input', [1, 1, 2, 3]);
-  const flat = g.flatten(x);
-  const Wv = g.initializer('W', [classes, 6], 1, W);
-  const Bv = g.initializer('B', [classes], 1, b);
-  const n = mb.model.graph.append(new Node('Gemm', [flat.value, Wv, Bv], { outputNames: ['logits'], attributes: [Attribute.int('transB', 1)], name: 'fc' }));
-  g.output({ value: n.outputs[0]!, shape: [1, classes] });
-  return mb.model;
-}
 
 /** A small MLP with ReLUs: 6 → h → ReLU → h → ReLU → classes (random weights). */
 function mlp(seed: number, hidden: number, classes: number) {
@@ -51,7 +34,7 @@ function mlp(seed: number, hidden: number, classes: number) {
 const space = new SpaceMap('normalized', SHAPE, [0], [1]);
 const wide = new Clamp('box', Float32Array.of(-1e6), Float32Array.of(1e6), 6);
 
-function oracleOf(model: ReturnType<typeof linear>, kappa = 0, batch = 64) {
+function oracleOf(model: Model, kappa = 0, batch = 64) {
   return new ModelOracle(model, { kappa, threads: 1, batch, space });
 }
 
@@ -63,7 +46,7 @@ test('DeepFool L2 on a linear classifier: one step, the closed-form minimal pert
   const C = 4;
   const W = [1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0.5, 0, 0, -1, -1, 0, 0, 0, 0.3];
   const b = [0.5, 0, -0.2, 0.1];
-  const model = linear(W, b, C);
+  const model = linearClassifier(W, b, C, 2, 3);
   const x = Float32Array.of(2, 0.5, 0.1, 0, 0, 0, 0.1, 1.5, 0.2, 0, 0, 0);
   const labels = Int32Array.of(0, 1);
   const oracle = oracleOf(model);
@@ -93,7 +76,7 @@ test('DeepFool L∞ on a linear classifier: sign step of |Δf|/‖Δw‖₁ (the
   const C = 3;
   const W = [1, 2, 0, 0, 0, -1, 0, 0, 1, 1, 0, 0, -1, 0, 0, 0, 3, 0];
   const b = [1, 0, 0];
-  const model = linear(W, b, C);
+  const model = linearClassifier(W, b, C, 2, 3);
   const x = Float32Array.of(1, 0.2, 0, 0.1, -0.3, 0);
   const labels = Int32Array.of(0);
   const oracle = oracleOf(model);
@@ -114,7 +97,7 @@ test('FGSM on a linear classifier: x + ε·sign(Wᵀ(softmax − onehot)), clamp
   const C = 3;
   const W = [1, -2, 0.5, 0, 0, 1, 0, 1, -1, 2, 0, 0, -1, 0, 0, 1, 1, -1];
   const b = [0, 0.1, -0.1];
-  const model = linear(W, b, C);
+  const model = linearClassifier(W, b, C, 2, 3);
   const x = Float32Array.of(0.3, -0.2, 0.1, 0.4, 0.2, -0.1);
   const oracle = oracleOf(model);
   const f = logitsOf(W, b, C, x, 0);
@@ -139,7 +122,7 @@ test('FGSM on a linear classifier: x + ε·sign(Wᵀ(softmax − onehot)), clamp
 test('misclassified samples are not attacked; early stopping freezes fooled samples', async () => {
   const C = 2;
   const W = [1, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0];
-  const model = linear(W, [0, 0], C);
+  const model = linearClassifier(W, [0, 0], C, 2, 3);
   const x = Float32Array.of(0.5, 0, 0, 0, 0, 0, 0.025, 0, 0, 0, 0, 0);
   const labels = Int32Array.of(1, 0); // sample 0 is wrong from the start
   const oracle = oracleOf(model);
@@ -162,7 +145,7 @@ test('misclassified samples are not attacked; early stopping freezes fooled samp
 test('trust region: the step never exceeds the radius; the adaptive radius stays in its bounds', async () => {
   const C = 3;
   const W = [1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
-  const model = linear(W, [0, 0, 0], C);
+  const model = linearClassifier(W, [0, 0, 0], C, 2, 3);
   const x = Float32Array.of(1, 0, 0, 0, 0, 0);
   const oracle = oracleOf(model);
   for (const name of ['tr2', 'trinf', 'tr2-adaptive'] as const) {

@@ -8,8 +8,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 
-import { Attribute } from '../src/ir/attribute.js';
-import { Node } from '../src/ir/node.js';
 import { AnalyticOracle, linearModel } from '../src/runtime/analytic-oracle.js';
 import { apgdCheckpoints } from '../src/runtime/attacks/apgd.js';
 import type { Attack } from '../src/runtime/attacks/common.js';
@@ -19,7 +17,7 @@ import { outcomes, predictions, worstCase } from '../src/runtime/metrics.js';
 import { ModelOracle } from '../src/runtime/oracle.js';
 import { mulberry32 } from '../src/runtime/random.js';
 import { Clamp, SpaceMap } from '../src/runtime/space.js';
-import { ModelBuilder } from './helpers/build-model.js';
+import { linearClassifier } from './helpers/build-model.js';
 
 const SHAPE = { channels: 1, height: 8, width: 8 };
 const SIZE = 64;
@@ -119,23 +117,9 @@ test('APGD checkpoints follow AutoAttack (w₁ = 0.22N, then −0.03N per period
   assert.equal(squareP(0.8, 101, 1000), 0.8 / 32); // rescaled to 10 000 queries
 });
 
-function linearOnnx(W: number[], B: number[]) {
-  const mb = new ModelBuilder({ seed: 1, opset: 17 });
-  mb.uniqueNodeNames = true;
-  const g = mb.main;
-  g.batchSymbol = 'N';
-  const x = g.input('input', [1, 1, 8, 8]);
-  const flat = g.flatten(x);
-  const Wv = g.initializer('W', [C, SIZE], 1, W);
-  const Bv = g.initializer('B', [C], 1, B);
-  const node = mb.model.graph.append(new Node('Gemm', [flat.value, Wv, Bv], { outputNames: ['logits'], attributes: [Attribute.int('transB', 1)], name: 'fc' }));
-  g.output({ value: node.outputs[0]!, shape: [1, C] });
-  return mb.model;
-}
-
 test('APGD-DLR through the ONNX Runtime oracle (one vjp pass) crafts what the analytic oracle (logit differences) crafts', async () => {
   const p = problem(5);
-  const ort = new ModelOracle(linearOnnx(p.W, p.B), { kappa: 0, threads: 1, batch: 64, space: new SpaceMap('normalized', SHAPE, [0], [1]) });
+  const ort = new ModelOracle(linearClassifier(p.W, p.B, C, 8, 8), { kappa: 0, threads: 1, batch: 64, space: new SpaceMap('normalized', SHAPE, [0], [1]) });
   const eps = median(p.dist.linf);
   const attack = makeAttack('apgd-dlr', resolveAttackParams('apgd-dlr', 'mnist', { eps, iterations: 20 }), 1);
   const a = await attack.run({ oracle: new AnalyticOracle(p.model), x: p.x, labels: p.labels, n: N, clamp: wide() });

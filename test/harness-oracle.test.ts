@@ -5,32 +5,16 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 
-import { Attribute } from '../src/ir/attribute.js';
-import { Node } from '../src/ir/node.js';
 import { AnalyticOracle, linearModel } from '../src/runtime/analytic-oracle.js';
 import { makeAttack, resolveAttackParams } from '../src/runtime/attacks/registry.js';
 import { ModelOracle } from '../src/runtime/oracle.js';
 import { Clamp, SpaceMap } from '../src/runtime/space.js';
-import { ModelBuilder } from './helpers/build-model.js';
+import { linearClassifier } from './helpers/build-model.js';
 
 const SHAPE = { channels: 1, height: 2, width: 3 };
 const C = 4;
 const W = [1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0.5, 0, 0, -1, -1, 0, 0, 0, 0.3];
 const B = [0.5, 0, -0.2, 0.1];
-
-function linearOnnx() {
-  const mb = new ModelBuilder({ seed: 1, opset: 17 });
-  mb.uniqueNodeNames = true;
-  const g = mb.main;
-  g.batchSymbol = 'N';
-  const x = g.input('input', [1, 1, 2, 3]);
-  const flat = g.flatten(x);
-  const Wv = g.initializer('W', [C, 6], 1, W);
-  const Bv = g.initializer('B', [C], 1, B);
-  const n = mb.model.graph.append(new Node('Gemm', [flat.value, Wv, Bv], { outputNames: ['logits'], attributes: [Attribute.int('transB', 1)], name: 'fc' }));
-  g.output({ value: n.outputs[0]!, shape: [1, C] });
-  return mb.model;
-}
 
 function close(a: Float32Array, b: Float32Array, tol: number, what: string): void {
   assert.equal(a.length, b.length, `${what}: lengths`);
@@ -39,7 +23,7 @@ function close(a: Float32Array, b: Float32Array, tol: number, what: string): voi
 
 test('AnalyticOracle and ModelOracle agree on a linear classifier, and DeepFool crafts the same examples on both', async () => {
   const analytic = new AnalyticOracle(linearModel(SHAPE, W, B));
-  const ort = new ModelOracle(linearOnnx(), { kappa: 0, threads: 1, batch: 8, space: new SpaceMap('normalized', SHAPE, [0], [1]) });
+  const ort = new ModelOracle(linearClassifier(W, B, C, 2, 3), { kappa: 0, threads: 1, batch: 8, space: new SpaceMap('normalized', SHAPE, [0], [1]) });
   const x = Float32Array.of(2, 0.5, 0.1, 0, 0, 0, 0.1, 1.5, 0.2, 0, 0, 0, -0.3, 0.2, 0.9, 0.4, 0.1, -1);
   const labels = Int32Array.of(0, 1, 2);
   const n = 3;

@@ -444,3 +444,36 @@ export function buildFromSpec(spec: GraphSpec, options: { opset?: number; unique
   }
   return { builder: mb, sites, reluCount: sites.length, inputShape: spec.input, inputName: x.value.name };
 }
+
+/** A chain of n Relu nodes on a [1, 4] input: every node is a site, the weights are nothing. */
+export function buildReluChain(n: number): Model {
+  const g = new Graph('relu_chain');
+  const model = new Model(g);
+  model.irVersion = 8n;
+  model.opsetImports = [{ domain: '', version: 17n }];
+  const x = new Value('x');
+  x.scope = g;
+  g.addInput(x, ValueInfo.tensor(DataType.FLOAT, [1, 4]));
+  let cur = x;
+  for (let i = 0; i < n; i++) cur = g.append(new Node('Relu', [cur], { name: `relu${i}`, outputNames: [`r${i}`] })).outputs[0]!;
+  g.addOutput(cur, ValueInfo.tensor(DataType.FLOAT, [1, 4]));
+  return model;
+}
+
+/**
+ * logits = W·flatten(x) + b on a [N, 1, height, width] input (W is [classes, height·width], row-major), as a
+ * Flatten + Gemm(transB) model with a symbolic batch: the attack tests' classifier with closed-form answers.
+ */
+export function linearClassifier(W: readonly number[], b: readonly number[], classes: number, height: number, width: number): Model {
+  const mb = new ModelBuilder({ seed: 1, opset: 17 });
+  mb.uniqueNodeNames = true;
+  const g = mb.main;
+  g.batchSymbol = 'N';
+  const x = g.input('input', [1, 1, height, width]);
+  const flat = g.flatten(x);
+  const Wv = g.initializer('W', [classes, height * width], 1, W);
+  const Bv = g.initializer('B', [classes], 1, b);
+  const n = mb.model.graph.append(new Node('Gemm', [flat.value, Wv, Bv], { outputNames: ['logits'], attributes: [Attribute.int('transB', 1)], name: 'fc' }));
+  g.output({ value: n.outputs[0]!, shape: [1, classes] });
+  return mb.model;
+}
