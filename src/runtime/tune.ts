@@ -16,6 +16,7 @@ import { classifierInterface } from './oracle.js';
 import { prepareClassifier } from './input-convention.js';
 import type { AttackResult, CleanResult, Tuning, TuningCandidate, WorstCase } from './report/schema.js';
 import type { SpaceMap } from './space.js';
+import { headlineThreatModel } from './verdict.js';
 
 export type Objective = 'rho_all' | 'accuracy';
 
@@ -118,14 +119,7 @@ export function chooseByWorstCase(
   clean: readonly CleanResult[], results: readonly AttackResult[], worst: readonly WorstCase[], objective: Objective, maxDropPoints: number,
 ): Tuning {
   const ref = clean.find((c) => c.kappa === 0) ?? clean[0];
-  const models = new Map<string, WorstCase[]>();
-  for (const w of worst) {
-    const key = `${w.norm}:${w.eps}`;
-    let list = models.get(key);
-    if (!list) models.set(key, (list = []));
-    list.push(w);
-  }
-  const main = [...models.values()].sort((a, b) => b[0]!.attacks.length - a[0]!.attacks.length)[0] ?? [];
+  const main = headlineThreatModel(worst);
   if (objective === 'accuracy' && main.length === 0) {
     throw new UsageError('tune --objective accuracy needs a bounded attack (pgd, apgd-*, square*, bpda, fgsm) among --attacks');
   }

@@ -123,13 +123,11 @@ export function maskingFindings(results: readonly AttackResult[], rows: readonly
   return out;
 }
 
-/** The verdict of a run: per κ the figures, and the lines a person reads first. */
-export function verdict(
-  clean: readonly CleanResult[], results: readonly AttackResult[], worst: readonly WorstCase[], findings: readonly MaskingFinding[],
-): Verdict {
-  const ref = clean.find((c) => c.kappa === 0);
-  const kappas: VerdictKappa[] = [];
-  // the threat model with the most attacks counted is the headline's
+/**
+ * The worst-case rows (one per κ) of the headline threat model: of the (norm, ε) pairs run, the one with the
+ * most attacks counted; empty when no bounded attack ran. The verdict and tune's objective both read it.
+ */
+export function headlineThreatModel(worst: readonly WorstCase[]): WorstCase[] {
   const models = new Map<string, WorstCase[]>();
   for (const w of worst) {
     const key = `${w.norm}:${w.eps}`;
@@ -137,7 +135,16 @@ export function verdict(
     if (!list) models.set(key, (list = []));
     list.push(w);
   }
-  const main = [...models.values()].sort((a, b) => b[0]!.attacks.length - a[0]!.attacks.length)[0] ?? [];
+  return [...models.values()].sort((a, b) => b[0]!.attacks.length - a[0]!.attacks.length)[0] ?? [];
+}
+
+/** The verdict of a run: per κ the figures, and the lines a person reads first. */
+export function verdict(
+  clean: readonly CleanResult[], results: readonly AttackResult[], worst: readonly WorstCase[], findings: readonly MaskingFinding[],
+): Verdict {
+  const ref = clean.find((c) => c.kappa === 0);
+  const kappas: VerdictKappa[] = [];
+  const main = headlineThreatModel(worst);
   const refWorst = main.find((w) => w.kappa === 0);
   // the minimal-perturbation attack run both white-box and adaptively, for the ρ̃ gain
   // (DeepFool first, the paper's headline figure; then trust region; ifgsm last)
