@@ -25,6 +25,7 @@ import { loadModel } from '../ir/io.js';
 import { type SampleOutcome, outcomes, predictions, summarise, worstCase } from './metrics.js';
 import { maskingFindings, verdict } from './verdict.js';
 import { ModelOracle, type Oracle, retrofittedModel } from './oracle.js';
+import { OraclePool } from './oracle-pool.js';
 import { type Progress, silentProgress } from './progress.js';
 import type {
   AttackMode, AttackResult, ClampRule, CleanResult, ExampleImage, InputSpace, IterationCurve, Preprocessing, Report, TransferMatrix,
@@ -96,6 +97,15 @@ export function datasetFamily(ds: Dataset): DatasetFamily {
 const TOL = 0.005;
 
 export async function evaluate(o: EvalOptions): Promise<EvalRun> {
+  const pool = new OraclePool();
+  try {
+    return await evaluateWith(o, pool);
+  } finally {
+    await pool.releaseAll(); // on an error too: no session outlives the run
+  }
+}
+
+async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> {
   const progress = o.progress ?? silentProgress;
   if (o.report) prepareReportDir(o.report.dir); // an unwritable folder is refused before anything runs
   const ds = o.dataset;
@@ -112,28 +122,25 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   const sourceKappa = o.sourceKappa ?? 0;
   const adaptiveGradKappa = o.adaptiveGradKappa ?? 0;
 
-  const oracles = new Map<number, ModelOracle>();
-  const oracleFor = (kappa: number): ModelOracle => {
-    let or = oracles.get(kappa);
-    if (!or) {
-      const map = o.kappaMaps?.get(kappa);
-      or = new ModelOracle(retrofittedModel(o.modelPath, kappa, map), { kappa, ...(map ? { kappaMap: map } : {}), threads: o.threads, batch: o.batch, space });
-      oracles.set(kappa, or);
-    }
-    return or;
+  // The κ models: one alive at a time (oracle-pool.ts), each phase below walking κ in order, so that memory is
+  // that of one κ setting whatever the grid; the adaptive and BPDA gradients are variants of the κ model's oracle
+  // (one more gradient session, not another model), the gray-box transfer keeps crafted examples, not sessions.
+  pool.make = (kappa) => {
+    const map = o.kappaMaps?.get(kappa);
+    return new ModelOracle(retrofittedModel(o.modelPath, kappa, map), { kappa, ...(map ? { kappaMap: map } : {}), threads: o.threads, batch: o.batch, space });
   };
   const cleanPred = new Map<number, Int32Array>();
   const cleanPredFor = async (kappa: number): Promise<Int32Array> => {
     let p = cleanPred.get(kappa);
     if (!p) {
-      p = predictions(await oracleFor(kappa).forward(x, n), n);
+      p = predictions(await (await pool.get(kappa)).forward(x, n), n);
       cleanPred.set(kappa, p);
     }
     return p;
   };
 
   // the labels against the model's classes, before any attack
-  checkLabels(ds, labels, (await oracleFor(o.kappas[0]!).forward(x.subarray(0, size), 1)).length);
+  checkLabels(ds, labels, (await (await pool.get(o.kappas[0]!)).forward(x.subarray(0, size), 1)).length);
   const clean: CleanResult[] = [];
   for (const kappa of o.kappas) {
     const p = await cleanPredFor(kappa);
@@ -235,16 +242,23 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
     return { out, wall };
   };
 
+  /** The model at κ on crafted examples (and the seconds it took). */
+  const predict = async (kappa: number, adv: Float32Array): Promise<{ pred: Int32Array; seconds: number }> => {
+    const t0 = performance.now();
+    const pred = predictions(await (await pool.get(kappa)).forward(adv, n), n);
+    return { pred, seconds: (performance.now() - t0) / 1000 };
+  };
+
   const record = async (
     kappa: number, attack: Attack, mode: AttackMode, c: { out: AttackOutput; wall: number }, extra: Partial<AttackResult> = {},
+    given?: { pred: Int32Array; seconds: number },
   ): Promise<AttackResult> => {
     const t0 = performance.now();
-    const target = oracleFor(kappa);
-    const advPred = predictions(await target.forward(c.out.adv, n), n);
+    const advPred = given?.pred ?? (await predict(kappa, c.out.adv)).pred;
     const cp = await cleanPredFor(kappa);
     const rows = outcomes(attack.norm, x, c.out.adv, size, labels, cp, advPred, c.out.iterations, c.out.zeroGradient, 0, criterion);
     const s = summarise(rows, c.out.attacked);
-    const wall = c.wall + (performance.now() - t0) / 1000;
+    const wall = c.wall + (given?.seconds ?? 0) + (performance.now() - t0) / 1000;
     const r: AttackResult = {
       kappa, attack: attack.name, mode, norm: attack.norm, n, accuracy: s.accuracy, fooling_rate: s.fooling_rate,
       rho_all: s.rho_all, rho_success: s.rho_success, abs_perturbation_mean: s.abs_perturbation_mean,
@@ -284,7 +298,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   if (whiteBox.length) {
     for (const kappa of o.kappas) {
       for (const attack of whiteBox) {
-        const c = await craft(attack, oracleFor(kappa), `κ=${kappa} ${attack.name} white-box`);
+        const c = await craft(attack, await pool.get(kappa), `κ=${kappa} ${attack.name} white-box`);
         if (keepCrafts) crafted.set(`${attack.name}@${kappa}`, c);
         await record(kappa, attack, 'white-box', c);
         curveOf(kappa, attack, 'white-box', c.out);
@@ -295,57 +309,67 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
   if (adaptive.length) {
     for (const kappa of o.kappas) {
       const map = o.kappaMaps?.get(kappa);
+      const model = await pool.get(kappa);
       let relu: ModelOracle | null = null;
-      const smooth = new Map<number, ModelOracle>();
-      // BPDA's surrogate oracles: none when nothing thresholds above 0 (the surrogate is then the model)
+      // BPDA's surrogate oracles, one τ at a time (its sweep asks for each τ once, in turn): none when nothing
+      // thresholds above 0 (the surrogate is then the model)
+      let smooth: { tau: number; oracle: ModelOracle } | null = null;
       const surrogate = kappa === 0 && !map ? null : async (tau: number): Promise<Oracle> => {
-        let or = smooth.get(tau);
-        if (!or) {
-          or = new ModelOracle(retrofittedModel(o.modelPath, kappa, map), {
-            kappa, ...(map ? { kappaMap: map } : {}), surrogateTau: tau, threads: o.threads, batch: o.batch, space,
-          });
-          smooth.set(tau, or);
+        if (smooth?.tau !== tau) {
+          if (smooth) await smooth.oracle.release();
+          smooth = { tau, oracle: model.withGradients({ surrogateTau: tau }) };
         }
-        return or;
+        return smooth.oracle;
       };
       for (const attack of adaptive) {
         if (gradientOf(attack) === 'surrogate') {
-          const c = await craft(attack, oracleFor(kappa), `κ=${kappa} ${attack.name} adaptive (BPDA surrogate)`, surrogate);
+          const c = await craft(attack, model, `κ=${kappa} ${attack.name} adaptive (BPDA surrogate)`, surrogate);
           await record(kappa, attack, 'adaptive', c, { gradient: `bpda: z·σ((z−κ)/τ), τ ∈ {${String(attack.params['taus'] ?? '')}}` });
           curveOf(kappa, attack, 'adaptive', c.out);
           continue;
         }
-        relu ??= new ModelOracle(retrofittedModel(o.modelPath, kappa, map), {
-          kappa, ...(map ? { kappaMap: map } : {}), gradKappa: adaptiveGradKappa, threads: o.threads, batch: o.batch, space,
-        });
+        relu ??= model.withGradients({ gradKappa: adaptiveGradKappa });
         const c = await craft(attack, relu, `κ=${kappa} ${attack.name} adaptive (κ_grad=${adaptiveGradKappa})`);
         await record(kappa, attack, 'adaptive', c, { grad_kappa: adaptiveGradKappa, gradient: `κ_grad=${adaptiveGradKappa}` });
         curveOf(kappa, attack, 'adaptive', c.out);
       }
       if (relu) await relu.release();
-      for (const or of smooth.values()) await or.release();
+      if (smooth) await (smooth as { oracle: ModelOracle }).oracle.release();
     }
   }
 
   if (grayBox.length) {
-    for (const attack of grayBox) {
-      const sources = [sourceKappa, ...o.kappas.filter((k) => k !== sourceKappa && (o.transfer || crafted.has(`${attack.name}@${k}`)))];
+    // Which crafts each attack's matrix needs: the source κ's, and every κ's crafted white-box (or, with
+    // --transfer, crafted here). Crafted source κ by source κ, predicted target κ by target κ (one κ model alive
+    // at a time), then recorded in the attack-major order of the report.
+    const plans = grayBox.map((attack) => ({
+      attack, sources: [sourceKappa, ...o.kappas.filter((k) => k !== sourceKappa && (o.transfer || crafted.has(`${attack.name}@${k}`)))],
+    }));
+    for (const s of new Set(plans.flatMap((p) => p.sources))) {
+      for (const { attack, sources } of plans) {
+        if (!sources.includes(s) || crafted.has(`${attack.name}@${s}`)) continue;
+        crafted.set(`${attack.name}@${s}`, await craft(attack, await pool.get(s), `κ=${s} ${attack.name} (gray-box source)`));
+      }
+    }
+    const transferred = new Map<string, { pred: Int32Array; seconds: number }>();
+    for (const t of o.kappas) {
+      for (const { attack, sources } of plans) {
+        for (const s of sources) transferred.set(`${attack.name}@${s}>${t}`, await predict(t, crafted.get(`${attack.name}@${s}`)!.out.adv));
+      }
+    }
+    for (const { attack, sources } of plans) {
       const matrix: number[][] = [];
       for (const s of sources) {
-        let c = crafted.get(`${attack.name}@${s}`);
-        if (!c) {
-          c = await craft(attack, oracleFor(s), `κ=${s} ${attack.name} (gray-box source)`);
-          crafted.set(`${attack.name}@${s}`, c);
-        }
+        const c = crafted.get(`${attack.name}@${s}`)!;
         const row: number[] = [];
         for (const t of o.kappas) {
+          const p = transferred.get(`${attack.name}@${s}>${t}`)!;
           if (s === sourceKappa) {
-            const r = await record(t, attack, 'gray-box', c, { source_kappa: s });
+            const r = await record(t, attack, 'gray-box', c, { source_kappa: s }, p);
             row.push(r.accuracy);
           } else {
-            const advPred = predictions(await oracleFor(t).forward(c.out.adv, n), n);
             let ok = 0;
-            for (let i = 0; i < n; i++) if (advPred[i] === labels[i]) ok++;
+            for (let i = 0; i < n; i++) if (p.pred[i] === labels[i]) ok++;
             row.push(ok / n);
           }
         }
@@ -354,7 +378,6 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
       transfers.push({ attack: attack.name, source_kappas: sources, target_kappas: [...o.kappas], accuracy: matrix });
     }
   }
-  for (const or of oracles.values()) await or.release();
 
   const report = snapshot(true);
   if (o.report) {

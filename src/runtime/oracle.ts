@@ -130,7 +130,15 @@ export class ModelOracle implements Oracle {
   readonly output: string;
   classes = 0;
 
-  constructor(readonly model: Model, readonly options: OracleOptions) {
+  /** Set for a gradient variant (withGradients): the oracle whose model and forward session it shares. */
+  private readonly parent: ModelOracle | null;
+
+  constructor(readonly model: Model, readonly options: OracleOptions, parent?: ModelOracle) {
+    this.parent = parent ?? null;
+    if (parent) {
+      ({ input: this.input, output: this.output } = parent);
+      return;
+    }
     ({ input: this.input, output: this.output } = classifierInterface(model));
     try {
       freeBatchDimension(model);
@@ -138,6 +146,16 @@ export class ModelOracle implements Oracle {
       if (!(e instanceof JumpReluError)) throw e;
       throw new UnsupportedModelError(`cannot run the model on batches: ${e.message}`, { code: 'fixed-batch' });
     }
+  }
+
+  /**
+   * The same model at the same κ with other gradients (the adaptive attack's κ_grad, BPDA's surrogate τ): it
+   * shares this oracle's model and forward session (the inference model does not depend on the gradients), so
+   * a variant costs one gradient session, not another copy of the model; its release() frees only that.
+   */
+  withGradients(g: Pick<OracleOptions, 'gradKappa' | 'surrogateTau'>): ModelOracle {
+    const { gradKappa: _g, surrogateTau: _t, ...rest } = this.options;
+    return new ModelOracle(this.model, { ...rest, ...g }, this);
   }
 
   static fromPath(path: string, options: OracleOptions): ModelOracle {
@@ -149,6 +167,7 @@ export class ModelOracle implements Oracle {
   }
 
   private forwardS(): Promise<ort.InferenceSession> {
+    if (this.parent) return this.parent.forwardS();
     this.forwardSession ??= ortCall('load the model', () => ort.InferenceSession.create(encodeModel(this.model).toBytes(), sessionOptions(this.options.threads)));
     return this.forwardSession;
   }
@@ -282,13 +301,20 @@ export class ModelOracle implements Oracle {
     if (which.diff) await this.gradS('logit-differences');
   }
 
+  /** Frees the gradient sessions (built again when next asked for); the forward session stays. */
+  async releaseGradients(): Promise<void> {
+    const held = [this.ceSession, this.diffSession, this.vjpSession];
+    this.ceSession = this.diffSession = this.vjpSession = null;
+    // a session that failed to build has nothing to free (its error was the caller's)
+    for (const p of held) if (p) await p.then((v) => v.s.release(), () => undefined);
+  }
+
+  /** Frees every session this oracle built (a variant's: its gradient sessions only, not the shared forward). */
   async release(): Promise<void> {
-    for (const p of [this.forwardSession, this.ceSession, this.diffSession, this.vjpSession]) {
-      if (!p) continue;
-      const v = await p;
-      await ('s' in v ? v.s : v).release();
-    }
-    this.forwardSession = this.ceSession = this.diffSession = this.vjpSession = null;
+    await this.releaseGradients();
+    const f = this.forwardSession;
+    this.forwardSession = null;
+    if (f) await f.then((v) => v.release(), () => undefined);
   }
 }
 
