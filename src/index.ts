@@ -43,6 +43,9 @@ export { writeReportDir, writeReportFiles, writeFileAtomic, prepareReportDir, Re
 export { renderReportHtml } from './runtime/report/html.js';
 export type * from './runtime/report/schema.js';
 export { evaluate, resolveEvalInput, datasetFamily, maskingWarnings, MODES, type EvalOptions, type EvalRun, type PerSampleRow } from './runtime/evaluate.js';
+export { mergeShards, mergeReports, ShardDataError } from './runtime/merge.js';
+export { parseShard, shardRange, SHARD_SCHEME, type ShardSpec } from './runtime/shard.js';
+export { EXECUTION_PROVIDERS, checkExecutionProvider, type ExecutionProvider } from './runtime/execution-provider.js';
 export { tune, TUNE_SWEEPS, DEFAULT_QUANTILES, type TuneOptions } from './runtime/tune-run.js';
 export { chooseKappa, siteQuantiles, quantileMaps, type Objective } from './runtime/tune.js';
 export {

@@ -12,6 +12,8 @@ import { silentProgress, stderrProgress } from '../runtime/progress.js';
 import type { AttackMode, ClampRule, InputSpace, Preprocessing, Report } from '../runtime/report/schema.js';
 import { writeReportDir } from '../runtime/report/write.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../runtime/input-convention.js';
+import { parseShard } from '../runtime/shard.js';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../runtime/execution-provider.js';
 
 export interface HarnessArgs {
   model: string;
@@ -40,6 +42,10 @@ export interface HarnessArgs {
   examples: number;
   json?: boolean;
   allowNoSites?: boolean;
+  /** i/n: evaluate shard i of n (shard.ts). */
+  shard?: string;
+  /** ONNX Runtime execution provider: cpu (default) or cuda. */
+  ep?: string;
   quiet?: boolean;
   verbose?: boolean;
 }
@@ -80,6 +86,8 @@ export function harnessOptions(y: Argv, defaults: { attacks: string; mode: strin
     .option('transfer', { type: 'boolean', describe: 'gray-box: craft on every κ for the full transfer matrix (Figure 7)' })
     .option('adaptive-grad-kappa', { type: 'number', default: 0, describe: 'adaptive: gradient κ (0: the ReLU surrogate)' })
     .option('examples', { type: 'number', default: 2, describe: 'example pictures kept per (κ, attack, mode)' })
+    .option('shard', { type: 'string', describe: 'i/n: evaluate only the i-th of n contiguous parts of the samples and write a shard report (needs --report); combine all n with `jumprelu merge`' })
+    .option('ep', { type: 'string', choices: [...EXECUTION_PROVIDERS], default: 'cpu', describe: 'ONNX Runtime execution provider (cuda: only where the installed onnxruntime-node has it; refused otherwise)' })
     .option('allow-no-sites', { type: 'boolean', describe: 'eval: a model with no ReLU site is evaluated as it is at κ = 0 (a baseline figure) instead of refused' })
     .option('json', { type: 'boolean', describe: 'print report.json to stdout instead of the table' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress on stderr' })
@@ -110,6 +118,8 @@ export async function harnessSetup(a: HarnessArgs): Promise<{ dataset: Dataset; 
   const quiet = a.quiet || a.json;
   if (a.resume !== undefined && a.report !== undefined && a.report !== a.resume) throw new UsageError('--resume DIR continues the report in DIR: drop --report (or give the same folder)');
   const reportDir = a.resume ?? a.report;
+  const shard = a.shard !== undefined ? parseShard(a.shard) : undefined;
+  if (shard && reportDir === undefined) throw new UsageError('--shard writes a shard report for `jumprelu merge`: give --report DIR', { code: 'shard-needs-report' });
   return {
     dataset,
     options: {
@@ -119,6 +129,7 @@ export async function harnessSetup(a: HarnessArgs): Promise<{ dataset: Dataset; 
       sourceKappa: a.sourceKappa, ...(a.transfer ? { transfer: true } : {}), adaptiveGradKappa: a.adaptiveGradKappa, examples: a.examples,
       progress: quiet ? silentProgress : stderrProgress(),
       ...(reportDir !== undefined ? { report: { dir: reportDir, ...(a.resume !== undefined ? { resume: true } : {}) } } : {}),
+      ...(shard ? { shard } : {}), ...(a.ep !== undefined ? { ep: a.ep as ExecutionProvider } : {}),
     },
   };
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `jumprelu <command>`: convert, grad, eval, tune, demo, detect. Only the command named on the line is
+// `jumprelu <command>`: convert, grad, eval, tune, demo, detect, merge. Only the command named on the line is
 // loaded, so `jumprelu convert` starts without onnxruntime-node and the harness; without one (or for
 // `jumprelu --help`) all are.
 import type { CommandModule } from 'yargs';
@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<AnyCommand>> = {
   tune: async () => (await import('./tune-command.js')).tuneCommand as AnyCommand,
   demo: async () => (await import('./demo-command.js')).demoCommand as AnyCommand,
   detect: async () => (await import('./detect-command.js')).detectCommand as AnyCommand,
+  merge: async () => (await import('./merge-command.js')).mergeCommand as AnyCommand,
 };
 const named = process.argv.slice(2).find((a) => !a.startsWith('-'));
 const load = named !== undefined && Object.hasOwn(COMMANDS, named) ? [COMMANDS[named]!] : Object.values(COMMANDS);

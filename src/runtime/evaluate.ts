@@ -13,6 +13,7 @@
 
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { KappaMap } from '../passes/kappa-map.js';
 import type { Attack, AttackOutput } from './attacks/common.js';
@@ -35,6 +36,8 @@ import { toolVersion } from './version.js';
 import { type Criterion, misclassification } from './criterion.js';
 import { CHECKPOINT_DIR, Checkpoint } from './report/checkpoint.js';
 import { PER_SAMPLE_FILE, ReportWriteError, perSampleLine, prepareReportDir, writeFileAtomic, writeReportFiles } from './report/write.js';
+import { SHARD_SCHEME, type ShardSpec, shardRange } from './shard.js';
+import { type ExecutionProvider, checkExecutionProvider } from './execution-provider.js';
 
 export const MODES: readonly AttackMode[] = ['white-box', 'gray-box', 'adaptive'];
 
@@ -81,9 +84,18 @@ export interface EvalOptions {
    * it is, at κ = 0 only, and a warning says why: a baseline robustness figure for a ReLU-free model.
    */
   allowNoSites?: boolean;
+  /**
+   * Evaluate only shard `index` of `count` (contiguous, shard.ts) of the samples; everything that depends on
+   * the whole set (the batch-min/max clamp, the data checks) still comes from all of them, and each sample's
+   * random stream from its index in the whole set, so `jumprelu merge` of all shards gives the unsharded report.
+   */
+  shard?: ShardSpec;
+  /** ONNX Runtime execution provider (default cpu; refused up front where the binding cannot run it). */
+  ep?: ExecutionProvider;
 }
 
-export type PerSampleRow = { kappa: number; attack: string; mode: AttackMode } & SampleOutcome;
+/** `index` is the sample's index in the whole evaluated set; `attacked` is set by evaluate (shard reports keep it). */
+export type PerSampleRow = { kappa: number; attack: string; mode: AttackMode; attacked?: boolean } & SampleOutcome;
 
 export interface EvalRun {
   report: Report;
@@ -109,15 +121,26 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
   const progress = o.progress ?? silentProgress;
   if (o.report) prepareReportDir(o.report.dir); // an unwritable folder is refused before anything runs
   const ds = o.dataset;
-  const n = o.limit === null ? ds.count : Math.min(o.limit, ds.count);
-  if (n <= 0) throw new UsageError('no samples to evaluate');
+  const total = o.limit === null ? ds.count : Math.min(o.limit, ds.count);
+  if (total <= 0) throw new UsageError('no samples to evaluate');
+  // a shard: samples [first, first + n) of the whole set of `total`; unsharded: all of them
+  const { start: first, end } = o.shard ? shardRange(o.shard, total) : { start: 0, end: total };
+  const n = end - first;
   if (o.kappas.length === 0) throw new UsageError('give at least one κ');
   for (const m of o.modes) if (!MODES.includes(m)) throw new UsageError(`unknown mode '${m}' (one of ${MODES.join(', ')})`);
   const { attackParams, attacks, seed } = prepareAttacks(o);
-  const samples = prepareSamples(o, n, progress);
-  const { input, preprocessing, spaceName, space, x, labels, clamp, warnings } = samples;
+  // the whole set is prepared (value checks, clamp) in every shard, then cut to the shard's samples
+  const samples = prepareSamples(o, total, progress);
+  const { input, preprocessing, spaceName, space, clamp, warnings } = samples;
   if (input.noSites) o = { ...o, kappas: [0] };
   const size = space.size;
+  const ep = o.ep ?? 'cpu';
+  await checkExecutionProvider(ep, o.modelPath);
+  const dataSha = o.shard ? createHash('sha256').update(bytesOf(samples.x)).update(bytesOf(samples.labels)).digest('hex') : '';
+  const x = o.shard ? samples.x.slice(first * size, end * size) : samples.x;
+  const labels = o.shard ? samples.labels.slice(first, end) : samples.labels;
+  const ids = Int32Array.from({ length: n }, (_, i) => first + i);
+  if (o.shard) progress.log(`shard ${o.shard.index}/${o.shard.count}: samples ${first}…${end - 1} of ${total}`);
   const nExamples = o.examples ?? 2;
   const sourceKappa = o.sourceKappa ?? 0;
   const adaptiveGradKappa = o.adaptiveGradKappa ?? 0;
@@ -127,7 +150,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
   // (one more gradient session, not another model), the gray-box transfer keeps crafted examples, not sessions.
   pool.make = (kappa) => {
     const map = o.kappaMaps?.get(kappa);
-    return new ModelOracle(retrofittedModel(o.modelPath, kappa, map), { kappa, ...(map ? { kappaMap: map } : {}), threads: o.threads, batch: o.batch, space });
+    return new ModelOracle(retrofittedModel(o.modelPath, kappa, map), { kappa, ...(map ? { kappaMap: map } : {}), threads: o.threads, batch: o.batch, space, ep });
   };
   const cleanPred = new Map<number, Int32Array>();
   const cleanPredFor = async (kappa: number): Promise<Int32Array> => {
@@ -140,7 +163,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
   };
 
   // the labels against the model's classes, before any attack
-  checkLabels(ds, labels, (await (await pool.get(o.kappas[0]!)).forward(x.subarray(0, size), 1)).length);
+  checkLabels(ds, samples.labels, (await (await pool.get(o.kappas[0]!)).forward(x.subarray(0, size), 1)).length);
   const clean: CleanResult[] = [];
   for (const kappa of o.kappas) {
     const p = await cleanPredFor(kappa);
@@ -160,7 +183,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
   const modelSha = createHash('sha256').update(readFileSync(o.modelPath)).digest('hex');
   const settings: Report['settings'] = {
     kappas: [...o.kappas], attacks: attackParams, modes: [...o.modes], limit: o.limit, batch: o.batch, ort_threads: o.threads, seed,
-    examples_per_result: nExamples,
+    examples_per_result: nExamples, execution_provider: ep,
   };
   const criterion = o.criterion ?? misclassification;
   if (criterion !== misclassification) settings.criterion = criterion.name;
@@ -187,9 +210,11 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
       results: [...results],
       warnings: [...warnings, ...maskingWarnings(results)],
     };
-    const worst = worstCase(results, perSample, budgets);
+    // rows indexed within this run's samples (a shard's rows carry their index in the whole set)
+    const rows = first ? perSample.map((r) => ({ ...r, index: r.index - first })) : perSample;
+    const worst = worstCase(results, rows, budgets);
     if (worst.length) report.worst_case = worst;
-    const findings = maskingFindings(results, perSample, worst);
+    const findings = maskingFindings(results, rows, worst);
     report.warnings.push(...findings.map((f) => `gradient masking: ${f.message}`));
     if (results.length) report.verdict = verdict(clean, results, worst, findings);
     if (!final) report.partial = { results_done: results.length, note: `interrupted runs continue with --resume ${o.report?.dir ?? 'DIR'}` };
@@ -199,12 +224,19 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
     }
     if (curves.length) report.curves = [...curves];
     if (examples.length) report.examples = [...examples];
+    if (o.shard) {
+      report.shard = {
+        index: o.shard.index, count: o.shard.count, scheme: SHARD_SCHEME, first, end, total, data_sha256: dataSha,
+        base_warnings: [...warnings], host: hostname(),
+      };
+    }
     return report;
   };
   // the checkpoint: what identifies the run (a resumed run must be the same run)
   const fingerprint = {
     model_sha256: modelSha, data: `${ds.kind}:${ds.path}`, n, preprocessing, space: spaceName, clamp: o.clamp, settings,
     source_kappa: sourceKappa, transfer: !!o.transfer, kappa_maps: o.kappaMaps ? [...o.kappaMaps].map(([k, m]) => [k, m]) : null, kind: o.kind ?? 'eval',
+    ...(o.shard ? { shard: `${o.shard.index}/${o.shard.count}` } : {}),
   };
   if (o.report && !o.report.resume && existsSync(join(o.report.dir, CHECKPOINT_DIR))) {
     progress.log(`${o.report.dir} held an interrupted run: starting afresh (--resume ${o.report.dir} would have continued it)`);
@@ -217,7 +249,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
   const persist = (rows: readonly PerSampleRow[]) => {
     if (!o.report || !perSampleFile) return;
     try {
-      if (rows.length) appendFileSync(perSampleFile, `${rows.map(perSampleLine).join('\n')}\n`);
+      if (rows.length) appendFileSync(perSampleFile, `${rows.map((r) => perSampleLine(r, !!o.shard)).join('\n')}\n`);
     } catch (e) {
       throw new ReportWriteError(`cannot append to ${perSampleFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
@@ -235,7 +267,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
     const total = Number(attack.params['iterations'] ?? attack.params['queries'] ?? 1);
     progress.start(label, total);
     const t0 = performance.now();
-    const out = await attack.run({ oracle, x, labels, n, clamp, surrogate, onIteration: (it) => progress.update(it + 1) });
+    const out = await attack.run({ oracle, x, labels, n, clamp, ids, surrogate, onIteration: (it) => progress.update(it + 1) });
     const wall = (performance.now() - t0) / 1000;
     progress.end();
     checkpoint?.put(label, { out, wall });
@@ -256,7 +288,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
     const t0 = performance.now();
     const advPred = given?.pred ?? (await predict(kappa, c.out.adv)).pred;
     const cp = await cleanPredFor(kappa);
-    const rows = outcomes(attack.norm, x, c.out.adv, size, labels, cp, advPred, c.out.iterations, c.out.zeroGradient, 0, criterion);
+    const rows = outcomes(attack.norm, x, c.out.adv, size, labels, cp, advPred, c.out.iterations, c.out.zeroGradient, first, criterion);
     const s = summarise(rows, c.out.attacked);
     const wall = c.wall + (given?.seconds ?? 0) + (performance.now() - t0) / 1000;
     const r: AttackResult = {
@@ -266,16 +298,16 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
       ...(attack.budget ? { eps: attack.budget.eps } : {}), ...extra,
     };
     results.push(r);
-    const cellRows = rows.map((row) => ({ kappa, attack: attack.name, mode, ...row }));
+    const cellRows = rows.map((row, i) => ({ kappa, attack: attack.name, mode, ...row, attacked: c.out.attacked[i] === 1 }));
     for (const row of cellRows) perSample.push(row);
     let taken = 0;
     for (const row of rows) {
       if (taken >= nExamples) break;
       if (!row.success) continue;
       taken++;
-      const i = row.index;
+      const i = row.index - first;
       examples.push({
-        kappa, attack: attack.name, mode, index: i, label: row.label, clean_pred: row.clean_pred, adv_pred: row.adv_pred,
+        kappa, attack: attack.name, mode, index: row.index, label: row.label, clean_pred: row.clean_pred, adv_pred: row.adv_pred,
         channels: ds.channels, height: ds.height, width: ds.width,
         clean: Array.from(space.toPixels(x.subarray(i * size, (i + 1) * size)), round6),
         adversarial: Array.from(space.toPixels(c.out.adv.subarray(i * size, (i + 1) * size)), round6),
@@ -467,6 +499,10 @@ export function resolveEvalInput(o: Pick<EvalOptions, 'modelPath' | 'dataset' | 
 
 function pct(v: number): string {
   return `${(100 * v).toFixed(2)}%`;
+}
+
+function bytesOf(a: Float32Array | Int32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 function round6(v: number): number {

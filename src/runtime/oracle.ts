@@ -13,6 +13,7 @@ import type { KappaMap } from '../passes/kappa-map.js';
 import { retrofit } from '../index.js';
 import type { SpaceMap } from './space.js';
 import { prepareClassifier } from './input-convention.js';
+import { type ExecutionProvider, providerOptions } from './execution-provider.js';
 
 export interface OracleOptions {
   /** κ of every JumpReLU (0: the ReLU model). */
@@ -26,6 +27,8 @@ export interface OracleOptions {
   threads: number;
   batch: number;
   space: SpaceMap;
+  /** Execution provider of the sessions (default cpu; execution-provider.ts checks it can run first). */
+  ep?: ExecutionProvider;
 }
 
 export interface CeResult {
@@ -74,10 +77,10 @@ export interface OracleCounts {
   diff: number;
 }
 
-function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+function sessionOptions(threads: number, ep: ExecutionProvider = 'cpu'): ort.InferenceSession.SessionOptions {
   // logSeverityLevel 4 (fatal only): ORT's own coloured log lines never reach the user; its errors come back
   // as exceptions, which ortCall turns into one line.
-  return { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 4 };
+  return { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 4, ...providerOptions(ep) };
 }
 
 /** An ONNX Runtime error as one plain line: no colour codes, no stack, the status prefix dropped. */
@@ -168,7 +171,7 @@ export class ModelOracle implements Oracle {
 
   private forwardS(): Promise<ort.InferenceSession> {
     if (this.parent) return this.parent.forwardS();
-    this.forwardSession ??= ortCall('load the model', () => ort.InferenceSession.create(encodeModel(this.model).toBytes(), sessionOptions(this.options.threads)));
+    this.forwardSession ??= ortCall('load the model', () => ort.InferenceSession.create(encodeModel(this.model).toBytes(), sessionOptions(this.options.threads, this.options.ep)));
     return this.forwardSession;
   }
 
@@ -181,7 +184,7 @@ export class ModelOracle implements Oracle {
       });
       const sig = gradientSignature(g);
       if (!sig) throw new Error('gradient model without a signature');
-      const s = await ortCall('load the gradient model', () => ort.InferenceSession.create(encodeModel(g).toBytes(), sessionOptions(this.options.threads)));
+      const s = await ortCall('load the gradient model', () => ort.InferenceSession.create(encodeModel(g).toBytes(), sessionOptions(this.options.threads, this.options.ep)));
       return { s, sig };
     };
     if (mode === 'cross-entropy') return (this.ceSession ??= make());

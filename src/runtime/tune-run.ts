@@ -40,6 +40,10 @@ function pct(v: number): string {
 export async function tune(o: TuneOptions): Promise<EvalRun> {
   if (!Number.isFinite(o.maxAccuracyDrop) || o.maxAccuracyDrop < 0) throw new UsageError('--max-accuracy-drop must be a number ≥ 0 (percentage points)');
   if (o.attacks.length === 0) throw new UsageError('tune needs at least one attack (--attacks)');
+  if (o.shard) {
+    // the refinement pass's κ grid depends on the first pass's choice over the whole set: no shard can know it
+    throw new UsageError('tune cannot run as shards: its second pass depends on the first pass\'s choice over all samples; run `jumprelu eval --shard i/n` over the κ grid, merge, and read the worst case per κ (or tune on one machine)', { code: 'shard-tune' });
+  }
   const family = datasetFamily(o.dataset);
   const bounded = o.attacks.some((a) => isAttackName(a) && makeAttack(a, resolveAttackParams(a, family, o.attackParams?.[a])).budget);
   const objective = o.objective ?? (bounded ? 'accuracy' : 'rho_all');
@@ -85,7 +89,7 @@ export async function tune(o: TuneOptions): Promise<EvalRun> {
     const more = await pass(refined, false);
     merge(run, more);
     if (o.report) {
-      appendFileSync(join(o.report.dir, PER_SAMPLE_FILE), `${more.perSample.map(perSampleLine).join('\n')}\n`);
+      appendFileSync(join(o.report.dir, PER_SAMPLE_FILE), `${more.perSample.map((r) => perSampleLine(r)).join('\n')}\n`);
     }
     tuning = choose();
     tuning.refined = refined;

@@ -15,9 +15,8 @@
 // a = z_y − z_m, b = z_π1 − z_π3 + 1e-12; or, where the oracle has a vjp, one backward pass with cotangent ∂DLR/∂z.
 
 import type { Norm } from '../report/schema.js';
-import { mulberry32 } from '../random.js';
 import type { Attack, AttackInput, AttackOutput } from './common.js';
-import { gather, gatherLabels, newOutput } from './common.js';
+import { gather, gatherLabels, newOutput, padCurve, sampleRandom } from './common.js';
 import { crossEntropyLoss, ranked } from './losses.js';
 
 export type ApgdLoss = 'ce' | 'dlr';
@@ -66,10 +65,15 @@ export function apgd(o: ApgdOptions): Attack {
 }
 
 async function runApgd(input: AttackInput, o: ApgdOptions): Promise<AttackOutput> {
+  const out = await apgdRun(input, o);
+  padCurve(out, o.iterations + 1);
+  return out;
+}
+
+async function apgdRun(input: AttackInput, o: ApgdOptions): Promise<AttackOutput> {
   const { oracle, x, labels, n, clamp } = input;
   const size = oracle.space.size;
   const out = newOutput(x, n);
-  const rnd = mulberry32(o.seed);
   const eps = o.eps;
 
   const project = (v: Float32Array, i: number) => {
@@ -172,6 +176,7 @@ async function runApgd(input: AttackInput, o: ApgdOptions): Promise<AttackOutput
   const cur = x.slice();
   for (const i of active) {
     const b = i * size;
+    const rnd = sampleRandom(input, o.seed, i);
     if (o.norm === 'linf') {
       let mx = 0;
       const t = new Float64Array(size);

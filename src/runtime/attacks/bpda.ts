@@ -5,7 +5,7 @@
 // only if no τ breaks it (success is always checked on the real model).
 
 import type { Attack, AttackInput, AttackOutput } from './common.js';
-import { newOutput } from './common.js';
+import { newOutput, padCurve } from './common.js';
 import { mergeSub, stillRobust, subInput } from './subset.js';
 
 export interface BpdaOptions {
@@ -28,18 +28,22 @@ export function bpda(o: BpdaOptions): Attack {
       const size = input.oracle.space.size;
       const out = newOutput(input.x, input.n);
       let idx = Array.from({ length: input.n }, (_, i) => i);
+      let runLength = 0;
       for (const [t, tau] of o.taus.entries()) {
         if (idx.length === 0) break;
         const surrogate = await input.surrogate(tau);
         const sub = subInput(input, idx);
         sub.oracle = surrogate;
         const res = await o.base.run(sub);
+        runLength = res.curve.length;
         const real = { ...sub, oracle: input.oracle };
         const robust = new Set(await stillRobust(real, res.adv));
         mergeSub(out, res, idx, size, (j) => !robust.has(j));
         idx = idx.filter((_, j) => (t > 0 || res.attacked[j] === 1) && robust.has(j));
         input.onIteration?.(t, idx.length);
       }
+      // τ runs with no sample left keep the curve flat (full length whatever the samples: shards add up)
+      if (runLength > 0) padCurve(out, runLength + (o.taus.length - 1) * (runLength - 1));
       return out;
     },
   };

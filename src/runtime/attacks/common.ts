@@ -4,6 +4,7 @@
 import type { Norm } from '../report/schema.js';
 import { argmax, type Oracle } from '../oracle.js';
 import type { Clamp } from '../space.js';
+import { sampleStream } from '../random.js';
 
 export interface AttackInput {
   oracle: Oracle;
@@ -17,6 +18,11 @@ export interface AttackInput {
    * z·σ((z − κ)/τ); null when the model has no JumpReLU with κ > 0 (the surrogate would be the model itself).
    */
   surrogate?: ((tau: number) => Promise<Oracle>) | null;
+  /**
+   * Each sample's index in the whole evaluated set (default: 0 … n−1): what seeds its random stream
+   * (sampleRandom), so a sample's attack does not depend on the batch, shard or subset it runs in.
+   */
+  ids?: Int32Array;
   /** Called after each iteration with (iteration, samples still correct on the crafting model). */
   onIteration?: (iteration: number, stillCorrect: number) => void;
 }
@@ -118,4 +124,19 @@ export function numberParam(params: Record<string, number | string | boolean>, k
   const v = params[key];
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`attack parameter ${key} is not a number`);
   return v;
+}
+
+/** The random stream of sample `i` of this input for an attack seeded with `seed` (per sample, see AttackInput.ids). */
+export function sampleRandom(input: AttackInput, seed: number, i: number): () => number {
+  return sampleStream(seed, input.ids ? input.ids[i]! : i);
+}
+
+/**
+ * Pads a curve to the length a run over any set of samples gives (`length`: the iteration schedule's), with its
+ * last value: a run stops early once no sample is left, and the samples it would still count stay where they
+ * are. Full-length curves add up over disjoint sample sets, which is what merging shards relies on.
+ */
+export function padCurve(out: AttackOutput, length: number): void {
+  const last = out.curve.length ? out.curve[out.curve.length - 1]! : 0;
+  while (out.curve.length < length) out.curve.push(last);
 }

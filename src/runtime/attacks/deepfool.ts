@@ -13,7 +13,7 @@
 
 import type { Norm } from '../report/schema.js';
 import type { Attack, AttackInput, AttackOutput } from './common.js';
-import { finalCheck, gather, gatherLabels, l1, l2, newOutput, stillCorrect } from './common.js';
+import { finalCheck, gather, gatherLabels, l1, l2, newOutput, padCurve, stillCorrect } from './common.js';
 
 export interface DeepFoolOptions {
   name: string;
@@ -179,5 +179,6 @@ async function iterate(input: AttackInput, o: DeepFoolOptions, tr: TrustRegionOp
   }
   if (!started) out.curve.push(0);
   else if (active.length > 0) await finalCheck(input, out, active, stuck);
+  padCurve(out, o.iterations + 1);
   return out;
 }

@@ -3,8 +3,7 @@
 // L∞ ball of radius eps around the clean sample, optionally from a random start).
 
 import type { Attack, AttackInput, AttackOutput } from './common.js';
-import { finalCheck, gather, gatherLabels, newOutput, stillCorrect } from './common.js';
-import { mulberry32 } from '../random.js';
+import { finalCheck, gather, gatherLabels, newOutput, padCurve, sampleRandom, stillCorrect } from './common.js';
 
 export interface SignAttackOptions {
   name: string;
@@ -43,8 +42,8 @@ export function signAttack(o: SignAttackOptions): Attack {
           for (const i of keep) out.attacked[i] = 1;
           // random start only for the samples that are attacked; the start counts as part of step 1
           if (o.projectEps !== null && o.randomStart) {
-            const rnd = mulberry32(o.seed ?? 0);
             for (const i of keep) {
+              const rnd = sampleRandom(input, o.seed ?? 0, i);
               for (let p = i * size; p < (i + 1) * size; p++) adv[p] = adv[p]! + (2 * rnd() - 1) * o.projectEps;
               clamp.apply(adv, i * size, (i + 1) * size);
             }
@@ -78,6 +77,7 @@ export function signAttack(o: SignAttackOptions): Attack {
       }
       if (!started) out.curve.push(0);
       else if (active.length > 0) await finalCheck(input, out, active);
+      padCurve(out, o.iterations + 1);
       return out;
     },
   };

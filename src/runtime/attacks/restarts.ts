@@ -2,7 +2,7 @@
 // classified correctly; a sample is robust only if no run breaks it.
 
 import type { Attack, AttackInput, AttackOutput } from './common.js';
-import { newOutput } from './common.js';
+import { newOutput, padCurve } from './common.js';
 import { mergeSub, stillRobust, subInput } from './subset.js';
 
 /** `make(r)` builds run r (0-based); run 0 sees every sample, later runs only those still robust. */
@@ -22,9 +22,11 @@ export async function runRestarts(input: AttackInput, restarts: number, make: (r
   const size = input.oracle.space.size;
   const out = newOutput(input.x, input.n);
   let idx = Array.from({ length: input.n }, (_, i) => i);
+  let runLength = 0;
   for (let r = 0; r < restarts && idx.length > 0; r++) {
     const sub = subInput(input, idx);
     const res = await make(r).run(sub);
+    runLength = res.curve.length;
     const robust = new Set(await stillRobust(sub, res.adv));
     mergeSub(out, res, idx, size, (j) => !robust.has(j));
     if (r === 0) {
@@ -35,5 +37,7 @@ export async function runRestarts(input: AttackInput, restarts: number, make: (r
     }
     input.onIteration?.(r, idx.length);
   }
+  // the runs that had no sample left keep the curve flat: every run's full length, whatever the samples
+  if (runLength > 0) padCurve(out, runLength + (restarts - 1) * (runLength - 1));
   return out;
 }

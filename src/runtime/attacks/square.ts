@@ -11,12 +11,12 @@
 //   L2: start from a 5×5 grid of "pseudo-Gaussian" windows (each a sum of nested rectangles weighted 1/r², top
 //       half positive, bottom half negative, optionally transposed), random sign per window and channel, scaled
 //       to ‖δ‖₂ = eps; a proposal moves the mass of a second random window into the first, keeping ‖δ‖₂ = eps.
-// Random squares are drawn per sample (AutoAttack draws one per batch).
+// Random squares are drawn per sample (AutoAttack draws one per batch), from the sample's own random stream
+// (seeded by its index in the whole set), so its attack does not depend on which other samples run with it.
 
 import type { Norm } from '../report/schema.js';
-import { mulberry32 } from '../random.js';
 import type { Attack, AttackInput, AttackOutput } from './common.js';
-import { gather, newOutput } from './common.js';
+import { gather, newOutput, padCurve, sampleRandom } from './common.js';
 import { margin } from './losses.js';
 
 export interface SquareOptions {
@@ -92,12 +92,25 @@ export function square(o: SquareOptions): Attack {
 }
 
 async function runSquare(input: AttackInput, o: SquareOptions): Promise<AttackOutput> {
+  const out = await squareRun(input, o);
+  padCurve(out, Math.max(1, o.queries));
+  return out;
+}
+
+async function squareRun(input: AttackInput, o: SquareOptions): Promise<AttackOutput> {
   const { oracle, x, labels, n, clamp } = input;
   const { channels: C, height: H, width: W } = oracle.space.shape;
   const size = oracle.space.size;
   const plane = H * W;
   const out = newOutput(x, n);
-  const rnd = mulberry32(o.seed);
+  const streams = new Map<number, () => number>();
+  let rnd: () => number = () => 0;
+  /** Makes sample i's stream the current one. */
+  const use = (i: number) => {
+    let r = streams.get(i);
+    if (!r) streams.set(i, (r = sampleRandom(input, o.seed, i)));
+    rnd = r;
+  };
   const sign = () => (rnd() < 0.5 ? -1 : 1);
   const randInt = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
   const eps = o.eps;
@@ -127,6 +140,7 @@ async function runSquare(input: AttackInput, o: SquareOptions): Promise<AttackOu
   // the starting point
   for (const i of active) {
     const b = i * size;
+    use(i);
     if (o.norm === 'linf') {
       for (let c = 0; c < C; c++) {
         for (let w = 0; w < W; w++) {
@@ -162,6 +176,7 @@ async function runSquare(input: AttackInput, o: SquareOptions): Promise<AttackOu
     const p = squareP(o.pInit, it, o.queries);
     for (const i of active) {
       const b = i * size;
+      use(i);
       cand.set(best.subarray(b, b + size), b);
       if (o.norm === 'linf') {
         const s = Math.min(H, Math.max(1, Math.round(Math.sqrt(p * plane))));

@@ -8,6 +8,7 @@ import { gather, gatherLabels } from './common.js';
 export function subInput(input: AttackInput, idx: readonly number[]): AttackInput {
   const size = input.oracle.space.size;
   const sub: AttackInput = { ...input, x: gather(input.x, idx, size), labels: gatherLabels(input.labels, idx), n: idx.length };
+  sub.ids = Int32Array.from(idx, (i) => (input.ids ? input.ids[i]! : i));
   delete sub.onIteration;
   return sub;
 }

@@ -83,6 +83,8 @@ export interface ReportSettings {
   criterion?: string;
   /** Pictures kept per (κ, attack, mode). Optional. */
   examples_per_result?: number;
+  /** The ONNX Runtime execution provider the sessions ran on ('cpu', 'cuda'). Optional (absent: cpu). */
+  execution_provider?: string;
 }
 
 export interface CleanResult {
@@ -232,6 +234,34 @@ export interface Verdict {
   masking: MaskingFinding[];
 }
 
+/**
+ * What a shard report (`jumprelu eval --shard i/n`) covers: samples [first, end) of the `total` the unsharded run
+ * evaluates (data.n and every n in it are the shard's own). What `jumprelu merge` checks and needs.
+ */
+export interface ShardInfo {
+  /** 1-based. */
+  index: number;
+  count: number;
+  scheme: 'contiguous';
+  first: number;
+  end: number;
+  total: number;
+  /** SHA-256 of the whole evaluated set as attacked (float32 samples in `data.space`, then int32 labels). */
+  data_sha256: string;
+  /** The warnings that come from the data and the input convention (the rest are recomputed by merge). */
+  base_warnings: string[];
+  host: string;
+}
+
+/** A merged report's provenance (`jumprelu merge`): where its shards ran. Not part of what an unsharded run has. */
+export interface MergedFrom {
+  shards: number;
+  scheme: 'contiguous';
+  hosts: string[];
+  /** Each shard report's `created`, in shard order. */
+  created: string[];
+}
+
 export interface Report {
   format: 1;
   kind: ReportKind;
@@ -259,4 +289,8 @@ export interface Report {
   partial?: { results_done: number; note: string };
   /** File name (relative to the report) of the per-sample JSONL results. */
   per_sample_file?: string;
+  /** Set in a shard report (eval --shard): which samples it covers. */
+  shard?: ShardInfo;
+  /** Set in a merged report (jumprelu merge): the shards it was merged from. */
+  merged_from?: MergedFrom;
 }

@@ -68,17 +68,23 @@ export function prepareReportDir(dir: string): void {
   }
 }
 
-export function perSampleLine(r: PerSampleRow): string {
+/**
+ * One per-sample row. `shard`: the form of a shard report's rows, what `jumprelu merge` reads back: ρ and the
+ * perturbation at full precision (the merged figures are recomputed from them and must equal the unsharded
+ * run's) and whether the sample was attacked (the denominator of iterations_mean and zero_gradient_rate).
+ */
+export function perSampleLine(r: PerSampleRow, shard = false): string {
   return JSON.stringify({
     kappa: r.kappa, attack: r.attack, mode: r.mode, index: r.index, label: r.label, clean_pred: r.clean_pred, adv_pred: r.adv_pred,
-    success: r.success, rho: round(r.rho), abs: round(r.abs), iterations: r.iterations, zero_gradient: r.zero_gradient,
+    success: r.success, rho: shard ? r.rho : round(r.rho), abs: shard ? r.abs : round(r.abs), iterations: r.iterations, zero_gradient: r.zero_gradient,
+    ...(shard ? { attacked: r.attacked === true } : {}),
   });
 }
 
-function* perSampleChunks(rows: readonly PerSampleRow[]): Generator<string> {
+function* perSampleChunks(rows: readonly PerSampleRow[], shard: boolean): Generator<string> {
   const chunk: string[] = [];
   for (const r of rows) {
-    chunk.push(perSampleLine(r));
+    chunk.push(perSampleLine(r, shard));
     if (chunk.length >= 5000) yield `${chunk.splice(0).join('\n')}\n`;
   }
   if (chunk.length) yield `${chunk.join('\n')}\n`;
@@ -102,7 +108,7 @@ export async function writeReportDir(dir: string, report: Report, perSample: rea
     throw new ReportWriteError(`cannot create ${dir}: ${why(e)}`);
   }
   const perSamplePath = join(dir, PER_SAMPLE_FILE);
-  writeFileAtomic(perSamplePath, perSampleChunks(perSample));
+  writeFileAtomic(perSamplePath, perSampleChunks(perSample, report.shard !== undefined));
   return { ...writeReportFiles(dir, report), perSample: perSamplePath };
 }
 
