@@ -101,7 +101,8 @@ test('eval --shard i/n ×3 merged = the unsharded run, field for field; refusals
       await readFile(join(dir, 'merged', 'per-sample.jsonl'), 'utf8'),
       await readFile(join(dir, 'full', 'per-sample.jsonl'), 'utf8'),
     );
-    assert.match(await readFile(join(dir, 'merged', 'report.html'), 'utf8'), /<html/);
+    assert.match(await readFile(join(dir, 'merged', 'report.html'), 'utf8'), /<dt>merged from<\/dt><dd>3 contiguous shards/);
+    assert.match(await readFile(join(shards[1]!, 'report.html'), 'utf8'), /2 of 3: samples 4…8 of 14/);
     assert.deepEqual(mergeShards(shards).report.results.map((r) => r.accuracy), full.results.map((r) => r.accuracy));
 
     // refusals, each one line with its code
