@@ -7,7 +7,8 @@ import { JumpReluError, UsageError } from '../ir/errors.js';
 // The model, the passes and the custom-op library are imported when a conversion runs, not for --help
 // (start-up time: docs/converter.md).
 import type { RetrofitOptions, SiteReport } from '../passes/jumprelu.js';
-import { type Coverage, checkRequirement, coverageOf, coverageWarning, parseRequirement } from '../passes/coverage.js';
+import { type Coverage, checkRequirement, coverageOf, coverageWarning } from '../passes/coverage.js';
+import { parseSiteArgs, siteOptions } from './site-options.js';
 import { parseKappaMap } from '../passes/kappa-map.js';
 import { TARGETS, type Target } from '../passes/retrofit-record.js';
 
@@ -32,7 +33,7 @@ export interface ConvertArgs {
 }
 
 export function convertOptions(y: Argv): Argv<ConvertArgs> {
-  return y
+  return siteOptions(y)
     .positional('input', { type: 'string', describe: 'ONNX model to convert', demandOption: true })
     .positional('output', { type: 'string', describe: 'where to write the converted model' })
     .option('kappa', { alias: 'k', type: 'string', coerce: strictNumber('--kappa'), describe: 'κ for every ReLU site (finite, ≥ 0)' })
@@ -40,8 +41,6 @@ export function convertOptions(y: Argv): Argv<ConvertArgs> {
     .option('only-mapped', { type: 'boolean', describe: 'sites the kappa map does not cover stay ReLU' })
     .option('grad-kappa', { type: 'string', coerce: strictNumber('--grad-kappa'), describe: 'κ used for gradients (recorded for the gradient compiler)' })
     .option('target', { type: 'string', choices: TARGETS as string[], default: 'thresholded-relu', describe: 'how JumpReLU is written in ONNX' })
-    .option('relu6', { type: 'boolean', describe: 'also convert Clip(min=0[, max]) sites' })
-    .option('require', { type: 'string', describe: "fail (exit 1, nothing written) unless 'all' ReLU-like sites, or this many, are converted" })
     .option('list', { type: 'boolean', describe: 'print the ReLU sites and exit' })
     .option('dry-run', { type: 'boolean', describe: 'print what would change and exit' })
     .option('json', { type: 'boolean', describe: 'machine-readable summary on stdout' })
@@ -88,9 +87,7 @@ function retrofitOptions(a: ConvertArgs): RetrofitOptions {
   if (a.gradKappa !== undefined) o.gradKappa = a.gradKappa;
   if (a.kappaMap !== undefined) o.kappaMap = parseKappaMap(readKappaMap(a.kappaMap));
   if (a.onlyMapped) o.onlyMapped = true;
-  if (a.relu6) o.relu6 = true;
-  if (a.require !== undefined) o.require = parseRequirement(a.require);
-  return o;
+  return { ...o, ...parseSiteArgs(a) };
 }
 
 function formatKappa(k: SiteReport['kappa']): string {

@@ -115,6 +115,31 @@ export function readExternalBytes(ref: ExternalBytes): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
+/**
+ * The model's bytes for a runtime that loads it from memory (ONNX Runtime's InferenceSession.create(bytes)):
+ * external data inlined, since such a runtime resolves external locations against the process's working
+ * directory, not the model's folder. External references are resolved (and checked) against the model's folder
+ * if the loader has not done it yet.
+ */
+export function sessionBytes(model: Model): Uint8Array {
+  let external = false;
+  for (const t of allTensors(model)) {
+    if (!t.external) continue;
+    external = true;
+    if (!t.externalBytes) {
+      if (!model.baseDir) throw new ExternalDataError(`tensor '${t.name}' uses external data but the model has no folder`, { code: 'external-data-no-folder' });
+      t.externalBytes = resolveExternalData(model.baseDir, t);
+    }
+  }
+  if (!external) return encodeModel(model).toBytes();
+  const chunks = encodeModel(model, (t) => (t.externalBytes ? t.withInlineData(readExternalBytes(t.externalBytes)).encode() : t.encode()));
+  if (chunks.length > PROTOBUF_LIMIT) {
+    throw new JumpReluError(`the model with its external data is ${chunks.length} bytes, over protobuf's 2 GiB limit: it cannot be handed to ONNX Runtime from memory`,
+      { kind: 'unsupported-model', code: 'model-too-large' });
+  }
+  return chunks.toBytes();
+}
+
 export interface SaveOptions {
   /** Move initializers of at least `threshold` bytes into `location` (default `<model file>.data`). */
   externalData?: { threshold: number; location?: string };

@@ -230,6 +230,22 @@ export class Tensor {
   }
 
   /**
+   * A copy with `raw` as its raw_data and no external-data fields: for handing a model to a runtime from memory,
+   * which would resolve external locations against its own working directory, not the model's folder.
+   */
+  withInlineData(raw: Uint8Array): Tensor {
+    const w = new ChunkWriter();
+    for (const f of this.fields) {
+      if (f.no === TensorField.name) { w.stringField(TensorField.name, this.name); continue; }
+      if (isDataField(f.no) || f.no === TensorField.externalData || f.no === TensorField.dataLocation) continue;
+      w.push(f.bytes);
+    }
+    if (!this.fields.some((f) => f.no === TensorField.name)) w.stringField(TensorField.name, this.name);
+    w.bytesField(TensorField.rawData, raw);
+    return Tensor.decode(w.toBytes());
+  }
+
+  /**
    * A copy whose data lives in an external file (the data fields dropped, the location fields
    * added). Used when saving with --external-data.
    */

@@ -20,12 +20,14 @@ import type { Attack, AttackOutput } from './attacks/common.js';
 import { type DatasetFamily, type ParamValue, makeAttack, resolveAttackParams, isAttackName } from './attacks/registry.js';
 import { UsageError } from '../ir/errors.js';
 import { type Dataset, checkPreprocessing, toAttackSpace } from './dataset.js';
-import { checkLabels, checkShape, checkSites, checkValues, ModelMismatchError } from './data-checks.js';
+import { checkLabels, checkShape, checkValues, ModelMismatchError } from './data-checks.js';
+import { type InterfaceRequest, type ResolvedInterface, adaptInterface, checkBatch, interfaceRecord, knownClasses, resolveInterface } from './model-interface.js';
+import { type SitePlan, type SiteOptions, checkRetrofitSites, formatCensus } from './site-check.js';
 import { type InputAnalysis, type PreprocessMode, type ResolvedInput, analyseInput, resolveInput } from './input-convention.js';
 import { loadModel } from '../ir/io.js';
 import { type SampleOutcome, outcomes, predictions, summarise, worstCase } from './metrics.js';
 import { maskingFindings, verdict } from './verdict.js';
-import { ModelOracle, type Oracle, retrofittedModel } from './oracle.js';
+import { type ModelSource, ModelOracle, type Oracle, retrofittedModel } from './oracle.js';
 import { OraclePool } from './oracle-pool.js';
 import { type Progress, silentProgress } from './progress.js';
 import type {
@@ -92,6 +94,10 @@ export interface EvalOptions {
   shard?: ShardSpec;
   /** ONNX Runtime execution provider (default cpu; refused up front where the binding cannot run it). */
   ep?: ExecutionProvider;
+  /** --input, --output, --model-layout: left out, read from the model (model-interface.ts). */
+  modelInterface?: InterfaceRequest;
+  /** The converter's site options (--relu6, --require) for the retrofit at every κ. */
+  sites?: SiteOptions;
 }
 
 /** `index` is the sample's index in the whole evaluated set; `attacked` is set by evaluate (shard reports keep it). */
@@ -133,6 +139,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
   const samples = prepareSamples(o, total, progress);
   const { input, preprocessing, spaceName, space, clamp, warnings } = samples;
   if (input.noSites) o = { ...o, kappas: [0] };
+  const source: ModelSource = { path: o.modelPath, interface: input.interface, ...(o.sites ? { sites: o.sites } : {}) };
   const size = space.size;
   const ep = o.ep ?? 'cpu';
   await checkExecutionProvider(ep, o.modelPath);
@@ -150,7 +157,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
   // (one more gradient session, not another model), the gray-box transfer keeps crafted examples, not sessions.
   pool.make = (kappa) => {
     const map = o.kappaMaps?.get(kappa);
-    return new ModelOracle(retrofittedModel(o.modelPath, kappa, map), { kappa, ...(map ? { kappaMap: map } : {}), threads: o.threads, batch: o.batch, space, ep });
+    return new ModelOracle(retrofittedModel(source, kappa, map), { kappa, ...(map ? { kappaMap: map } : {}), threads: o.threads, batch: o.batch, space, ep });
   };
   const cleanPred = new Map<number, Int32Array>();
   const cleanPredFor = async (kappa: number): Promise<Int32Array> => {
@@ -185,6 +192,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
     kappas: [...o.kappas], attacks: attackParams, modes: [...o.modes], limit: o.limit, batch: o.batch, ort_threads: o.threads, seed,
     examples_per_result: nExamples, execution_provider: ep,
   };
+  if (input.sitePlan) settings.retrofit = { relu6: !!o.sites?.relu6, sites_changed: input.sitePlan.changed, activations: formatCensus(input.sitePlan.census) };
   const criterion = o.criterion ?? misclassification;
   if (criterion !== misclassification) settings.criterion = criterion.name;
   if (o.modes.includes('gray-box')) settings.gray_box_source_kappa = sourceKappa;
@@ -200,7 +208,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
       created,
       tool: { name: 'jumprelu', version: toolVersion() },
       input_convention: input.resolved.convention,
-      model: { path: o.modelPath, sha256: modelSha },
+      model: { path: o.modelPath, sha256: modelSha, interface: interfaceRecord(input.interface) },
       data: {
         kind: ds.kind, path: ds.path, n, preprocessing, space: spaceName, clamp: o.clamp,
         bounds: { min: clamp.min, max: clamp.max },
@@ -443,7 +451,7 @@ export function prepareAttacks(o: Pick<EvalOptions, 'dataset' | 'attacks' | 'att
  * report starts with. A model let through without ReLU sites (`allowNoSites`) is said here, with the κ it drops.
  */
 export function prepareSamples(
-  o: Pick<EvalOptions, 'modelPath' | 'dataset' | 'preprocess' | 'preprocessing' | 'space' | 'allowNoSites' | 'clamp' | 'kappas'>,
+  o: Pick<EvalOptions, 'modelPath' | 'dataset' | 'preprocess' | 'preprocessing' | 'space' | 'allowNoSites' | 'clamp' | 'kappas' | 'modelInterface' | 'sites'>,
   n: number, progress: Progress,
 ): {
   input: ReturnType<typeof resolveEvalInput>; preprocessing: Preprocessing; spaceName: InputSpace; shape: ImageShape;
@@ -452,7 +460,12 @@ export function prepareSamples(
   const ds = o.dataset;
   const input = resolveEvalInput(o);
   const { preprocessing, space: spaceName } = input;
+  progress.log(input.interface.summary);
   progress.log(input.resolved.summary);
+  if (input.sitePlan?.warning) {
+    progress.log(`warning: ${input.sitePlan.warning}`);
+    input.resolved.notes.push(`retrofit: ${input.sitePlan.warning}`);
+  }
   if (input.noSites) {
     const dropped = o.kappas.filter((k) => k !== 0);
     progress.log(`warning: ${input.noSites}`);
@@ -472,21 +485,30 @@ export function prepareSamples(
  * The input convention of a run, resolved before anything runs: reads the model's graph, checks it has ReLUs to
  * retrofit and takes the data's shape, and decides what is fed and which space ε is measured in.
  */
-export function resolveEvalInput(o: Pick<EvalOptions, 'modelPath' | 'dataset' | 'preprocess' | 'preprocessing' | 'space' | 'allowNoSites'>): {
+export function resolveEvalInput(o: Pick<EvalOptions, 'modelPath' | 'dataset' | 'preprocess' | 'preprocessing' | 'space' | 'allowNoSites' | 'modelInterface' | 'sites'>): {
   preprocessing: Preprocessing; space: InputSpace; resolved: ResolvedInput; analysis: InputAnalysis;
+  /** The model's interface (input, output, layout, batch) as resolved from the model and the flags. */
+  interface: ResolvedInterface;
+  /** What the retrofit changes with the site options (absent when `noSites`). */
+  sitePlan?: SitePlan;
   /** Set when the model has no ReLU site and `allowNoSites` let it through: why κ cannot act. */
   noSites?: string;
 } {
   const model = loadModel(o.modelPath);
+  const ds = o.dataset;
+  let iface = resolveInterface(model, o.modelInterface ?? {}, { channels: ds.channels, height: ds.height, width: ds.width, classes: knownClasses(ds) });
+  adaptInterface(model, iface);
   const analysis = analyseInput(model);
   checkShape(o.dataset, analysis);
   let noSites: string | undefined;
+  let sitePlan: SitePlan | undefined;
   try {
-    checkSites(model);
+    sitePlan = checkRetrofitSites(model, o.sites);
   } catch (e) {
     if (!(o.allowNoSites && e instanceof ModelMismatchError)) throw e;
     noSites = `${e.message.replace(/: every κ would give.*$/, '')}: evaluated as it is, at κ = 0 only (--allow-no-sites); these are the model's own figures, JumpReLU does not act on it`;
   }
+  if (iface.run === 'free') iface = checkBatch(o.modelPath, iface);
   const p = o.preprocessing ?? {};
   const resolved = resolveInput(analysis, {
     ...(o.preprocess ? { preprocess: o.preprocess } : {}), ...(o.space ? { space: o.space } : {}),
@@ -494,7 +516,7 @@ export function resolveEvalInput(o: Pick<EvalOptions, 'modelPath' | 'dataset' | 
   }, o.dataset);
   const preprocessing: Preprocessing = { scale: p.scale ?? o.dataset.defaults.scale, mean: resolved.mean, std: resolved.std, layout: 'NCHW' };
   checkPreprocessing(preprocessing, o.dataset.channels);
-  return { preprocessing, space: resolved.space, resolved, analysis, ...(noSites ? { noSites } : {}) };
+  return { preprocessing, space: resolved.space, resolved, analysis, interface: iface, ...(sitePlan ? { sitePlan } : {}), ...(noSites ? { noSites } : {}) };
 }
 
 function pct(v: number): string {

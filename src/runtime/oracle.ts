@@ -5,15 +5,16 @@
 
 import * as ort from 'onnxruntime-node';
 import { buildGradientModel, gradientSignature, freeBatchDimension, type GradientSignature } from '../autodiff/index.js';
-import { encodeModel } from '../ir/encode.js';
 import { InvalidModelError, JumpReluError, UnsupportedModelError } from '../ir/errors.js';
-import { loadModel } from '../ir/io.js';
+import { loadModel, sessionBytes } from '../ir/io.js';
 import type { Model } from '../ir/model.js';
 import type { KappaMap } from '../passes/kappa-map.js';
 import { retrofit } from '../index.js';
 import type { SpaceMap } from './space.js';
 import { prepareClassifier } from './input-convention.js';
 import { type ExecutionProvider, providerOptions } from './execution-provider.js';
+import { type ResolvedInterface, adaptInterface } from './model-interface.js';
+import type { SiteOptions } from './site-check.js';
 
 export interface OracleOptions {
   /** κ of every JumpReLU (0: the ReLU model). */
@@ -112,14 +113,28 @@ export function classifierInterface(model: Model): { input: string; output: stri
   return { input: inputs[0]!.name, output: out.name };
 }
 
+/** A model file with what was resolved about it: its interface (model-interface.ts) and the site options. */
+export interface ModelSource {
+  path: string;
+  interface?: ResolvedInterface;
+  sites?: SiteOptions;
+}
+
+/** Models the harness runs one sample per call (a batch-less model, or a batch of 1 that cannot be freed). */
+const oneAtATime = new WeakSet<Model>();
+
 /**
- * Loads a classifier, cuts its input conversions and final Softmax (input-convention.ts: the harness feeds float
- * NCHW and attacks the logits), and retrofits it at κ (or a per-site map); the returned model is new.
+ * Loads a classifier, adapts its interface (one float NCHW input, the logits out: model-interface.ts), cuts its
+ * input conversions and final Softmax (input-convention.ts), and retrofits it at κ (or a per-site map) with the
+ * site options; the returned model is new.
  */
-export function retrofittedModel(path: string, kappa: number, kappaMap?: KappaMap, gradKappa?: number): Model {
-  const m = loadModel(path);
+export function retrofittedModel(source: string | ModelSource, kappa: number, kappaMap?: KappaMap, gradKappa?: number): Model {
+  const src: ModelSource = typeof source === 'string' ? { path: source } : source;
+  const m = loadModel(src.path);
+  if (src.interface) adaptInterface(m, src.interface);
   prepareClassifier(m);
-  retrofit(m, { kappa, ...(kappaMap ? { kappaMap } : {}), ...(gradKappa !== undefined ? { gradKappa } : {}) });
+  retrofit(m, { kappa, ...(kappaMap ? { kappaMap } : {}), ...(gradKappa !== undefined ? { gradKappa } : {}), ...(src.sites?.relu6 ? { relu6: true } : {}) });
+  if (src.interface?.run === 'one') oneAtATime.add(m);
   return m;
 }
 
@@ -132,6 +147,8 @@ export class ModelOracle implements Oracle {
   readonly input: string;
   readonly output: string;
   classes = 0;
+  /** One sample per ONNX Runtime call (the model's batch is fixed to 1); logit differences then go through vjp. */
+  private readonly one: boolean;
 
   /** Set for a gradient variant (withGradients): the oracle whose model and forward session it shares. */
   private readonly parent: ModelOracle | null;
@@ -140,10 +157,12 @@ export class ModelOracle implements Oracle {
     this.parent = parent ?? null;
     if (parent) {
       ({ input: this.input, output: this.output } = parent);
+      this.one = parent.one;
       return;
     }
     ({ input: this.input, output: this.output } = classifierInterface(model));
-    try {
+    this.one = oneAtATime.has(model);
+    if (!this.one) try {
       freeBatchDimension(model);
     } catch (e) {
       if (!(e instanceof JumpReluError)) throw e;
@@ -161,8 +180,13 @@ export class ModelOracle implements Oracle {
     return new ModelOracle(this.model, { ...rest, ...g }, this);
   }
 
-  static fromPath(path: string, options: OracleOptions): ModelOracle {
+  static fromPath(path: string | ModelSource, options: OracleOptions): ModelOracle {
     return new ModelOracle(retrofittedModel(path, options.kappa, options.kappaMap), options);
+  }
+
+  /** Samples per ONNX Runtime call. */
+  private get chunk(): number {
+    return this.one ? 1 : this.options.batch;
   }
 
   get space(): SpaceMap {
@@ -171,20 +195,20 @@ export class ModelOracle implements Oracle {
 
   private forwardS(): Promise<ort.InferenceSession> {
     if (this.parent) return this.parent.forwardS();
-    this.forwardSession ??= ortCall('load the model', () => ort.InferenceSession.create(encodeModel(this.model).toBytes(), sessionOptions(this.options.threads, this.options.ep)));
+    this.forwardSession ??= ortCall('load the model', () => ort.InferenceSession.create(sessionBytes(this.model), sessionOptions(this.options.threads, this.options.ep)));
     return this.forwardSession;
   }
 
   private gradS(mode: 'cross-entropy' | 'logit-differences' | 'vjp') {
     const make = async () => {
       const g = buildGradientModel(this.model, {
-        wrt: [this.input], of: [this.output], mode, freeBatch: true,
+        wrt: [this.input], of: [this.output], mode, freeBatch: !this.one,
         ...(this.options.gradKappa !== undefined ? { gradKappa: this.options.gradKappa } : {}),
         ...(this.options.surrogateTau !== undefined ? { surrogateTau: this.options.surrogateTau } : {}),
       });
       const sig = gradientSignature(g);
       if (!sig) throw new Error('gradient model without a signature');
-      const s = await ortCall('load the gradient model', () => ort.InferenceSession.create(encodeModel(g).toBytes(), sessionOptions(this.options.threads, this.options.ep)));
+      const s = await ortCall('load the gradient model', () => ort.InferenceSession.create(sessionBytes(g), sessionOptions(this.options.threads, this.options.ep)));
       return { s, sig };
     };
     if (mode === 'cross-entropy') return (this.ceSession ??= make());
@@ -202,8 +226,8 @@ export class ModelOracle implements Oracle {
     const s = await this.forwardS();
     const size = this.space.size;
     const parts: Float32Array[] = [];
-    for (let start = 0; start < n; start += this.options.batch) {
-      const m = Math.min(this.options.batch, n - start);
+    for (let start = 0; start < n; start += this.chunk) {
+      const m = Math.min(this.chunk, n - start);
       const xin = this.space.toModel(x.subarray(start * size, (start + m) * size));
       const out = await ortCall('run the model', () => s.run({ [this.input]: new ort.Tensor('float32', xin, this.shape(m)) }));
       parts.push(out[this.output]!.data as Float32Array);
@@ -234,8 +258,8 @@ export class ModelOracle implements Oracle {
     const size = this.space.size;
     const logits: Float32Array[] = [];
     const grad = new Float32Array(n * size);
-    for (let start = 0; start < n; start += this.options.batch) {
-      const m = Math.min(this.options.batch, n - start);
+    for (let start = 0; start < n; start += this.chunk) {
+      const m = Math.min(this.chunk, n - start);
       const xin = this.space.toModel(x.subarray(start * size, (start + m) * size));
       const lab = BigInt64Array.from(labels.subarray(start, start + m), (v) => BigInt(v));
       const out = await ortCall('run the gradient model', () => s.run({
@@ -256,13 +280,13 @@ export class ModelOracle implements Oracle {
     const logits: Float32Array[] = [];
     const grad = new Float32Array(n * size);
     const classes = cotangent.length / n;
-    for (let start = 0; start < n; start += this.options.batch) {
-      const m = Math.min(this.options.batch, n - start);
+    for (let start = 0; start < n; start += this.chunk) {
+      const m = Math.min(this.chunk, n - start);
       const xin = this.space.toModel(x.subarray(start * size, (start + m) * size));
-      const out = await s.run({
+      const out = await ortCall('run the gradient model', () => s.run({
         [this.input]: new ort.Tensor('float32', xin, this.shape(m)),
         [sig.inputs.cotangents![this.output]!]: new ort.Tensor('float32', cotangent.slice(start * classes, (start + m) * classes), [m, classes]),
-      });
+      }));
       logits.push(out[this.output]!.data as Float32Array);
       grad.set(out[sig.outputs.gradients[this.input]!]!.data as Float32Array, start * size);
     }
@@ -272,6 +296,7 @@ export class ModelOracle implements Oracle {
 
   /** Logits, f_c − f_label for k candidates per sample, and their gradients. */
   async differences(x: Float32Array, labels: Int32Array, candidates: Int32Array, n: number, k: number): Promise<DiffResult> {
+    if (this.one) return this.differencesByVjp(x, labels, candidates, n, k);
     const { s, sig } = await this.gradS('logit-differences');
     const size = this.space.size;
     const logits: Float32Array[] = [];
@@ -295,6 +320,36 @@ export class ModelOracle implements Oracle {
     }
     this.counts.diff += n;
     return { logits: this.concat(logits, n), diffs, grads: this.space.gradToSpace(grads) };
+  }
+
+  /**
+   * Logit differences of a model run one sample at a time (its batch cannot be tiled k times): one vjp per
+   * candidate with the cotangent e_c − e_label, which is the gradient of f_c − f_label.
+   */
+  private async differencesByVjp(x: Float32Array, labels: Int32Array, candidates: Int32Array, n: number, k: number): Promise<DiffResult> {
+    const size = this.space.size;
+    const logits = await this.forward(x, n);
+    const classes = logits.length / n;
+    const diffs = new Float32Array(n * k);
+    const grads = new Float32Array(n * k * size);
+    const before = this.counts.ce;
+    for (let j = 0; j < k; j++) {
+      const cot = new Float32Array(n * classes);
+      for (let i = 0; i < n; i++) {
+        const c = candidates[i * k + j]!;
+        const l = labels[i]!;
+        if (c === l) continue;
+        cot[i * classes + c] = 1;
+        cot[i * classes + l] = -1;
+        diffs[i * k + j] = logits[i * classes + c]! - logits[i * classes + l]!;
+      }
+      const { grad } = await this.vjp(x, cot, n);
+      for (let i = 0; i < n; i++) grads.set(grad.subarray(i * size, (i + 1) * size), (i * k + j) * size);
+    }
+    this.counts.ce = before;
+    this.counts.forward -= n;
+    this.counts.diff += n;
+    return { logits, diffs, grads };
   }
 
   /** Builds the sessions now (so that timings exclude it). */

@@ -64,7 +64,7 @@ export async function tune(o: TuneOptions): Promise<EvalRun> {
     const space = new SpaceMap(input.space, ds, input.preprocessing.mean, input.preprocessing.std, input.resolved.feed);
     const x = toAttackSpace(ds, input.preprocessing, input.space, n);
     mapsFor = async (quantiles) => {
-      const q = await siteQuantiles(o.modelPath, x, n, space, quantiles, o.threads, o.batch);
+      const q = await siteQuantiles({ path: o.modelPath, interface: input.interface, ...(o.sites ? { sites: o.sites } : {}) }, x, n, space, quantiles, o.threads, o.batch);
       quantiles.forEach((quant, j) => {
         perLayer[String(quant)] = Object.fromEntries(q.sites.map((s, i) => [`${s.key} ${s.node}`, q.kappas[i]![j]!]));
       });

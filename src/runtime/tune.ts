@@ -4,15 +4,15 @@
 
 import { runVerified } from '../ir/verify.js';
 import * as ort from 'onnxruntime-node';
-import { encodeModel } from '../ir/encode.js';
 import { UsageError } from '../ir/errors.js';
-import { loadModel } from '../ir/io.js';
+import { loadModel, sessionBytes } from '../ir/io.js';
 import { DataType } from '../ir/tensor.js';
 import { type KappaMap, parseKappaMap } from '../passes/kappa-map.js';
 import { findSites } from '../passes/sites.js';
 import { freeBatchDimension } from '../autodiff/index.js';
 import { ValueInfo } from '../ir/value-info.js';
-import { classifierInterface } from './oracle.js';
+import { type ModelSource, classifierInterface } from './oracle.js';
+import { adaptInterface } from './model-interface.js';
 import { prepareClassifier } from './input-convention.js';
 import type { AttackResult, CleanResult, Tuning, TuningCandidate, WorstCase } from './report/schema.js';
 import type { SpaceMap } from './space.js';
@@ -22,9 +22,11 @@ export type Objective = 'rho_all' | 'accuracy';
 
 /** Positive pre-activation values of every ReLU site, on samples x (attack space); returns the quantiles. */
 export async function siteQuantiles(
-  modelPath: string, x: Float32Array, n: number, space: SpaceMap, quantiles: readonly number[], threads: number, batch: number,
+  modelPath: string | ModelSource, x: Float32Array, n: number, space: SpaceMap, quantiles: readonly number[], threads: number, batch: number,
 ): Promise<{ sites: Array<{ key: string; node: string }>; kappas: number[][] }> {
-  const model = loadModel(modelPath);
+  const src = typeof modelPath === 'string' ? { path: modelPath } : modelPath;
+  const model = loadModel(src.path);
+  if (src.interface) adaptInterface(model, src.interface);
   prepareClassifier(model); // the same float NCHW input and logits output the oracles run
   const { input } = classifierInterface(model);
   freeBatchDimension(model);
@@ -40,7 +42,7 @@ export async function siteQuantiles(
       names.push(v.name);
     }
   }, false);
-  const session = await ort.InferenceSession.create(encodeModel(model).toBytes(), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(sessionBytes(model), { intraOpNumThreads: threads, interOpNumThreads: 1 });
   const positives: number[][] = sites.map(() => []);
   const { channels, height, width } = space.shape;
   for (let start = 0; start < n; start += batch) {

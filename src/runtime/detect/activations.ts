@@ -7,7 +7,7 @@
 
 import * as ort from 'onnxruntime-node';
 import { freeBatchDimension } from '../../autodiff/index.js';
-import { encodeModel } from '../../ir/encode.js';
+import { sessionBytes } from '../../ir/io.js';
 import { JumpReluError, UsageError } from '../../ir/errors.js';
 import type { Model } from '../../ir/model.js';
 import { DataType } from '../../ir/tensor.js';
@@ -72,7 +72,7 @@ export class ActivationProbe {
 
   private sessionS(): Promise<ort.InferenceSession> {
     const { threads } = this.options;
-    this.session ??= ortCall('load the model with its activation outputs', () => ort.InferenceSession.create(encodeModel(this.model).toBytes(), {
+    this.session ??= ortCall('load the model with its activation outputs', () => ort.InferenceSession.create(sessionBytes(this.model), {
       intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 4,
     }));
     return this.session;

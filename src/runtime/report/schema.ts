@@ -20,6 +20,11 @@ export interface ReportModel {
   path: string;
   /** Hex SHA-256 of the model file's bytes. */
   sha256: string;
+  /** The model's interface as resolved (model-interface.ts): input, output, layout, batch. Optional. */
+  interface?: {
+    input: string; output: string; layout: 'NCHW' | 'NHWC'; form: 'batched' | 'batch-less' | 'flat';
+    initializer_inputs: number; batch: 'free' | 'one sample per call'; summary: string;
+  };
 }
 
 export interface Preprocessing {
@@ -85,6 +90,8 @@ export interface ReportSettings {
   examples_per_result?: number;
   /** The ONNX Runtime execution provider the sessions ran on ('cpu', 'cuda'). Optional (absent: cpu). */
   execution_provider?: string;
+  /** The retrofit's site options and what they reach (site-check.ts). Optional. */
+  retrofit?: { relu6: boolean; sites_changed: number; activations: string };
 }
 
 export interface CleanResult {

@@ -1,0 +1,121 @@
+// κ must act: before anything runs, the retrofit the harness will apply (with the same site options as the
+// converter: --relu6, --require) is planned on the model, and a plan that changes no site is refused, naming
+// the activations the model does use (a ReLU6 network without --relu6, a SiLU or GELU network), since every κ
+// row would otherwise be the κ = 0 model's figures.
+
+import type { Model } from '../ir/model.js';
+import type { Node } from '../ir/node.js';
+import { constantOf } from '../ir/analysis/constants.js';
+import { type Coverage, type Requirement, checkRequirement, coverageOf, coverageWarning } from '../passes/coverage.js';
+import { planRetrofit } from '../passes/jumprelu.js';
+import { clipBounds } from '../passes/sites.js';
+import { ModelMismatchError } from './data-checks.js';
+
+/** The converter's site options that the harness takes too (src/cli/site-options.ts defines the flags). */
+export interface SiteOptions {
+  /** Also retrofit Clip(min=0[, max]) sites (ReLU6). */
+  relu6?: boolean;
+  /** Refuse unless every ReLU-like site ('all') or this many are retrofitted. */
+  require?: Requirement;
+}
+
+export interface ActivationCount {
+  /** e.g. 'Relu', 'Clip(0,6)', 'Sigmoid·Mul (SiLU)'. */
+  label: string;
+  count: number;
+  /** What would make JumpReLU act on them, when something can. */
+  hint?: string;
+}
+
+function isDefault(n: Node): boolean {
+  return n.domain === '' || n.domain === 'ai.onnx';
+}
+
+/** Mul(x, Sigmoid(x)) (SiLU/Swish) or Mul(x, HardSigmoid(x)) (HardSwish): the gate's op, or null. */
+function gatedBy(n: Node): string | null {
+  if (n.opType !== 'Mul' || !isDefault(n) || n.inputs.length !== 2) return null;
+  const [a, b] = n.inputs;
+  for (const [x, g] of [[a, b], [b, a]] as const) {
+    const p = g?.producer;
+    if (p && isDefault(p) && (p.opType === 'Sigmoid' || p.opType === 'HardSigmoid') && p.inputs[0] === x) return p.opType;
+  }
+  return null;
+}
+
+const fmtBound = (v: number | null): string => (v === null ? '∞' : String(Math.round(v * 1e4) / 1e4));
+
+/** The activation-like ops of the model's graphs, most frequent first. */
+export function activationCensus(model: Model): ActivationCount[] {
+  const counts = new Map<string, ActivationCount>();
+  const add = (label: string, hint?: string) => {
+    const c = counts.get(label);
+    if (c) c.count++;
+    else counts.set(label, { label, count: 1, ...(hint ? { hint } : {}) });
+  };
+  for (const g of model.graphs()) {
+    const gates = new Set<Node>();
+    for (const n of g.nodes) {
+      const gate = gatedBy(n);
+      if (gate) {
+        add(gate === 'Sigmoid' ? 'Sigmoid·Mul (SiLU)' : 'HardSigmoid·Mul (HardSwish)');
+        for (const v of n.inputs) if (v?.producer && v.producer.opType === gate) gates.add(v.producer);
+      }
+    }
+    for (const n of g.nodes) {
+      if (!isDefault(n) || gates.has(n)) continue;
+      switch (n.opType) {
+        case 'Relu': add('Relu'); break;
+        case 'Clip': {
+          const b = clipBounds(n);
+          if (b && b.min === 0) add(`Clip(0,${fmtBound(b.max)})`, b.max === 6 ? 'ReLU6: pass --relu6' : 'ReLU-like: pass --relu6');
+          else add(b ? `Clip(${fmtBound(b.min)},${fmtBound(b.max)})` : 'Clip');
+          break;
+        }
+        case 'Max': {
+          const zero = n.inputs.length === 2 && n.inputs.some((v) => { const c = constantOf(v); return !!c && c.values.length === 1 && c.values[0] === 0; });
+          if (zero) add('Max(x,0) (a ReLU written as Max)');
+          break;
+        }
+        case 'Erf': add('Erf (GELU)'); break;
+        case 'Gelu': case 'HardSwish': case 'HardSigmoid': case 'Sigmoid': case 'Tanh': case 'LeakyRelu': case 'PRelu':
+        case 'Elu': case 'Selu': case 'Celu': case 'Softplus': case 'Softsign': case 'Mish': case 'ThresholdedRelu':
+          add(n.opType);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  return [...counts.values()].sort((a, b) => b.count - a.count);
+}
+
+/** "Clip(0,6) ×17 (ReLU6: pass --relu6), Sigmoid·Mul (SiLU) ×49". */
+export function formatCensus(c: readonly ActivationCount[]): string {
+  return c.map((a) => `${a.label} ×${a.count}${a.hint ? ` (${a.hint})` : ''}`).join(', ');
+}
+
+export interface SitePlan {
+  coverage: Coverage;
+  /** Sites the retrofit changes at κ > 0. */
+  changed: number;
+  /** "only part converted…" when some ReLU-like sites stay as they are. */
+  warning: string | null;
+  census: ActivationCount[];
+}
+
+/**
+ * Plans the harness's retrofit (at κ = 1, any κ > 0 gives the same sites) with the site options. Throws
+ * ModelMismatchError (code 'no-relu-sites') when it changes no site and `--require`'s error when unmet.
+ */
+export function checkRetrofitSites(model: Model, sites: SiteOptions = {}): SitePlan {
+  const plan = planRetrofit(model, { kappa: 1, ...(sites.relu6 ? { relu6: true } : {}) });
+  const coverage = coverageOf(plan);
+  const changed = plan.filter((s) => s.action === 'converted' || s.action === 'updated' || s.action === 'unchanged').length;
+  const census = activationCensus(model);
+  if (changed === 0) {
+    const uses = census.length ? `the model uses ${formatCensus(census)}` : 'the model has no activation ops the harness knows';
+    throw new ModelMismatchError(`the retrofit changes no site (no ReLU${sites.relu6 ? ' and no Clip(min=0)' : ''} for JumpReLU to replace): ${uses}: every κ would give the same model, so there is nothing to evaluate`, { code: 'no-relu-sites' });
+  }
+  checkRequirement(coverage, sites.require);
+  return { coverage, changed, warning: coverageWarning(coverage), census };
+}
