@@ -7,24 +7,22 @@
 //   a new κ updates them in place, a new target re-lowers them.
 // - Look-alikes that are not converted (Clip without --relu6, fused Conv+Relu) are reported.
 
-import { Attribute, AttributeType } from '../ir/attribute.js';
-import { InvalidModelError, UnsupportedModelError, UsageError } from '../ir/errors.js';
+import { InvalidModelError, UsageError } from '../ir/errors.js';
+import type { IrFunction } from '../ir/function.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import { NameAuthority } from '../ir/names.js';
 import { Node } from '../ir/node.js';
-import { DataType, Tensor } from '../ir/tensor.js';
 import { Value } from '../ir/value.js';
-import { topologicalSort } from './cleanup.js';
+import { removeIfUnused, topologicalSort } from './cleanup.js';
 import { type Coverage, type Requirement, checkRequirement, coverageOf, parseRequirement } from './coverage.js';
 import { type KappaMap, type KappaSpec, checkKappa, lookupKappaByNames } from './kappa-map.js';
-import { type JumpSpec, type LoweringContext, checkSite, constant, lowerSite, requiredOpset, unlowerSite } from './lowering.js';
 import type { Pass } from './pass-manager.js';
 import {
   RECORD_KEY, type Kappa, type SiteRecord, type Target, TARGETS, isZeroKappa, readRecord, sameKappa, writeRecord,
-  FORM_NODES,
 } from '../retrofit/record.js';
-import { CUSTOM_DOMAIN, FUNCTION_DOMAIN, type Site, constantTensor, findSites } from './sites.js';
+import { ActivationTypes, type JumpSpec, type LoweringContext, activationInput, formFor } from '../retrofit/forms/index.js';
+import { CUSTOM_DOMAIN, FUNCTION_DOMAIN, type Site, findSites } from './sites.js';
 
 export interface RetrofitOptions {
   /** κ for every site the map does not cover. */
@@ -92,13 +90,10 @@ function specFor(site: Site, options: RetrofitOptions): KappaSpec | undefined {
   return { kappa: options.kappa, gradKappa: options.gradKappa };
 }
 
-function graphOpset(model: Model, path: string): bigint {
-  if (path.startsWith('function ')) {
-    const fn = model.functions.find((f) => path === `function ${f.domain}::${f.name}` || path.startsWith(`function ${f.domain}::${f.name}/`));
-    const v = fn?.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version;
-    if (v !== undefined) return v;
-  }
-  return model.opsetVersion('') ?? 0n;
+/** The ai.onnx opset governing a graph: its function's import, else the model's. */
+function graphOpset(model: Model, fn: IrFunction | null): bigint {
+  const v = fn?.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version;
+  return v ?? model.opsetVersion('') ?? 0n;
 }
 
 /** What retrofit would do, without changing the model (for --list and --dry-run). */
@@ -147,6 +142,7 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
   const coverage = coverageOf(plan);
   checkRequirement(coverage, opts.require);
   const names = NameAuthority.forModel(model);
+  const types = new ActivationTypes(model);
   const oldRecord = readRecord(model);
   const records = new Map<string, SiteRecord>();
   // Records of nodes that no longer exist (edited away by another tool) are dropped.
@@ -163,15 +159,10 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
     if (p.action !== 'converted' && p.action !== 'updated') continue;
     if (p.target === 'relu' || p.target === undefined) continue;
     const site = sites[i]!;
-    const have = graphOpset(model, site.graphPath);
-    const need = requiredOpset(p.target);
-    if (have < need) {
-      throw new UnsupportedModelError(
-        `--target ${p.target} needs ai.onnx opset ≥ ${need}, but ${site.graphPath} imports ${have}; ` +
-        (p.target === 'thresholded-relu' ? 'use --target where (opset ≥ 9) or --target custom' : 'use --target custom'), { code: 'opset-too-old' });
-    }
+    const opset = graphOpset(model, site.fn);
     const x = site.kind === 'jumprelu' && site.record!.target !== 'relu' ? unlowerInput(site, site.record!) : requireInput(site);
-    checkSite({ graph: site.graph, opset: have }, x, { target: p.target, kappa: p.kappa!, name: p.node || site.node.label });
+    const failure = formFor(p.target).check({ graph: site.graph, graphPath: site.graphPath, opset, types }, x, { kappa: p.kappa!, name: p.node || site.node.label });
+    if (failure) throw failure;
   }
   const nameCounts = new Map<Graph, Map<string, number>>();
   for (const site of sites) {
@@ -190,10 +181,7 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
     const p = plan[i]!;
     if (p.action !== 'converted' && p.action !== 'updated' && p.action !== 'kept-relu') continue;
     const spec = { kappa: p.kappa!, gradKappa: p.gradKappa };
-    const ctx: LoweringContext = {
-      model, names, graph: site.graph, graphPath: site.graphPath,
-      inFunction: site.graphPath.startsWith('function '), opset: graphOpset(model, site.graphPath),
-    };
+    const ctx: LoweringContext = { model, names, graph: site.graph, graphPath: site.graphPath, fn: site.fn, opset: graphOpset(model, site.fn), types };
     if (site.kind === 'relu') {
       if (p.target === 'relu') {
         // J₀ = ReLU: keep the node; record it only when a gradient κ must be remembered.
@@ -206,7 +194,7 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
       }
       const x = requireInput(site);
       const name = siteName(site);
-      const { nodes, record } = lowerSite(ctx, x, requireOutput(site), site.node, jumpSpec(p.target!, spec, name));
+      const { nodes, record } = formFor(p.target!).lower(ctx, x, requireOutput(site), site.node, jumpSpec(spec, name));
       carryNodeMetadata(site.node, nodes[nodes.length - 1]!);
       site.graph.remove(site.node, true);
       records.set(keyOf(record), record);
@@ -215,7 +203,7 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
       const x = requireInput(site);
       const y = new Value(names.fresh(`${x.name}_jumprelu`));
       const name = names.fresh(`${site.node.name || 'clip'}_jumprelu`);
-      const { record } = lowerSite(ctx, x, y, site.node, jumpSpec(p.target!, spec, name));
+      const { record } = formFor(p.target!).lower(ctx, x, y, site.node, jumpSpec(spec, name));
       site.node.setInput(0, y);
       if (site.node.name) record.clip_node = site.node.name;
       records.set(keyOf(record), record);
@@ -223,7 +211,7 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
       const old = site.record!;
       const target = p.target!;
       records.delete(keyOf(old));
-      const updated = updateInPlace(ctx, site, old, target, spec);
+      const updated = old.target === target && target !== 'relu' ? formFor(target).update(ctx, site.node, old, spec) : null;
       if (updated) {
         records.set(keyOf(updated), updated);
         continue;
@@ -233,7 +221,7 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
       if (target === 'relu' && old.clip_node) {
         // A ReLU6 site back at κ = 0: J₀ in front of Clip(min=0) is the identity, so drop it.
         y.replaceAllUsesWith(x);
-        unlowerSite(site.graph, site.node, old);
+        unlower(site, old);
         continue;
       }
       let record: SiteRecord;
@@ -243,13 +231,12 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
         record = { graph: site.graphPath, node: old.node, target: 'relu', kappa: 0 };
         if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
       } else {
-        const lowered = lowerSite(ctx, x, y, site.node, jumpSpec(target, spec, old.node));
+        const lowered = formFor(target).lower(ctx, x, y, site.node, jumpSpec(spec, old.node));
         record = lowered.record;
         carryNodeMetadata(site.node, lowered.nodes[lowered.nodes.length - 1]!);
       }
       if (old.clip_node) record.clip_node = old.clip_node;
-      if (old.target === 'relu') site.graph.remove(site.node, true);
-      else unlowerSite(site.graph, site.node, old);
+      unlower(site, old);
       // A κ = 0 site without gradient κ is an ordinary Relu again: nothing to remember.
       if (!(record.target === 'relu' && record.grad_kappa === undefined)) records.set(keyOf(record), record);
     }
@@ -295,14 +282,20 @@ function checkOpsetImports(model: Model): void {
  */
 function currentRecord(site: Site): SiteRecord {
   const r = site.record!;
-  if (r.target !== 'where') return r;
-  const mask = site.node.inputs[0]?.producer;
-  const k = mask && mask.name === r.mask_node && mask.opType === 'Greater' ? mask.inputs[1] : null;
-  return k && k.name !== r.kappa_value ? { ...r, kappa_value: k.name } : r;
+  return r.target === 'relu' ? r : formFor(r.target).sync(site.node, r);
 }
 
-function jumpSpec(target: Target, spec: KappaSpec, name: string): JumpSpec {
-  const s: JumpSpec = { target, kappa: spec.kappa, name };
+/** Takes a recorded site's form out (y is left without a producer), removing what only it used. */
+function unlower(site: Site, record: SiteRecord): void {
+  if (record.target === 'relu') {
+    site.graph.remove(site.node, true); // a kept Relu: nothing else to remove
+    return;
+  }
+  removeIfUnused(formFor(record.target).unlower(site.graph, site.node, record).orphans);
+}
+
+function jumpSpec(spec: KappaSpec, name: string): JumpSpec {
+  const s: JumpSpec = { kappa: spec.kappa, name };
   if (spec.gradKappa !== undefined) s.gradKappa = spec.gradKappa;
   return s;
 }
@@ -343,88 +336,9 @@ function requireOutput(site: Site): Value {
 }
 
 function unlowerInput(site: Site, record: SiteRecord): Value {
-  const x = site.node.inputs[FORM_NODES[record.target].input];
+  const x = site.node.inputs[activationInput(record)];
   if (!x) throw new InvalidModelError(`recorded JumpReLU site '${record.node}' has no input`, { code: 'invalid-node' });
   return x;
-}
-
-/** Same lowering, new κ: change the attribute or constant in place. Returns null when a re-lowering is needed. */
-function updateInPlace(ctx: LoweringContext, site: Site, old: SiteRecord, target: Target | 'relu', spec: KappaSpec): SiteRecord | null {
-  if (old.target !== target || target === 'relu') return null;
-  if (Array.isArray(spec.kappa) !== Array.isArray(old.kappa)) return null;
-  const node = site.node;
-  const record: SiteRecord = { ...old, kappa: spec.kappa };
-  delete record.grad_kappa;
-  if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
-  const setFloat = (name: string, v: number): void => {
-    if (node.attr(name)?.asFloat() !== Math.fround(v)) node.setAttr(Attribute.float(name, v));
-  };
-  switch (target) {
-    case 'thresholded-relu':
-      setFloat('alpha', spec.kappa as number);
-      return record;
-    case 'function':
-      setFloat('kappa', spec.kappa as number);
-      if (spec.gradKappa !== undefined && !Array.isArray(spec.gradKappa)) setFloat('grad_kappa', spec.gradKappa);
-      else node.attributes.delete('grad_kappa');
-      return record;
-    case 'custom': {
-      if (Array.isArray(spec.kappa)) {
-        if (!replaceConstant(ctx, node, 1, spec.kappa)) return null;
-      } else {
-        setFloat('kappa', spec.kappa);
-      }
-      const g = spec.gradKappa ?? spec.kappa;
-      setFloat('grad_kappa', Array.isArray(g) ? 0 : g);
-      return record;
-    }
-    case 'where': {
-      const mask = node.inputs[0]?.producer;
-      const k = mask?.inputs[1] ?? null;
-      if (!mask || !k || k.name !== old.kappa_value || mask.name !== old.mask_node) return null;
-      const now = replaceConstant(ctx, mask, 1, typeof spec.kappa === 'number' ? [spec.kappa] : spec.kappa);
-      if (!now) return null;
-      record.kappa_value = now.name;
-      return record;
-    }
-  }
-}
-
-/**
- * Gives `user`'s input `index` (a float constant: initializer or Constant node) new values, keeping
- * its shape rank. Change-on-write: a constant that anything else reads too (another site after ONNX
- * Runtime deduplicated equal constants, a graph output, an outer scope's user) is never edited; the
- * site gets a fresh copy instead. Returns the value now feeding the site, or null when the input is
- * not a constant this can rewrite.
- */
-function replaceConstant(ctx: LoweringContext, user: Node, index: number, values: number[]): Value | null {
-  const v = user.inputs[index] ?? null;
-  if (!v) return null;
-  const current = v.initializer ?? constantTensor(v);
-  if (!current || current.dataType !== DataType.FLOAT) return null;
-  const dims = current.dims.map(Number);
-  const count = dims.reduce((a, b) => a * b, 1);
-  if (count !== values.length) {
-    if (values.length !== 1 && dims.length > 0) dims[0] = values.length; // per-channel count changed
-    else return null;
-  }
-  const fresh = Tensor.fromFloat32(v.name, dims, values);
-  const same = current.inlineRawData && fresh.inlineRawData && Buffer.from(current.inlineRawData).equals(Buffer.from(fresh.inlineRawData))
-    && current.dims.length === fresh.dims.length;
-  if (same) return v;
-  const shared = v.uses.some((u) => u.node !== user || u.index !== index) || v.isGraphOutput || v.isGraphInput
-    || (v.initializer !== null && v.scope !== user.graph);
-  if (!shared) {
-    if (v.initializer) v.initializer = fresh;
-    else v.producer!.setAttr(new Attribute('value', { type: AttributeType.TENSOR, value: fresh }));
-    return v;
-  }
-  // A fresh constant of the same kind for this site only (initializer, or a Constant node in a function body).
-  const nodes: Node[] = [];
-  const copy = constant(ctx, `${user.name || v.name}_kappa`, dims, values, nodes);
-  for (const n of nodes) user.graph!.insertBefore(user, n);
-  user.setInput(index, copy);
-  return copy;
 }
 
 export function jumpReluPass(options: RetrofitOptions): Pass<RetrofitReport> {

@@ -2,6 +2,7 @@
 // look-alikes that are reported but not converted (Clip(min=0) without --relu6, fused Conv+Relu).
 
 import { AttributeType } from '../ir/attribute.js';
+import type { IrFunction } from '../ir/function.js';
 import type { Graph } from '../ir/graph.js';
 import { readExternalBytes } from '../ir/io.js';
 import type { Model } from '../ir/model.js';
@@ -10,7 +11,9 @@ import { InvalidModelError } from '../ir/errors.js';
 import { DataType, type Tensor, TensorField } from '../ir/tensor.js';
 import { appendFloats, appendInt64s, parseFields } from '../ir/wire.js';
 import type { Value } from '../ir/value.js';
-import { FUNCTION_DOMAIN, type SiteRecord, isFormNode, readRecord } from '../retrofit/record.js';
+import { FUNCTION_DOMAIN, type SiteRecord, readRecord } from '../retrofit/record.js';
+import { recognisesSite } from '../retrofit/forms/index.js';
+import { constantTensor } from '../retrofit/forms/common.js';
 
 export type SiteKind =
   /** A Relu node. */
@@ -29,17 +32,28 @@ export interface Site {
   /** Position among convertible sites (relu, jumprelu, clip), as --list prints and `#N` keys use. */
   index: number;
   node: Node;
+  /** The graph holding the node. */
   graph: Graph;
+  /** The model-local function whose body (or a subgraph of it) holds the node; null in the main graph's tree. */
+  fn: IrFunction | null;
+  /** The graph's path as the record and reports spell it (see graphsWithPaths). */
   graphPath: string;
   record?: SiteRecord;
   /** For 'clip', 'fused' and 'folded': why it is not a plain ReLU. */
   note?: string;
 }
 
+export interface PathedGraph {
+  graph: Graph;
+  path: string;
+  /** The model-local function the graph belongs to (its body or a subgraph inside it), or null. */
+  fn: IrFunction | null;
+}
+
 /** Visits every graph with a stable path: "main", "main/<node>.<attr>[i]", "function <domain>::<name>". */
-export function* graphsWithPaths(model: Model): Generator<{ graph: Graph; path: string }> {
-  function* walk(graph: Graph, path: string): Generator<{ graph: Graph; path: string }> {
-    yield { graph, path };
+export function* graphsWithPaths(model: Model): Generator<PathedGraph> {
+  function* walk(graph: Graph, path: string, fn: IrFunction | null): Generator<PathedGraph> {
+    yield { graph, path, fn };
     // Unnamed control-flow nodes are numbered among the nodes holding subgraphs only, so the path
     // stays the same when a pass inserts ordinary nodes before them.
     let holder = 0;
@@ -48,17 +62,17 @@ export function* graphsWithPaths(model: Model): Generator<{ graph: Graph; path: 
       const label = node.name !== '' ? node.name : `#${holder}`;
       holder++;
       for (const attr of node.attributes.values()) {
-        if (attr.data.type === AttributeType.GRAPH) yield* walk(attr.data.value as Graph, `${path}/${label}.${attr.name}`);
+        if (attr.data.type === AttributeType.GRAPH) yield* walk(attr.data.value as Graph, `${path}/${label}.${attr.name}`, fn);
         if (attr.data.type === AttributeType.GRAPHS) {
-          for (const [k, g] of (attr.data.value as Graph[]).entries()) yield* walk(g, `${path}/${label}.${attr.name}[${k}]`);
+          for (const [k, g] of (attr.data.value as Graph[]).entries()) yield* walk(g, `${path}/${label}.${attr.name}[${k}]`, fn);
         }
       }
     }
   }
-  yield* walk(model.graph, 'main');
+  yield* walk(model.graph, 'main', null);
   for (const f of model.functions) {
     if (f.domain === FUNCTION_DOMAIN) continue; // our own JumpRelu function body
-    yield* walk(f.body, `function ${f.domain}::${f.name}`);
+    yield* walk(f.body, `function ${f.domain}::${f.name}`, f);
   }
 }
 
@@ -79,28 +93,28 @@ export function findSites(model: Model): Site[] {
   }
   const sites: Site[] = [];
   let index = 0;
-  for (const { graph, path } of graphsWithPaths(model)) {
+  for (const { graph, path, fn } of graphsWithPaths(model)) {
     const helperNodes = helpersByGraph.get(path);
     for (const node of graph.nodes) {
       const r = node.name !== '' ? recorded.get(`${path}\u0000${node.name}`) : undefined;
-      if (r && matchesRecord(node, r)) {
-        sites.push({ kind: 'jumprelu', index: index++, node, graph, graphPath: path, record: r });
+      if (r && recognisesSite(node, r)) {
+        sites.push({ kind: 'jumprelu', index: index++, node, graph, fn, graphPath: path, record: r });
         continue;
       }
       if (helperNodes?.has(node.name)) continue;
       if (node.opType === 'Relu' && isDefaultDomain(node.domain)) {
         checkArity(node, path, 1, 1);
-        sites.push({ kind: 'relu', index: index++, node, graph, graphPath: path });
+        sites.push({ kind: 'relu', index: index++, node, graph, fn, graphPath: path });
       } else if (node.opType === 'Clip' && isDefaultDomain(node.domain)) {
         checkArity(node, path, 1, 3);
         const bounds = clipBounds(node);
         if (bounds && bounds.min === 0 && !producedByRecordedSite(node.inputs[0] ?? null, path, recorded)) {
           const note = bounds.max === null ? 'Clip(min=0): a ReLU written as Clip' : `Clip(min=0, max=${bounds.max}): ReLU6-like`;
-          sites.push({ kind: 'clip', index: index++, node, graph, graphPath: path, note });
+          sites.push({ kind: 'clip', index: index++, node, graph, fn, graphPath: path, note });
         }
       } else {
         const fused = fusedActivation(node);
-        if (fused) sites.push({ kind: fused.kind, index: -1, node, graph, graphPath: path, note: fused.note });
+        if (fused) sites.push({ kind: fused.kind, index: -1, node, graph, fn, graphPath: path, note: fused.note });
       }
     }
   }
@@ -122,10 +136,6 @@ function checkArity(node: Node, path: string, minInputs: number, maxInputs: numb
 
 function isDefaultDomain(d: string): boolean {
   return d === '' || d === 'ai.onnx';
-}
-
-function matchesRecord(node: Node, r: SiteRecord): boolean {
-  return isFormNode(r.target, node);
 }
 
 function producedByRecordedSite(v: Value | null, path: string, recorded: Map<string, SiteRecord>): boolean {
@@ -291,10 +301,4 @@ function halfToNumber(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
-/** The tensor of a value produced by a Constant node (value attribute), or null. */
-export function constantTensor(v: Value): Tensor | null {
-  const p = v.producer;
-  if (!p || p.opType !== 'Constant') return null;
-  const a = p.attr('value');
-  return a && a.data.type === AttributeType.TENSOR ? (a.data.value as Tensor) : null;
-}
+export { constantTensor };

@@ -15,24 +15,6 @@ export const JUMPRELU_OP = 'JumpRelu';
 
 export const RECORD_KEY = 'jumprelu.retrofit';
 
-/**
- * The node each form's site ends in (the one the record names), and which of its inputs is the
- * activation: how a pass or the gradient compiler recognises a form from a node plus the record.
- */
-export const FORM_NODES: Readonly<Record<Target | 'relu', { opType: string; domain: string; input: number }>> = {
-  'relu': { opType: 'Relu', domain: '', input: 0 },
-  'thresholded-relu': { opType: 'ThresholdedRelu', domain: '', input: 0 },
-  'where': { opType: 'Where', domain: '', input: 1 },
-  'function': { opType: JUMPRELU_OP, domain: FUNCTION_DOMAIN, input: 0 },
-  'custom': { opType: JUMPRELU_OP, domain: CUSTOM_DOMAIN, input: 0 },
-};
-
-/** Whether `node` is the output node of a site recorded with `target`. */
-export function isFormNode(target: Target | 'relu', node: { opType: string; domain: string }): boolean {
-  const f = FORM_NODES[target];
-  return f !== undefined && node.opType === f.opType && (node.domain === 'ai.onnx' ? '' : node.domain) === f.domain;
-}
-
 export type Target = 'thresholded-relu' | 'where' | 'function' | 'custom';
 export const TARGETS: readonly Target[] = ['thresholded-relu', 'where', 'function', 'custom'];
 

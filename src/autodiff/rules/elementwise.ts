@@ -5,6 +5,7 @@ import { Value } from '../../ir/value.js';
 import { attrFloat, attrInt } from '../../ir/analysis/attrs.js';
 import type { KappaValue } from '../kappa.js';
 import { FLOAT_TYPES, constantOf } from '../../ir/analysis/constants.js';
+import { formOfNode, whereForm } from '../../retrofit/forms/index.js';
 import {
   type Rule, type RuleContext, elemOf, fail, input, masked, normAxis, rankOf, unbroadcast,
 } from './context.js';
@@ -79,10 +80,9 @@ function sameKappa(a: readonly number[], b: KappaValue): boolean {
  * the forward κ and κ ≥ 0, 1[x > κ] = 1[y > 0]: the backward pass then reads only y, which leaves ORT
  * free to fuse the producer of x with the activation (Conv + Relu).
  */
-function activation(c: RuleContext, forwardKappa: readonly number[] | null, gradKappa: KappaValue | Value, kappaValue?: Value): Value {
+function activation(c: RuleContext, x: Value, forwardKappa: readonly number[] | null, gradKappa: KappaValue | Value, kappaValue?: Value): Value {
   const tau = c.kappa.surrogateTau;
   if (tau !== null) {
-    const x = input(c, c.node.opType === 'Where' ? 1 : 0);
     if (forwardKappa !== null && forwardKappa.some((k) => k !== 0)) return smooth(c, x, forwardKappa.length === 1 ? forwardKappa[0]! : [...forwardKappa], tau);
     if (forwardKappa === null && kappaValue) return smooth(c, x, kappaValue, tau);
   }
@@ -91,7 +91,7 @@ function activation(c: RuleContext, forwardKappa: readonly number[] | null, grad
     const y = c.node.outputs[0]!;
     return masked(c, c.e.one('Greater', [y, c.e.scalar(0, elemOf(c, y))]), gy0(c));
   }
-  return step(c, input(c, c.node.opType === 'Where' ? 1 : 0), gradKappa);
+  return step(c, x, gradKappa);
 }
 
 /**
@@ -108,32 +108,28 @@ function smooth(c: RuleContext, x: Value, kappa: KappaValue | Value, tau: number
 }
 
 /** ReLU; a Relu that the retrofit recorded as a κ = 0 JumpReLU site follows that site's gradient κ. */
-const relu: Rule = (c) => [activation(c, [0], c.kappa.site(c.node) ? c.kappa.gradKappa(c.node, 0)! : 0)];
-
-const thresholdedRelu: Rule = (c) => {
-  const alpha = attrFloat(c.node, 'alpha', 1.0);
-  return [activation(c, [alpha], c.kappa.gradKappa(c.node, alpha)!)];
-};
+const relu: Rule = (c) => [activation(c, input(c, 0), [0], c.kappa.site(c.node) ? c.kappa.gradKappa(c.node, 0)! : 0)];
 
 /**
- * `JumpRelu` as a model-local function (com.jumprelu.functions, attribute kappa) or a custom op
- * (com.jumprelu: attributes kappa and grad_kappa, or a per-channel κ tensor as input 1).
+ * The output node of a JumpReLU form (src/retrofit/forms) other than `where`: ThresholdedRelu(alpha), the
+ * model-local function call (attribute kappa, its default from the function) and the custom op
+ * (attributes kappa and grad_kappa, or a per-channel κ tensor as input 1). The form says where x and κ are.
  */
 const jumpRelu: Rule = (c) => {
-  const x = input(c, 0);
-  const kappaInput = c.node.inputs[1] ?? null;
+  input(c, 0);
+  const g = formOfNode(c.node)?.gradient(c.node, (name) => c.kappa.functionDefault(c.node, name)) ?? null;
+  if (!g) fail(c, "it has no float attribute 'kappa'");
+  const { x, kappaInput } = g;
   if (kappaInput) {
     // The custom op's per-channel κ is [C]: align it with axis 1 of x.
     const rank = rankOf(c, x);
     const aligned = rank > 2 ? c.e.one('Unsqueeze', [kappaInput, c.e.ints(Array.from({ length: rank - 2 }, (_, i) => i + 1))]) : kappaInput;
     const kg = c.kappa.distinctGradKappa(c.node);
     const forward = constantOf(kappaInput)?.values ?? null;
-    return [kg !== null && c.kappa.surrogateTau === null ? step(c, x, kg) : activation(c, forward, forward ?? aligned, aligned), null];
+    return [kg !== null && c.kappa.surrogateTau === null ? step(c, x, kg) : activation(c, x, forward, forward ?? aligned, aligned), null];
   }
-  const kappa = c.node.attr('kappa')?.asFloat() ?? c.kappa.functionDefault(c.node, 'kappa');
-  if (kappa === undefined) fail(c, "it has no float attribute 'kappa'");
-  const own = c.node.attr('grad_kappa')?.asFloat();
-  return [activation(c, [kappa], c.kappa.gradKappa(c.node, own ?? kappa)!)];
+  const kappa = g.kappa!;
+  return [activation(c, x, [kappa], c.kappa.gradKappa(c.node, g.gradKappa ?? kappa)!)];
 };
 
 const leakyRelu: Rule = (c) => {
@@ -182,12 +178,12 @@ const where: Rule = (c) => {
   let cond = input(c, 0);
   const [a, b] = [input(c, 1), input(c, 2)];
   const gy = gy0(c);
-  const jump = jumpWhere(c);
+  const jump = constantOf(whereForm.gradient(c.node, () => undefined)?.kappaInput)?.values ?? null;
   if (jump || c.kappa.site(c.node) !== undefined) {
-    if (jump && c.kappa.surrogateTau !== null && jump.some((k) => k !== 0) && c.needs(1) && !c.needs(2)) return [null, activation(c, jump, jump), null];
+    if (jump && c.kappa.surrogateTau !== null && jump.some((k) => k !== 0) && c.needs(1) && !c.needs(2)) return [null, activation(c, a, jump, jump), null];
     const kg = c.kappa.distinctGradKappa(c.node);
     if (kg !== null) cond = c.e.one('Greater', [a, threshold(c, a, kg)]);
-    else if (jump && c.needs(1) && !c.needs(2)) return [null, activation(c, jump, jump), null];
+    else if (jump && c.needs(1) && !c.needs(2)) return [null, activation(c, a, jump, jump), null];
   }
   const zero = c.e.scalar(0, elemOf(c, gy));
   return [
@@ -196,16 +192,6 @@ const where: Rule = (c) => {
     c.needs(2) ? unbroadcast(c, c.e.one('Where', [cond, zero, gy]), b) : null,
   ];
 };
-
-/** κ when a Where node is the JumpReLU pattern Where(Greater(x, κ), x, 0) with constant κ, else null. */
-function jumpWhere(c: RuleContext): number[] | null {
-  const [cond, a, b] = c.node.inputs;
-  const g = cond?.producer;
-  if (!g || g.opType !== 'Greater' || g.domain !== '' || g.inputs[0] !== a) return null;
-  const zero = constantOf(b);
-  const kappa = constantOf(g.inputs[1]);
-  return zero && zero.values.every((v) => v === 0) && kappa ? kappa.values : null;
-}
 
 /** Softmax/LogSoftmax of opset ≥ 13: one axis. */
 function softmaxAxis(c: RuleContext): number {
@@ -251,7 +237,7 @@ const cast: Rule = (c) => {
 export const elementwiseRules: Record<string, Rule> = {
   Add: add, Sub: sub, Sum: sum, Mul: mul, Div: div, Neg: neg, Exp: exp, Log: log, Sqrt: sqrt,
   Identity: identity, Dropout: dropout, Cast: cast,
-  Relu: relu, ThresholdedRelu: thresholdedRelu, LeakyRelu: leakyRelu, Sigmoid: sigmoid, Tanh: tanh, Clip: clip,
+  Relu: relu, ThresholdedRelu: jumpRelu, LeakyRelu: leakyRelu, Sigmoid: sigmoid, Tanh: tanh, Clip: clip,
   Where: where, Softmax: softmax, LogSoftmax: logSoftmax,
 };
 

@@ -17,6 +17,7 @@ export type { Rule, RuleContext } from './context.js';
 
 /** Domains of the JumpReLU forms that are not standard ops. */
 import { CUSTOM_DOMAIN, FUNCTION_DOMAIN } from '../../retrofit/record.js';
+import { formOfNode } from '../../retrofit/forms/index.js';
 
 export const JUMPRELU_FUNCTION_DOMAIN = FUNCTION_DOMAIN;
 export const JUMPRELU_CUSTOM_DOMAIN = CUSTOM_DOMAIN;
@@ -31,8 +32,6 @@ export const SUPPORTED_OPS: readonly string[] = Object.keys(standard).sort();
 
 export function ruleFor(node: Node): Rule | undefined {
   if (node.domain === '' || node.domain === 'ai.onnx') return Object.hasOwn(standard, node.opType) ? standard[node.opType] : undefined;
-  if ((node.domain === JUMPRELU_FUNCTION_DOMAIN || node.domain === JUMPRELU_CUSTOM_DOMAIN) && node.opType === 'JumpRelu') {
-    return jumpReluRule;
-  }
-  return undefined;
+  // The non-standard JumpReLU forms (function call, custom op): the form reads its own node.
+  return formOfNode(node) ? jumpReluRule : undefined;
 }
