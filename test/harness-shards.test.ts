@@ -17,6 +17,7 @@ import { JumpReluError, exitStatusOf } from '../src/ir/errors.js';
 import { listedProviders } from '../src/runtime/execution-provider.js';
 import { mergeShards } from '../src/runtime/merge.js';
 import { shardRange } from '../src/runtime/shard.js';
+import { fromArrays, toAttackSpace } from '../src/runtime/dataset.js';
 import type { Report } from '../src/runtime/report/schema.js';
 import { defaultModelPath, defaultModelsDir } from './fixtures.js';
 import { captureStdout, runCommands } from './helpers/cli.js';
@@ -57,6 +58,15 @@ test('shards: contiguous ranges cover the set once', () => {
         at = r.end;
       }
       assert.equal(at, total);
+    }
+  }  // a shard's samples in the attack space are those of the whole set (float data and 8-bit data)
+  const values = Float32Array.from({ length: 5 * 2 * 2 * 2 }, (_, i) => (i * 37) % 11 / 10);
+  const float = fromArrays('npy', 'mem', { dtype: 'float32', shape: [5, 2, 2, 2], data: values }, { dtype: 'int64', shape: [5], data: BigInt64Array.from([0n, 1n, 0n, 1n, 0n]) }, 'NCHW');
+  const bytes = fromArrays('npy', 'mem', { dtype: 'uint8', shape: [5, 2, 2, 2], data: Uint8Array.from(values, (v) => v * 200) }, { dtype: 'int64', shape: [5], data: BigInt64Array.from([0n, 1n, 0n, 1n, 0n]) }, 'NCHW');
+  for (const [ds, scale] of [[float, 1], [bytes, 1 / 255]] as const) {
+    const p = { scale, mean: [0.5, 0.4], std: [0.2, 0.3], layout: 'NCHW' as const };
+    for (const space of ['normalized', 'pixel'] as const) {
+      assert.deepEqual(toAttackSpace(ds, p, space, 3, 2), toAttackSpace(ds, p, space, 5).subarray(2 * 8));
     }
   }
 });

@@ -170,21 +170,22 @@ export async function loadDataset(spec: string, options: { split?: 'test' | 'tra
 }
 
 /**
- * The first `count` samples in the attack space: [0,1] pixels (`pixel`) or ((v·scale) − mean)/std (`normalized`),
+ * `count` samples from sample `from` (default: the first) in the attack space: [0,1] pixels (`pixel`) or ((v·scale) − mean)/std (`normalized`),
  * computed in float32 exactly like torchvision's ToTensor + Normalize for uint8 images.
  */
-export function toAttackSpace(ds: Dataset, p: Preprocessing, space: InputSpace, count: number): Float32Array {
+export function toAttackSpace(ds: Dataset, p: Preprocessing, space: InputSpace, count: number, from = 0): Float32Array {
   const size = ds.channels * ds.height * ds.width;
-  const n = Math.min(count, ds.count);
+  const n = Math.max(0, Math.min(count, ds.count - from));
   if (ds.values instanceof Uint8Array && Math.abs(p.scale - 1 / 255) < 1e-15) {
     const set: ImageSet = { count: ds.count, channels: ds.channels, height: ds.height, width: ds.width, pixels: ds.values, labels: new Uint8Array(ds.count) };
-    return space === 'pixel' ? scaleTo01(set, { count: n }) : normalise(set, { mean: p.mean, std: p.std }, { count: n });
+    return space === 'pixel' ? scaleTo01(set, { start: from, count: n }) : normalise(set, { mean: p.mean, std: p.std }, { start: from, count: n });
   }
   const pick = (v: readonly number[], c: number) => Math.fround(v[v.length === 1 ? 0 : c]!);
   const out = new Float32Array(n * size);
   const plane = ds.height * ds.width;
+  const base = from * size;
   for (let i = 0; i < n * size; i++) {
-    const x = Math.fround(ds.values[i]! * p.scale);
+    const x = Math.fround(ds.values[base + i]! * p.scale);
     if (space === 'pixel') out[i] = x;
     else {
       const c = Math.floor(i / plane) % ds.channels;

@@ -135,17 +135,15 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
   if (o.kappas.length === 0) throw new UsageError('give at least one κ');
   for (const m of o.modes) if (!MODES.includes(m)) throw new UsageError(`unknown mode '${m}' (one of ${MODES.join(', ')})`);
   const { attackParams, attacks, seed } = prepareAttacks(o);
-  // the whole set is prepared (value checks, clamp) in every shard, then cut to the shard's samples
-  const samples = prepareSamples(o, total, progress);
-  const { input, preprocessing, spaceName, space, clamp, warnings } = samples;
+  // a shard's samples, with the value checks and the clamp of the whole set
+  const samples = prepareSamples(o, total, progress, o.shard ? { start: first, end } : undefined);
+  const { input, preprocessing, spaceName, space, clamp, warnings, x, labels } = samples;
   if (input.noSites) o = { ...o, kappas: [0] };
   const source: ModelSource = { path: o.modelPath, interface: input.interface, ...(o.sites ? { sites: o.sites } : {}) };
   const size = space.size;
   const ep = o.ep ?? 'cpu';
   await checkExecutionProvider(ep, o.modelPath);
-  const dataSha = o.shard ? createHash('sha256').update(bytesOf(samples.x)).update(bytesOf(samples.labels)).digest('hex') : '';
-  const x = o.shard ? samples.x.slice(first * size, end * size) : samples.x;
-  const labels = o.shard ? samples.labels.slice(first, end) : samples.labels;
+  const dataSha = samples.dataSha256 ?? '';
   const ids = Int32Array.from({ length: n }, (_, i) => first + i);
   if (o.shard) progress.log(`shard ${o.shard.index}/${o.shard.count}: samples ${first}…${end - 1} of ${total}`);
   const nExamples = o.examples ?? 2;
@@ -170,7 +168,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
   };
 
   // the labels against the model's classes, before any attack
-  checkLabels(ds, samples.labels, (await (await pool.get(o.kappas[0]!)).forward(x.subarray(0, size), 1)).length);
+  checkLabels(ds, o.shard ? ds.labels.subarray(0, total) : labels, (await (await pool.get(o.kappas[0]!)).forward(x.subarray(0, size), 1)).length);
   const clean: CleanResult[] = [];
   for (const kappa of o.kappas) {
     const p = await cleanPredFor(kappa);
@@ -449,13 +447,15 @@ export function prepareAttacks(o: Pick<EvalOptions, 'dataset' | 'attacks' | 'att
  * The first `n` samples of a run (eval or detect) in the space the attacks work in: the input convention resolved
  * and printed, the values checked against it, the clamp fixed over the whole evaluated set, and the warnings the
  * report starts with. A model let through without ReLU sites (`allowNoSites`) is said here, with the κ it drops.
+ * With `part` (a shard) only samples [start, end) are returned, but the checks, the clamp and `dataSha256` (the
+ * hash of all n as attacked: float32 samples, then int32 labels) still cover all n, read in chunks.
  */
 export function prepareSamples(
   o: Pick<EvalOptions, 'modelPath' | 'dataset' | 'preprocess' | 'preprocessing' | 'space' | 'allowNoSites' | 'clamp' | 'kappas' | 'modelInterface' | 'sites'>,
-  n: number, progress: Progress,
+  n: number, progress: Progress, part?: { start: number; end: number },
 ): {
   input: ReturnType<typeof resolveEvalInput>; preprocessing: Preprocessing; spaceName: InputSpace; shape: ImageShape;
-  space: SpaceMap; x: Float32Array; labels: Int32Array; clamp: Clamp; warnings: string[];
+  space: SpaceMap; x: Float32Array; labels: Int32Array; clamp: Clamp; warnings: string[]; dataSha256?: string;
 } {
   const ds = o.dataset;
   const input = resolveEvalInput(o);
@@ -474,11 +474,32 @@ export function prepareSamples(
   checkValues(ds, preprocessing.scale, n);
   const shape = { channels: ds.channels, height: ds.height, width: ds.width };
   const space = new SpaceMap(spaceName, shape, preprocessing.mean, preprocessing.std, input.resolved.feed);
-  const x = toAttackSpace(ds, preprocessing, spaceName, n);
-  const labels = ds.labels.slice(0, n);
-  const clamp = o.clamp === 'box' ? Clamp.box(spaceName, shape, preprocessing.mean, preprocessing.std) : Clamp.batchMinMax(x, shape);
+  const from = part?.start ?? 0;
+  const to = part?.end ?? n;
+  const x = toAttackSpace(ds, preprocessing, spaceName, to - from, from);
+  const labels = ds.labels.slice(from, to);
   const warnings = [...ds.warnings, ...input.resolved.notes];
-  return { input, preprocessing, spaceName, shape, space, x, labels, clamp, warnings };
+  if (!part) {
+    const clamp = o.clamp === 'box' ? Clamp.box(spaceName, shape, preprocessing.mean, preprocessing.std) : Clamp.batchMinMax(x, shape);
+    return { input, preprocessing, spaceName, shape, space, x, labels, clamp, warnings };
+  }
+  // a shard: the whole set's min/max and hash, 4 MiB of samples at a time
+  const hash = createHash('sha256');
+  let lo = Infinity;
+  let hi = -Infinity;
+  const chunk = Math.max(1, Math.floor((1 << 20) / space.size));
+  for (let s = 0; s < n; s += chunk) {
+    const c = toAttackSpace(ds, preprocessing, spaceName, Math.min(chunk, n - s), s);
+    for (const v of c) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    hash.update(bytesOf(c));
+  }
+  hash.update(bytesOf(ds.labels.slice(0, n)));
+  // the batch-min/max clamp of all n (Clamp.batchMinMax of the two extremes is that of the whole set)
+  const clamp = o.clamp === 'box' ? Clamp.box(spaceName, shape, preprocessing.mean, preprocessing.std) : Clamp.batchMinMax(Float32Array.of(lo, hi), shape);
+  return { input, preprocessing, spaceName, shape, space, x, labels, clamp, warnings, dataSha256: hash.digest('hex') };
 }
 
 /**
