@@ -7,8 +7,8 @@
 // successful samples of the whole set, taken from the shards' own first ones.
 //
 // Refused, with one line and a stable code: a folder without a finished shard report (merge-not-shard,
-// merge-partial), shards of different runs (merge-mismatch: settings, model hash, data hash, input convention,
-// tool version, shard count), a shard missing (merge-missing) or given twice (merge-overlap), rows that do not
+// merge-partial), shards of different runs (merge-mismatch: settings, model hash and interface, data hash, input
+// convention, tool version, shard count), a shard missing (merge-missing) or given twice (merge-overlap), rows that do not
 // match their report (merge-corrupt, exit 1). Mismatches are usage errors (exit 2): the folders named are wrong.
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -81,6 +81,7 @@ function identity(r: Report): Array<[string, unknown]> {
     ['kind', r.kind],
     ['tool version', r.tool.version],
     ['model (sha256)', r.model.sha256],
+    ['model interface', r.model.interface ?? null],
     ['data (sha256 of the evaluated set)', s.data_sha256],
     ['number of samples', s.total],
     ['data settings', data],
