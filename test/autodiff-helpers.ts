@@ -32,6 +32,7 @@ import { ShapeInfo } from '../src/ir/analysis/shapes.js';
 import { Attribute, AttributeType } from '../src/ir/attribute.js';
 import { decodeModel } from '../src/ir/decode.js';
 import { encodeModel } from '../src/ir/encode.js';
+import { sessionBytes } from '../src/ir/io.js';
 import { Graph } from '../src/ir/graph.js';
 import { Model } from '../src/ir/model.js';
 import { Node } from '../src/ir/node.js';
@@ -152,8 +153,9 @@ export function i64(values: number[], dims: number[]): ort.Tensor {
 
 const sessions = new WeakMap<Model, Promise<ort.InferenceSession>>();
 
+/** The model's bytes for a session, external data brought inline (dynamo exports keep weights in model.onnx.data). */
 export function bytesOf(model: Model): Uint8Array {
-  return encodeModel(model).toBytes();
+  return sessionBytes(model);
 }
 
 /** One session per model object (single-threaded: deterministic, and polite to shared CPUs). */

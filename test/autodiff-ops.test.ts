@@ -448,6 +448,28 @@ cases['Gather with indices computed from a Shape (treated as constants)'] = (s) 
   return { model: m.output(m.one('Gather', [x, idx], { axis: 1 })), wrt: { x: leaf(s, [2, 4, 3]) } };
 };
 
+cases['Gather with indices known only at run time (Range over a symbolic batch; repeated, negative; opset 16)'] = (s) => {
+  const m = new TinyModel(16);
+  const x = m.input('x', ['N', 5]);
+  // r = Range(1, N + 1), idx = Concat(r, r) − 5: [−4, −3, −4, −3] for N = 2, as the dynamo exporter writes as_strided.
+  const n = m.one('Gather', [m.one('Shape', [x]), m.init('zero', [], [0], DataType.INT64)], { axis: 0 });
+  const r = m.one('Range', [m.init('one', [], [1], DataType.INT64), m.one('Add', [n, m.init('one_', [], [1], DataType.INT64)]), m.init('step', [], [1], DataType.INT64)]);
+  const idx = m.one('Sub', [m.one('Concat', [r, r], { axis: 0 }), m.init('five', [], [5], DataType.INT64)]);
+  return { model: m.output(m.one('Gather', [x, idx], { axis: 1 })), wrt: { x: leaf(s, [2, 5]) }, opset: 16 };
+};
+cases['Resize linear (half_pixel) ×2 by scales, symbolic batch (opset 18, as F.interpolate exports)'] = (s) => {
+  const m = new TinyModel(18);
+  const x = m.input('x', ['N', 2, 3, 4]);
+  const y = m.one('Resize', [x, null, m.init('scales', [4], [1, 1, 2, 2])], { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' });
+  return { model: m.output(y), wrt: { x: leaf(s, [2, 2, 3, 4]) } };
+};
+cases['Resize nearest by sizes (asymmetric, floor)'] = (s) => {
+  const m = new TinyModel(13);
+  const x = m.input('x', [1, 2, 3, 4]);
+  const y = m.one('Resize', [x, null, null, m.ints('sizes', [1, 2, 5, 6])], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
+  return { model: m.output(y), wrt: { x: leaf(s, [1, 2, 3, 4]) } };
+};
+
 
 let worst = 0;
 let worstFraction = 0;

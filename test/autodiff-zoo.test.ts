@@ -14,6 +14,9 @@
 // every such input (PyTorch's call order = the exported node order), and samples with a flip are left
 // out and counted (at least one of the two must remain).
 //
+// The dynamo exporter's models (names *_dynamo18/20: torch.onnx.export(..., dynamo=True), weights in external
+// data as it writes them) need torch >= 2.5 with onnxscript: PyPI's torch 2.15, which .ci/run installs into
+// fixtures/.cache/torch2 and the test runs with python3 and that folder on PYTHONPATH (or $JUMPRELU_TORCH2_PYTHON).
 // The models are cached in fixtures/.cache/zoo-<hash of the script>/ (or $JUMPRELU_ZOO_DIR), built once;
 // JUMPRELU_ZOO=all runs every model, JUMPRELU_ZOO=name,name a subset.
 
@@ -31,11 +34,10 @@ import type * as ort from 'onnxruntime-node';
 import { buildGradientModel, gradientSignature } from '../src/autodiff/index.js';
 import { constantOf } from '../src/ir/analysis/constants.js';
 import { decodeModel } from '../src/ir/decode.js';
-import { encodeModel } from '../src/ir/encode.js';
 import { DataType } from '../src/ir/tensor.js';
 import type { Value } from '../src/ir/value.js';
 import { ValueInfo } from '../src/ir/value-info.js';
-import { loadModel } from '../src/ir/io.js';
+import { loadModel, sessionBytes } from '../src/ir/io.js';
 import type { Model } from '../src/ir/model.js';
 import { evalCommand } from '../src/cli/eval-command.js';
 import { retrofit } from '../src/passes/jumprelu.js';
@@ -58,7 +60,7 @@ const script = join(repoRoot(), 'test', 'py', 'zoo_reference.py');
  * The zoo (ci: in `npm test`, chosen to cover every op family within the test budget; the rest run with
  * JUMPRELU_ZOO=all or by name).
  */
-const ZOO: Record<string, { size: number; opset: number; ci?: true }> = {
+const ZOO: Record<string, { size: number; opset: number; ci?: true; exporter?: 'dynamo' }> = {
   resnet18: { size: 32, opset: 13, ci: true }, resnet50: { size: 32, opset: 17 }, mobilenet_v2: { size: 32, opset: 13, ci: true },
   mobilenet_v3_small: { size: 32, opset: 13 }, mobilenet_v3_large: { size: 32, opset: 17, ci: true }, squeezenet1_1: { size: 64, opset: 17, ci: true },
   vgg11_bn: { size: 32, opset: 13 }, densenet121: { size: 64, opset: 17 }, googlenet: { size: 64, opset: 13 },
@@ -66,6 +68,11 @@ const ZOO: Record<string, { size: number; opset: number; ci?: true }> = {
   convnext_narrow: { size: 32, opset: 13, ci: true }, convnext_narrow_17: { size: 32, opset: 17 },
   vit_b_16_narrow: { size: 64, opset: 13 }, vit_b_16_narrow_17: { size: 64, opset: 17, ci: true }, swin_t_narrow: { size: 32, opset: 17, ci: true },
   timm_vit_tiny: { size: 32, opset: 17, ci: true }, timm_deit_tiny: { size: 32, opset: 13 },
+  // The dynamo exporter (torch.onnx.export(..., dynamo=True), PyPI torch 2.15 + onnxscript from fixtures/.cache/torch2).
+  ops_mix_dynamo18: { size: 16, opset: 18, exporter: 'dynamo' }, ops_mix_dynamo20: { size: 16, opset: 20, exporter: 'dynamo', ci: true },
+  resnet18_dynamo18: { size: 32, opset: 18, exporter: 'dynamo', ci: true }, vit_b_16_narrow_gelus_dynamo20: { size: 64, opset: 20, exporter: 'dynamo', ci: true },
+  swin_t_narrow_dynamo18: { size: 32, opset: 18, exporter: 'dynamo' }, convnext_narrow_dynamo20: { size: 32, opset: 20, exporter: 'dynamo' },
+  mobilenet_v3_large_dynamo20: { size: 32, opset: 20, exporter: 'dynamo' },
 };
 const wanted = process.env['JUMPRELU_ZOO'];
 const selected = wanted === 'all' ? Object.keys(ZOO) : wanted ? wanted.split(',') : Object.keys(ZOO).filter((n) => ZOO[n]!.ci);
@@ -74,6 +81,30 @@ function cacheDir(): string {
   if (process.env['JUMPRELU_ZOO_DIR']) return process.env['JUMPRELU_ZOO_DIR'];
   const hash = createHash('sha256').update(readFileSync(script)).digest('hex').slice(0, 12);
   return join(repoRoot(), 'fixtures', '.cache', `zoo-${hash}`);
+}
+
+/** Where .ci/run installs PyPI's torch 2.x, torchvision and onnxscript (pip --target) for the dynamo exporter. */
+const TORCH2_DIR = join(repoRoot(), 'fixtures', '.cache', 'torch2');
+
+/**
+ * The interpreter and environment that run the dynamo exports: $JUMPRELU_TORCH2_PYTHON as it is, else python3 on
+ * PATH with fixtures/.cache/torch2 first on PYTHONPATH; undefined with the reason when it cannot import
+ * torch ≥ 2.5, torchvision and onnxscript.
+ */
+async function torch2Python(): Promise<{ py: string; env: NodeJS.ProcessEnv } | { reason: string }> {
+  const own = process.env['JUMPRELU_TORCH2_PYTHON'];
+  const py = own ?? 'python3';
+  const env = own ? { ...process.env } : { ...process.env, PYTHONPATH: [TORCH2_DIR, process.env['PYTHONPATH']].filter(Boolean).join(':') };
+  const probe = 'import torch, torchvision, onnxscript; v = tuple(int(p) for p in torch.__version__.split(".")[:2]); assert v >= (2, 5), torch.__version__';
+  const res = await new Promise<{ code: number; output: string }>((resolve) => {
+    const child = spawn(py, ['-c', probe], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    let output = '';
+    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
+    child.on('error', (e) => resolve({ code: -1, output: String(e) }));
+    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+  });
+  if (res.code === 0) return { py, env };
+  return { reason: `needs torch >= 2.5 with torchvision and onnxscript for the dynamo exporter (${own ? `JUMPRELU_TORCH2_PYTHON=${own}` : `python3 with ${TORCH2_DIR}; .ci/run installs it`}): ${res.output.trim().split('\n').pop()}` };
 }
 
 function runPython(py: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
@@ -104,10 +135,25 @@ function ensureZoo(py: string) {
     const pydeps = join(repoRoot(), 'fixtures', '.cache', 'py'); // .ci/run installs timm there (--no-deps)
     const env = { ...process.env, PYTHONPATH: [pydeps, process.env['PYTHONPATH']].filter(Boolean).join(':') };
     try {
-      const res = await runPython(py, ['--out', tmp, '--models', missing.join(',')], env);
-      if (res.code === 3) return { ok: false as const, reason: `needs torchvision (apt-get install python3-torchvision): ${res.output.trim().split('\n').pop()}` };
-      if (res.code !== 0) throw new Error(`zoo_reference.py failed (exit ${res.code}):\n${res.output}`);
-      for (const n of missing) {
+      const scripted = missing.filter((n) => ZOO[n]?.exporter !== 'dynamo');
+      const dynamo = missing.filter((n) => ZOO[n]?.exporter === 'dynamo');
+      const built: string[] = [];
+      if (scripted.length > 0) {
+        const res = await runPython(py, ['--out', tmp, '--models', scripted.join(',')], env);
+        if (res.code === 3) return { ok: false as const, reason: `needs torchvision (apt-get install python3-torchvision): ${res.output.trim().split('\n').pop()}` };
+        if (res.code !== 0) throw new Error(`zoo_reference.py failed (exit ${res.code}):\n${res.output}`);
+        built.push(...scripted);
+      }
+      if (dynamo.length > 0) {
+        const t2 = await torch2Python();
+        if ('reason' in t2) for (const n of dynamo) skipped.set(n, t2.reason);
+        else {
+          const res = await runPython(t2.py, ['--out', tmp, '--models', dynamo.join(',')], t2.env);
+          if (res.code !== 0) throw new Error(`zoo_reference.py (dynamo exporter, ${t2.py}) failed (exit ${res.code}):\n${res.output}`);
+          built.push(...dynamo);
+        }
+      }
+      for (const n of built) {
         const why = join(tmp, n, 'skipped.txt');
         if (existsSync(why)) { skipped.set(n, readFileSync(why, 'utf8').trim()); continue; }
         rmSync(join(dir, n), { recursive: true, force: true });
@@ -147,7 +193,7 @@ async function flippedSamples(model: Model, meta: Meta, dir: string, prefix: str
   const sites = activationNodes(model);
   const families = meta.activations.map((k) => (k === 'relu' ? 'relu' : 'clip'));
   assert.deepEqual(sites.map((s) => s.family), families, 'ONNX activation nodes and PyTorch activation calls do not correspond');
-  const probe = decodeModel(encodeModel(model).toBytes());
+  const probe = decodeModel(sessionBytes(model));
   const values = activationNodes(probe);
   for (const s of values) probe.graph.addOutput(s.input, ValueInfo.tensor(DataType.FLOAT, null));
   const out = await run(probe, { input });
@@ -228,7 +274,7 @@ const fmt = (w: Worst) => `${w.compared} of 2 samples compared; logits ${w.logit
 
 for (const name of selected) {
   const spec = ZOO[name];
-  test(`zoo: ${name} (TorchScript export, opset ${spec?.opset}, ${spec?.size} px) gradients agree with PyTorch autograd`, async (t) => {
+  test(`zoo: ${name} (${spec?.exporter === 'dynamo' ? 'dynamo' : 'TorchScript'} export, opset ${spec?.opset}, ${spec?.size} px) gradients agree with PyTorch autograd`, async (t) => {
     assert.ok(spec, `unknown zoo model '${name}' in JUMPRELU_ZOO`);
     const py = await requireTorch(t);
     if (!py) return;
@@ -236,7 +282,11 @@ for (const name of selected) {
     if (!zoo.ok) { t.skip(zoo.reason); return; }
     const dir = join(zoo.dir, name);
     const why = zoo.skipped.get(name);
-    if (why) { t.skip(why); return; }
+    if (why) {
+      if (process.env['JUMPRELU_REQUIRE_FIXTURES'] === '1') throw new Error(`${why} (JUMPRELU_REQUIRE_FIXTURES=1 turns this skip into a failure)`);
+      t.skip(why);
+      return;
+    }
     const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta;
     assert.equal(meta.opset, spec.opset);
     const model = loadModel(join(dir, 'model.onnx'));

@@ -79,6 +79,39 @@ def convnext_narrow() -> nn.Module:
     return ConvNeXt(setting, stochastic_depth_prob=0.0, num_classes=CLASSES)
 
 
+def vit_b_16_narrow_gelus() -> nn.Module:
+    # vit_b_16_narrow with its first block's GELU in the tanh approximation (the second keeps erf), so that one
+    # opset-20 dynamo export holds Gelu with both approximate='none' and approximate='tanh'.
+    m = vit_b_16_narrow()
+    gelus = [mod for mod in m.modules() if isinstance(mod, nn.GELU)]
+    assert len(gelus) == 2, len(gelus)
+    gelus[0].approximate = "tanh"
+    return m
+
+
+class OpsMix(nn.Module):
+    """A small convolutional classifier built to hold the op forms the dynamo exporter writes at opsets 18 and 20
+    that the torchvision zoo lacks: GroupNorm (exported as Reshape + InstanceNormalization + Reshape), chunk
+    (Split with num_outputs, 18), GELU tanh (Gelu(approximate='tanh') at 20, Tanh/Pow decomposition at 18),
+    bilinear upsampling (Resize linear with scales), F.pad (Pad with pads as an input), amax / mean / sum over
+    axes given as an input (ReduceMax/ReduceMean/ReduceSum, 18)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.gn = nn.GroupNorm(2, 8)
+        self.fc = nn.Linear(4 * 16 * 16, CLASSES)
+
+    def forward(self, x):
+        y = self.gn(self.conv(x))
+        a, b = y.chunk(2, dim=1)
+        y = F.gelu(a, approximate="tanh") * torch.sigmoid(b)
+        y = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
+        y = F.max_pool2d(y, 2)
+        y = F.pad(y, (1, 1, 1, 1))[:, :, 1:-1, 1:-1]
+        return self.fc(y.flatten(1)) + y.amax(dim=(1, 2, 3)).unsqueeze(1) + y.pow(2).mean(dim=(2, 3)).sum(1, keepdim=True)
+
+
 class Unavailable(Exception):
     """A model whose library is not installed (written to OUT/<name>/skipped.txt)."""
 
@@ -93,7 +126,8 @@ def timm_model(name: str, **kw):
     return build
 
 
-# name: (builder, image size, opset)
+# name: (builder, image size, opset[, exporter]); exporter "dynamo" = torch.onnx.export(..., dynamo=True), which needs
+# torch >= 2.5 and onnxscript (the test runs those with the PyPI torch in fixtures/.cache/torch2, see .ci/run).
 ZOO = {
     "resnet18": (lambda: tvm.resnet18(num_classes=CLASSES), 32, 13),
     "resnet50": (lambda: tvm.resnet50(num_classes=CLASSES), 32, 17),
@@ -114,7 +148,30 @@ ZOO = {
     "swin_t_narrow": (swin_t_narrow, 32, 17),
     "timm_vit_tiny": (timm_model("vit_tiny_patch16_224", img_size=32, patch_size=8), 32, 17),
     "timm_deit_tiny": (timm_model("deit_tiny_patch16_224", img_size=32, patch_size=8), 32, 13),
+    "resnet18_dynamo18": (lambda: tvm.resnet18(num_classes=CLASSES), 32, 18, "dynamo"),
+    "swin_t_narrow_dynamo18": (swin_t_narrow, 32, 18, "dynamo"),
+    "vit_b_16_narrow_gelus_dynamo20": (vit_b_16_narrow_gelus, 64, 20, "dynamo"),
+    "convnext_narrow_dynamo20": (convnext_narrow, 32, 20, "dynamo"),
+    "mobilenet_v3_large_dynamo20": (lambda: tvm.mobilenet_v3_large(num_classes=CLASSES), 32, 20, "dynamo"),
+    "ops_mix_dynamo18": (OpsMix, 16, 18, "dynamo"),
+    "ops_mix_dynamo20": (OpsMix, 16, 20, "dynamo"),
 }
+
+
+def exporter_of(name: str) -> str:
+    return ZOO[name][3] if len(ZOO[name]) > 3 else "torchscript"
+
+
+def dynamo_available() -> str | None:
+    """None when this torch has the dynamo exporter with onnxscript, else why not."""
+    major, minor = (int(p) for p in torch.__version__.split(".")[:2])
+    if (major, minor) < (2, 5):
+        return f"torch {torch.__version__} has no dynamo ONNX exporter (needs >= 2.5)"
+    try:
+        import onnxscript  # noqa: F401
+    except ImportError as exc:
+        return f"the dynamo exporter needs onnxscript: {exc}"
+    return None
 
 
 class Jump(torch.autograd.Function):
@@ -207,7 +264,10 @@ def gradients(model: nn.Module, x: torch.Tensor, cot: torch.Tensor, labels: torc
 
 
 def build(name: str, out: Path) -> dict:
-    builder, size, opset = ZOO[name]
+    builder, size, opset = ZOO[name][:3]
+    exporter = exporter_of(name)
+    if exporter == "dynamo" and (why := dynamo_available()):
+        raise Unavailable(f"skipped: {why} (the test uses the PyPI torch that .ci/run installs into fixtures/.cache/torch2)")
     seed = sum(map(ord, name))
     torch.manual_seed(seed)
     model = builder()
@@ -216,8 +276,15 @@ def build(name: str, out: Path) -> dict:
     d.mkdir(parents=True, exist_ok=True)
     x = torch.randn(BATCH, 3, size, size)
     t0 = time.time()
-    torch.onnx.export(model, x, str(d / "model.onnx"), opset_version=opset, input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, do_constant_folding=True)
+    if exporter == "dynamo":
+        # As users call it: torch.export with a symbolic batch, torchlib translation, onnxscript's optimiser (default).
+        # The batch stays symbolic for N >= 2 (torch.export specialises 0 and 1), so export with BATCH = 2.
+        batch = torch.export.Dim("N", min=2, max=1024)
+        torch.onnx.export(model, (x,), str(d / "model.onnx"), dynamo=True, opset_version=opset, input_names=["input"],
+                          output_names=["logits"], dynamic_shapes=({0: batch},), verbose=False)
+    else:
+        torch.onnx.export(model, x, str(d / "model.onnx"), opset_version=opset, input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, do_constant_folding=True)
     export_s = time.time() - t0
     g = torch.Generator().manual_seed(seed + 1)
     cot = torch.randn(BATCH, CLASSES, generator=g)
@@ -235,7 +302,7 @@ def build(name: str, out: Path) -> dict:
     for k, v in outputs.items():
         v.detach().numpy().astype("<f4").tofile(d / f"{k}.f32")
     meta = {
-        "name": name, "opset": opset, "size": size, "batch": BATCH, "classes": CLASSES, "kappa": KAPPA if has_relu else None,
+        "name": name, "opset": opset, "exporter": exporter, "size": size, "batch": BATCH, "classes": CLASSES, "kappa": KAPPA if has_relu else None,
         "labels": labels.tolist(), "candidates": candidates.tolist(), "parameters": sum(p.numel() for p in model.parameters()),
         "activations": kinds, "torch": torch.__version__, "torchvision": torchvision.__version__, "export_s": round(export_s, 2),
         "shapes": {k: list(v.shape) for k, v in outputs.items()},
@@ -251,7 +318,7 @@ def main() -> int:
     ap.add_argument("--list", action="store_true")
     a = ap.parse_args()
     if a.list:
-        print(json.dumps({k: {"size": v[1], "opset": v[2]} for k, v in ZOO.items()}))
+        print(json.dumps({k: {"size": v[1], "opset": v[2], "exporter": exporter_of(k)} for k in ZOO for v in [ZOO[k]]}))
         return 0
     if a.out is None:
         ap.error("--out is required")

@@ -114,6 +114,7 @@ const resize: Rule = (c) => {
   const elem = elemOf(c, g);
   axes.forEach((axis, i) => {
     const size = xs[axis];
+    if (!sizes && scales![i] === 1) return; // an axis kept as it is (the batch and channels of an upsampling)
     if (typeof size !== 'number') fail(c, `axis ${axis} of its input has no known length`);
     const out = sizes ? sizes[i]! : Math.floor(size * scales![i]!);
     const scale = sizes ? out / size : scales![i]!;

@@ -107,13 +107,35 @@ const pad: Rule = (c) => {
   return [c.e.one('Pad', axes ? [c.gy[0]!, negated, null, axes] : [c.gy[0]!, negated])];
 };
 
-/** Gather with constant indices: scatter the gradient back, adding where an index repeats. */
+/**
+ * Gather whose indices are known only at run time (the dynamo exporter writes as_strided as a Gather on indices
+ * built from Range over a symbolic batch): the same scatter-add, with the indices flattened, made non-negative
+ * and broadcast at run time. The indices are integers, so no gradient flows through them; the gradient is the
+ * derivative with respect to the data for the indices of this run.
+ */
+function gatherRuntime(c: RuleContext, x: Value, r: number, axis: number): Value {
+  c.requireOpset(16, `Gather '${c.node.label}' has indices known only at run time, which may repeat (ScatterElements reduction='add')`);
+  let idx = c.e.one('Reshape', [input(c, 1), c.e.ints([-1])]);
+  if (elemOf(c, input(c, 1)) !== DataType.INT64) idx = c.e.one('Cast', [idx], { to: DataType.INT64 });
+  const dim = dimsOf(c, x, axis, axis + 1);
+  idx = c.e.one('Where', [c.e.one('Less', [idx, c.e.ints([0])]), c.e.one('Add', [idx, dim]), idx]);
+  const target = c.e.one('Concat', [dimsOf(c, x, 0, axis), c.e.shapeOf(idx), dimsOf(c, x, axis + 1, r)], { axis: 0 });
+  const updates = c.e.one('Reshape', [c.gy[0]!, target]);
+  const idxShape = new Array<number>(r).fill(1);
+  idxShape[axis] = -1;
+  const indices = c.e.one('Expand', [c.e.one('Reshape', [idx, c.e.ints(idxShape)]), target]);
+  return c.e.one('ScatterElements', [zerosLike(c, x), indices, updates], { axis, reduction: 'add' });
+}
+
+/** Gather: scatter the gradient back, adding where an index repeats (constant or folded indices; else at run time). */
 const gather: Rule = (c) => {
   if (c.needs(1)) fail(c, 'indices are not differentiable');
   const x = input(c, 0);
   const r = rankOf(c, x);
   const axis = normAxis(attrInt(c.node, 'axis', 0), r);
-  let values = knownInts(c, c.node.inputs[1]) ?? fail(c, 'its indices must be constants (or computed from shapes)');
+  const known = knownInts(c, c.node.inputs[1]);
+  if (known === null) return [gatherRuntime(c, x, r, axis)];
+  let values = known;
   if (values.some((v) => v < 0)) {
     const dim = c.info.shape(x)?.[axis];
     if (typeof dim !== 'number') fail(c, 'negative indices on an axis of unknown length');
