@@ -9,12 +9,16 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { evalCommand } from '../src/cli/eval-command.js';
 import { convertCommand } from '../src/cli/convert-command.js';
+import { detectCommand } from '../src/cli/detect-command.js';
+import { gradCommand } from '../src/cli/grad-command.js';
+import { tuneCommand } from '../src/cli/tune-command.js';
+import * as ort from 'onnxruntime-node';
 import { JumpReluError, UsageError } from '../src/ir/errors.js';
 import type { Report } from '../src/runtime/report/schema.js';
 import { repoRoot, torchPython } from './fixtures.js';
@@ -61,7 +65,8 @@ async function ensure(part: 'onnx' | 'torch', py: string, marker: string): Promi
  * eval --json in-process. Only string writes are captured: the test runner's own messages to its parent go
  * through process.stdout as buffers and may land while a run awaits.
  */
-async function evalJson(dir: string, extra: string[], data = dir): Promise<Report> {
+/** Runs `fn` capturing only string writes to stdout. */
+async function captureStrings(fn: () => Promise<unknown>): Promise<string> {
   const write = process.stdout.write.bind(process.stdout);
   let out = '';
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
@@ -72,13 +77,18 @@ async function evalJson(dir: string, extra: string[], data = dir): Promise<Repor
     return (write as (c: Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
   }) as typeof process.stdout.write;
   try {
-    await runCommands([evalCommand], [
-      'eval', join(dir, 'model.onnx'), '--data', `npy:${join(data, 'x.npy')},${join(data, 'y.npy')}`,
-      ...(extra.includes('--attacks') ? [] : ['--attacks', 'fgsm']), '--limit', '6', '--threads', '1', '--json', ...extra,
-    ]);
+    await fn();
   } finally {
     process.stdout.write = write;
   }
+  return out;
+}
+
+async function evalJson(dir: string, extra: string[], data = dir): Promise<Report> {
+  const out = await captureStrings(() => runCommands([evalCommand], [
+    'eval', join(dir, 'model.onnx'), '--data', `npy:${join(data, 'x.npy')},${join(data, 'y.npy')}`,
+    ...(extra.includes('--attacks') ? [] : ['--attacks', 'fgsm']), '--limit', '6', '--threads', '1', '--json', ...extra,
+  ]));
   return JSON.parse(out) as Report;
 }
 
@@ -104,6 +114,20 @@ describe('eval on models as they come', { skip: hasOnnx ? false : 'python3 with 
     }
   });
 
+  test('grad resolves external data against the model\'s folder too, from another working directory', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'jumprelu-grad-'));
+    process.chdir(work);
+    try {
+      await captureStrings(() => runCommands([gradCommand], ['grad', join(m('external'), 'model.onnx'), 'grad.onnx', '--wrt', 'input', '--of', 'logits']));
+      const s = await ort.InferenceSession.create(join(work, 'grad.onnx'));
+      assert.deepEqual([...s.inputNames].sort(), ['input', 'logits_cotangent']);
+      await s.release();
+    } finally {
+      process.chdir(cwd);
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
   test('a labels-first model: the logits are found by default, --output names them, an int64 output is refused with the candidates', async () => {
     const r = await evalJson(m('labels_first'), ['--kappa', '0']);
     assert.equal(r.model.interface?.output, 'logits');
@@ -125,6 +149,17 @@ describe('eval on models as they come', { skip: hasOnnx ? false : 'python3 with 
     assert.deepEqual(r.input_convention?.model_std, [0.2, 0.25, 0.3]);
     await assert.rejects(() => evalJson(m('nhwc'), ['--model-layout', 'NCHW']),
       (e: Error) => e instanceof UsageError && /--model-layout NCHW contradicts the model's declared input \[N,8,8,3\], which is NHWC/.test(e.message));
+  });
+
+  test('detect reads the interface the same way (NHWC model)', async () => {
+    const d = m('nhwc');
+    const out = await captureStrings(() => runCommands([detectCommand], [
+      'detect', join(d, 'model.onnx'), '--data', `npy:${join(d, 'x.npy')},${join(d, 'y.npy')}`, '--attacks', 'fgsm', '--mode', 'white-box',
+      '--batch', '6', '--k', '2', '--folds', '2', '--bootstrap', '10', '--threads', '1', '--json', '-q',
+    ]));
+    const r = JSON.parse(out) as { model: Report['model']; clean: Array<{ kappa: number; accuracy: number }> };
+    assert.equal(r.model.interface?.layout, 'NHWC');
+    assert.equal(r.clean[0]!.accuracy, 1);
   });
 
   test('a batch-less model ([3,8,8] in, [10] out) runs one sample per call, DeepFool included', async () => {
@@ -168,8 +203,12 @@ describe('κ must act: MobileNetV2 (ReLU6 only)', { skip: hasOnnx ? false : 'pyt
   test('without --relu6 eval refuses, naming the activations; with --allow-no-sites only κ = 0 runs; with --relu6 the κ rows differ', async (t) => {
     if (skip) return t.skip(skip);
     const d = join(dir, 'mobilenet_v2');
-    await assert.rejects(() => evalJson(d, ['--kappa', '0,1']),
-      (e: Error) => e instanceof JumpReluError && e.code === 'no-relu-sites' && /the model uses Clip\(0,6\) ×35 \(ReLU6: pass --relu6\)/.test(e.message));
+    const refused = (e: Error) => e instanceof JumpReluError && e.code === 'no-relu-sites' && /the model uses Clip\(0,6\) ×35 \(ReLU6: pass --relu6\)/.test(e.message);
+    await assert.rejects(() => evalJson(d, ['--kappa', '0,1']), refused);
+    const data = `npy:${join(d, 'x.npy')},${join(d, 'y.npy')}`;
+    await assert.rejects(() => runCommands([tuneCommand], ['tune', join(d, 'model.onnx'), '--data', data, '--limit', '4', '-q']), refused);
+    await assert.rejects(() => runCommands([detectCommand], ['detect', join(d, 'model.onnx'), '--data', data, '--limit', '4', '-q']), refused);
+    await assert.rejects(() => evalJson(d, ['--kappa', '0,1', '--relu6', '--require', '40']), (e: Error) => e instanceof JumpReluError && e.code === 'require-unmet');
     const none = await evalJson(d, ['--kappa', '0,1', '--allow-no-sites']);
     assert.deepEqual(none.clean.map((c) => c.kappa), [0]);
     const r = await evalJson(d, ['--kappa', '0,1', '--relu6']);

@@ -10,8 +10,9 @@ import { DETECT_DEFAULTS, DETECT_MODES, type DetectMode, type DetectReport, dete
 import { PREPROCESS_MODES } from '../runtime/input-convention.js';
 import { prepareReportDir } from '../runtime/report/write.js';
 import { type HarnessArgs, harnessSetup, numberList } from './eval-command.js';
+import { type InterfaceArgs, type SiteArgs, interfaceOptions, siteOptions } from './site-options.js';
 
-export interface DetectArgs {
+export interface DetectArgs extends SiteArgs, InterfaceArgs {
   model: string;
   data: string;
   split: string;
@@ -73,6 +74,8 @@ export async function runDetect(a: DetectArgs): Promise<void> {
     ...(a.scale !== undefined ? { scale: a.scale } : {}), ...(a.mean !== undefined ? { mean: a.mean } : {}), ...(a.std !== undefined ? { std: a.std } : {}),
     ...(a.layout ? { layout: a.layout } : {}), ...(a.threads !== undefined ? { threads: a.threads } : {}),
     ...(a.attackParam ? { attackParam: a.attackParam } : {}), ...(a.quiet ? { quiet: true } : {}), ...(a.json ? { json: true } : {}),
+    ...(a.input !== undefined ? { input: a.input } : {}), ...(a.output !== undefined ? { output: a.output } : {}),
+    ...(a.modelLayout !== undefined ? { modelLayout: a.modelLayout } : {}), ...(a.relu6 ? { relu6: true } : {}), ...(a.require !== undefined ? { require: a.require } : {}),
   };
   const { options } = await harnessSetup(h);
   const kappas = numberList(a.kappa, '--kappa', { min: 0 });
@@ -85,6 +88,7 @@ export async function runDetect(a: DetectArgs): Promise<void> {
     ...(options.preprocess ? { preprocess: options.preprocess } : {}), ...(options.preprocessing ? { preprocessing: options.preprocessing } : {}),
     ...(options.space ? { space: options.space } : {}), ...(options.attackParams ? { attackParams: options.attackParams } : {}),
     ...(options.progress ? { progress: options.progress } : {}),
+    ...(options.modelInterface ? { modelInterface: options.modelInterface } : {}), ...(options.sites ? { sites: options.sites } : {}),
   });
   if (a.report) {
     const w = writeDetectReport(a.report, report);
@@ -96,8 +100,8 @@ export async function runDetect(a: DetectArgs): Promise<void> {
 export const detectCommand: CommandModule<object, DetectArgs> = {
   command: 'detect <model>',
   describe: 'the paper\'s LID detector (Table 3): ROC AUC of detecting adversarial examples, per κ and attack',
-  builder: (y: Argv) => y
-    .positional('model', { type: 'string', describe: 'ONNX classifier (one input [N,C,H,W], logits out)', demandOption: true })
+  builder: (y: Argv) => interfaceOptions(siteOptions(y))
+    .positional('model', { type: 'string', describe: 'ONNX classifier (one image input: [N,C,H,W], [N,H,W,C], [C,H,W] or [N,C·H·W]; logits out)', demandOption: true })
     .option('data', { type: 'string', demandOption: true, describe: 'KIND:PATH — mnist:DIR, fashion-mnist:DIR, cifar10:FILE, npy:X.npy,Y.npy, npz:FILE, pb:X.pb,Y.pb' })
     .option('split', { type: 'string', choices: ['test', 'train'], default: 'test', describe: 'idx split (mnist, fashion-mnist)' })
     .option('kappa', { type: 'string', default: '0', describe: 'comma list of κ values (0: the ReLU model), e.g. 0,1' })

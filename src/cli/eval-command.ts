@@ -5,8 +5,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { JumpReluError, UsageError } from '../ir/errors.js';
-import { type SiteArgs, parseSiteArgs, siteOptions } from './site-options.js';
-import { MODEL_LAYOUTS, type ModelLayout } from '../runtime/model-interface.js';
+import { type InterfaceArgs, type SiteArgs, interfaceOptions, parseInterfaceArgs, parseSiteArgs, siteOptions } from './site-options.js';
 import { ATTACK_NAMES, parseAttackParams } from '../runtime/attacks/registry.js';
 import { type Dataset, checkPreprocessing, loadDataset } from '../runtime/dataset.js';
 import { type EvalOptions, type EvalRun, MODES, evaluate } from '../runtime/evaluate.js';
@@ -17,11 +16,8 @@ import { PREPROCESS_MODES, type PreprocessMode } from '../runtime/input-conventi
 import { parseShard } from '../runtime/shard.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../runtime/execution-provider.js';
 
-export interface HarnessArgs extends SiteArgs {
+export interface HarnessArgs extends SiteArgs, InterfaceArgs {
   model: string;
-  input?: string;
-  output?: string;
-  modelLayout?: string;
   data: string;
   split: string;
   kappa?: string;
@@ -66,11 +62,8 @@ export function numberList(value: string, what: string, { min = -Infinity }: { m
 }
 
 export function harnessOptions(y: Argv, defaults: { attacks: string; mode: string }): Argv<HarnessArgs> {
-  return siteOptions(y)
+  return interfaceOptions(siteOptions(y))
     .positional('model', { type: 'string', describe: 'ONNX classifier (one image input: [N,C,H,W], [N,H,W,C], [C,H,W] or [N,C·H·W]; logits out)', demandOption: true })
-    .option('input', { type: 'string', describe: 'the model\'s image input (default: its only input that is not a weight)' })
-    .option('output', { type: 'string', describe: 'the model\'s logits output (default: its only float output of rank 2; a final Softmax is cut)' })
-    .option('model-layout', { type: 'string', choices: [...MODEL_LAYOUTS], describe: 'layout of the model\'s input (default: read from its declared shape; refused when the shape contradicts it)' })
     .option('data', { type: 'string', demandOption: true, describe: 'KIND:PATH — mnist:DIR, fashion-mnist:DIR, cifar10:FILE, npy:X.npy,Y.npy, npz:FILE, pb:X.pb,Y.pb' })
     .option('split', { type: 'string', choices: ['test', 'train'], default: 'test', describe: 'idx split (mnist, fashion-mnist)' })
     .option('kappa', { alias: 'k', type: 'string', describe: 'comma list of κ values (eval default: 0)' })
@@ -133,10 +126,7 @@ export async function harnessSetup(a: HarnessArgs): Promise<{ dataset: Dataset; 
     dataset,
     options: {
       modelPath: a.model, dataset, sites: parseSiteArgs(a),
-      modelInterface: {
-        ...(a.input !== undefined ? { input: a.input } : {}), ...(a.output !== undefined ? { output: a.output } : {}),
-        ...(a.modelLayout !== undefined ? { layout: a.modelLayout as ModelLayout } : {}),
-      }, preprocess: a.preprocessing as PreprocessMode, preprocessing, ...(a.space ? { space: a.space as InputSpace } : {}),
+      modelInterface: parseInterfaceArgs(a), preprocess: a.preprocessing as PreprocessMode, preprocessing, ...(a.space ? { space: a.space as InputSpace } : {}),
       clamp: (a.clamp ?? 'batch-minmax') as ClampRule,
       attacks, attackParams: parseAttackParams(a.attackParam ?? []), modes, limit: a.limit ?? null, batch: a.batch, threads, seed: a.seed,
       sourceKappa: a.sourceKappa, ...(a.transfer ? { transfer: true } : {}), adaptiveGradKappa: a.adaptiveGradKappa, examples: a.examples,

@@ -13,7 +13,8 @@ import { UsageError } from '../../ir/errors.js';
 import { checkLabels } from '../data-checks.js';
 import { type EvalOptions, prepareAttacks, prepareSamples } from '../evaluate.js';
 import { outcomes, perturbation, predictions, summarise } from '../metrics.js';
-import { ModelOracle, type Oracle, retrofittedModel } from '../oracle.js';
+import { interfaceRecord } from '../model-interface.js';
+import { type ModelSource, ModelOracle, type Oracle, retrofittedModel } from '../oracle.js';
 import { silentProgress } from '../progress.js';
 import type { CleanResult } from '../report/schema.js';
 import { toolVersion } from '../version.js';
@@ -25,7 +26,8 @@ import { noisyCounterparts } from './noise.js';
 import { DETECT_MODES, type DetectLayer, type DetectMode, type DetectReport, type DetectResult, type DetectSettings } from './schema.js';
 
 export interface DetectOptions extends Pick<EvalOptions,
-  'modelPath' | 'dataset' | 'preprocess' | 'preprocessing' | 'space' | 'clamp' | 'kappas' | 'attacks' | 'attackParams' | 'limit' | 'threads' | 'seed' | 'progress'> {
+  'modelPath' | 'dataset' | 'preprocess' | 'preprocessing' | 'space' | 'clamp' | 'kappas' | 'attacks' | 'attackParams' | 'limit' | 'threads' | 'seed' | 'progress'
+  | 'modelInterface' | 'sites'> {
   /** white-box and/or adaptive (default both). */
   modes?: DetectMode[];
   adaptiveGradKappa?: number;
@@ -83,6 +85,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
 
   const { input, preprocessing, spaceName, space, x, labels, clamp, warnings } = prepareSamples(o, n, progress);
   const size = space.size;
+  const source: ModelSource = { path: o.modelPath, interface: input.interface, ...(o.sites ? { sites: o.sites } : {}) };
   const threads = o.threads;
   const oracleOptions = { threads, batch: ortBatch, space };
 
@@ -94,9 +97,9 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
   const minSamples = Math.max(2 * folds, k + 1, 10);
 
   for (const [ki, kappa] of o.kappas.entries()) {
-    const probe = new ActivationProbe(retrofittedModel(o.modelPath, kappa), oracleOptions);
+    const probe = new ActivationProbe(retrofittedModel(source, kappa), oracleOptions);
     const gram = new GramDistances(threads);
-    const oracle = new ModelOracle(retrofittedModel(o.modelPath, kappa), { kappa, ...oracleOptions });
+    const oracle = new ModelOracle(retrofittedModel(source, kappa), { kappa, ...oracleOptions });
     const cleanLogits = await oracle.forward(x, n);
     if (ki === 0) checkLabels(ds, labels, cleanLogits.length / n);
     const cleanPred = predictions(cleanLogits, n);
@@ -112,7 +115,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
     const smooth = new Map<number, ModelOracle>();
     const surrogate = kappa === 0 ? null : async (tau: number): Promise<Oracle> => {
       let or = smooth.get(tau);
-      if (!or) smooth.set(tau, (or = new ModelOracle(retrofittedModel(o.modelPath, kappa), { kappa, surrogateTau: tau, ...oracleOptions })));
+      if (!or) smooth.set(tau, (or = new ModelOracle(retrofittedModel(source, kappa), { kappa, surrogateTau: tau, ...oracleOptions })));
       return or;
     };
     const cells: Array<{ attack: Attack; mode: DetectMode; gradient: string }> = [];
@@ -128,7 +131,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
     for (const { attack, mode, gradient } of cells) {
       const bpda = gradient.startsWith('bpda');
       let crafter: ModelOracle = oracle;
-      if (mode === 'adaptive' && !bpda) crafter = relu ??= new ModelOracle(retrofittedModel(o.modelPath, kappa), { kappa, gradKappa, ...oracleOptions });
+      if (mode === 'adaptive' && !bpda) crafter = relu ??= new ModelOracle(retrofittedModel(source, kappa), { kappa, gradKappa, ...oracleOptions });
       const label = `κ=${kappa} ${attack.name} ${mode}${mode === 'adaptive' ? ` (${bpda ? 'BPDA surrogate' : `κ_grad=${gradKappa}`})` : ''}`;
       const t0 = performance.now();
       progress.start(label, Number(attack.params['iterations'] ?? 1));
@@ -211,7 +214,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
   }
   if (layers.length === 0) {
     // every cell skipped: still name the feature columns
-    const probe = new ActivationProbe(retrofittedModel(o.modelPath, o.kappas[0]!), oracleOptions);
+    const probe = new ActivationProbe(retrofittedModel(source, o.kappas[0]!), oracleOptions);
     await probe.run(x.subarray(0, size), 1);
     layers = probe.layers.map((l) => ({ name: l.name, kind: l.kind, dim: l.dim }));
     layersSkipped = [...probe.skipped];
@@ -233,7 +236,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
     created: new Date().toISOString(),
     tool: { name: 'jumprelu', version: toolVersion() },
     input_convention: input.resolved.convention,
-    model: { path: o.modelPath, sha256: createHash('sha256').update(readFileSync(o.modelPath)).digest('hex') },
+    model: { path: o.modelPath, sha256: createHash('sha256').update(readFileSync(o.modelPath)).digest('hex'), interface: interfaceRecord(input.interface) },
     data: {
       kind: ds.kind, path: ds.path, n, preprocessing, space: spaceName, clamp: o.clamp,
       bounds: { min: clamp.min, max: clamp.max },
