@@ -10,7 +10,8 @@ import { DETECT_DEFAULTS, DETECT_MODES, type DetectMode, type DetectReport, dete
 import { PREPROCESS_MODES } from '../runtime/input-convention.js';
 import { prepareReportDir } from '../runtime/report/write.js';
 import { type HarnessArgs, harnessSetup, numberList } from './eval-command.js';
-import { type InterfaceArgs, type SiteArgs, interfaceOptions, siteOptions } from './site-options.js';
+import { type SiteArgs, siteOptions } from './site-options.js';
+import { type InterfaceArgs, interfaceOptions } from './interface-options.js';
 
 export interface DetectArgs extends SiteArgs, InterfaceArgs {
   model: string;
