@@ -15,10 +15,12 @@ export function mulberry32(seed: number): () => number {
 /**
  * The random stream of one sample: seeded from (seed, the sample's index in the whole evaluated set), so a
  * sample draws the same numbers whichever batch, shard or restart subset it is attacked in (shards merge to
- * the unsharded run). The two integers are mixed with murmur3's finaliser before seeding mulberry32.
+ * the unsharded run). `salt` separates the streams of different attacks with the same seed (pgd's random start
+ * and APGD's would otherwise start at nearly the same point). The integers are mixed with murmur3's finaliser
+ * before seeding mulberry32.
  */
-export function sampleStream(seed: number, sample: number): () => number {
-  let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(sample >>> 0, 0x85ebca6b)) >>> 0;
+export function sampleStream(seed: number, sample: number, salt = 0): () => number {
+  let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(sample >>> 0, 0x85ebca6b) ^ Math.imul(salt >>> 0, 0xc2b2ae35)) >>> 0;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -16,7 +16,7 @@
 
 import type { Norm } from '../report/schema.js';
 import type { Attack, AttackInput, AttackOutput } from './common.js';
-import { gather, gatherLabels, newOutput, padCurve, sampleRandom } from './common.js';
+import { gather, gatherLabels, newOutput, padCurve, sampleRandom, STREAM } from './common.js';
 import { crossEntropyLoss, ranked } from './losses.js';
 
 export type ApgdLoss = 'ce' | 'dlr';
@@ -176,7 +176,7 @@ async function apgdRun(input: AttackInput, o: ApgdOptions): Promise<AttackOutput
   const cur = x.slice();
   for (const i of active) {
     const b = i * size;
-    const rnd = sampleRandom(input, o.seed, i);
+    const rnd = sampleRandom(input, o.seed, i, STREAM.apgd);
     if (o.norm === 'linf') {
       let mx = 0;
       const t = new Float64Array(size);

@@ -126,9 +126,15 @@ export function numberParam(params: Record<string, number | string | boolean>, k
   return v;
 }
 
-/** The random stream of sample `i` of this input for an attack seeded with `seed` (per sample, see AttackInput.ids). */
-export function sampleRandom(input: AttackInput, seed: number, i: number): () => number {
-  return sampleStream(seed, input.ids ? input.ids[i]! : i);
+/** Salts of the attacks' random streams: attacks with the same seed draw different numbers. */
+export const STREAM = { pgd: 1, apgd: 2, square: 3 } as const;
+
+/**
+ * The random stream of sample `i` of this input for attack `salt` (STREAM) seeded with `seed`: per sample (see
+ * AttackInput.ids), so the draws do not depend on the batch, the shard or the subset the sample runs in.
+ */
+export function sampleRandom(input: AttackInput, seed: number, i: number, salt: number): () => number {
+  return sampleStream(seed, input.ids ? input.ids[i]! : i, salt);
 }
 
 /**

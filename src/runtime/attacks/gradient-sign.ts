@@ -3,7 +3,7 @@
 // L∞ ball of radius eps around the clean sample, optionally from a random start).
 
 import type { Attack, AttackInput, AttackOutput } from './common.js';
-import { finalCheck, gather, gatherLabels, newOutput, padCurve, sampleRandom, stillCorrect } from './common.js';
+import { finalCheck, gather, gatherLabels, newOutput, padCurve, sampleRandom, STREAM, stillCorrect } from './common.js';
 
 export interface SignAttackOptions {
   name: string;
@@ -43,7 +43,7 @@ export function signAttack(o: SignAttackOptions): Attack {
           // random start only for the samples that are attacked; the start counts as part of step 1
           if (o.projectEps !== null && o.randomStart) {
             for (const i of keep) {
-              const rnd = sampleRandom(input, o.seed ?? 0, i);
+              const rnd = sampleRandom(input, o.seed ?? 0, i, STREAM.pgd);
               for (let p = i * size; p < (i + 1) * size; p++) adv[p] = adv[p]! + (2 * rnd() - 1) * o.projectEps;
               clamp.apply(adv, i * size, (i + 1) * size);
             }

@@ -16,7 +16,7 @@
 
 import type { Norm } from '../report/schema.js';
 import type { Attack, AttackInput, AttackOutput } from './common.js';
-import { gather, newOutput, padCurve, sampleRandom } from './common.js';
+import { gather, newOutput, padCurve, sampleRandom, STREAM } from './common.js';
 import { margin } from './losses.js';
 
 export interface SquareOptions {
@@ -108,7 +108,7 @@ async function squareRun(input: AttackInput, o: SquareOptions): Promise<AttackOu
   /** Makes sample i's stream the current one. */
   const use = (i: number) => {
     let r = streams.get(i);
-    if (!r) streams.set(i, (r = sampleRandom(input, o.seed, i)));
+    if (!r) streams.set(i, (r = sampleRandom(input, o.seed, i, STREAM.square)));
     rnd = r;
   };
   const sign = () => (rnd() < 0.5 ? -1 : 1);
