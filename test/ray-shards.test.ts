@@ -5,14 +5,19 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import { RayError, RayJobsClient, dashboardUrl } from '../src/cluster/ray-jobs.js';
-import { runShardsOnRay, shardDirName } from '../src/cluster/ray-shards.js';
-import { UsageError } from '../src/ir/errors.js';
+import { runShardsOnRay } from '../src/cluster/ray-shards.js';
+import { evalCommand } from '../src/cli/eval-command.js';
+import { JumpReluError, UsageError } from '../src/ir/errors.js';
+import type { Report } from '../src/runtime/report/schema.js';
+import { defaultModelPath, defaultModelsDir } from './fixtures.js';
+import { captureStdout, runCommands } from './helpers/cli.js';
 import { type LocalRay, rayMissing, startLocalRay } from './helpers/ray-head.js';
 
 test('dashboard addresses: host:port, URLs, and the ray:// client address refused', () => {
@@ -43,6 +48,20 @@ test('a closed port is ray-unreachable, a request over its limit ray-timeout', a
 });
 
 const missing = rayMissing();
+const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'jumprelu.js');
+const cli = (args: string[]) => captureStdout(() => runCommands([evalCommand], args));
+
+/** The report without what may differ between a merged and an unsharded run: timings and provenance. */
+function comparable(r: Report): unknown {
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(Object.entries(v).filter(([k]) => !['created', 'wall_s', 'merged_from'].includes(k)).map(([k, x]) => [k, strip(x)]));
+    }
+    return v;
+  };
+  return strip(r);
+}
 
 describe('with a local Ray head', { skip: missing ?? false }, () => {
   let ray: LocalRay;
@@ -60,7 +79,13 @@ describe('with a local Ray head', { skip: missing ?? false }, () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  test('job API: version, submit, status, logs, stop, delete and its error codes', async () => {
+  // the job-API and shard-runner checks run side by side: most of a job's seconds are Ray starting its
+  // supervisor process, which overlaps well
+  test('job API: version, submit, status, logs, stop, delete and its error codes; the shard runner\'s failures', async () => {
+    await Promise.all([apiChecks(), runnerChecks()]);
+  });
+
+  async function apiChecks(): Promise<void> {
     const v = await client.version();
     assert.match(v.ray, /^2\./);
     // three jobs at once (each job costs Ray seconds to start): one succeeds, one fails, one is stopped
@@ -87,37 +112,83 @@ describe('with a local Ray head', { skip: missing ?? false }, () => {
     assert.equal(await client.delete(id), true);
     await assert.rejects(client.status(id), (e: unknown) => e instanceof RayError && e.code === 'ray-not-found' && e.status === 404);
     assert.ok((await client.list()).some((j) => j.submissionId === failing));
-  });
+  }
 
-  test('shard runner: a job stopped mid-run is retried into a fresh folder; exhausted retries fail with a code', async () => {
+  /** A usage error (exit 2) is not retried; a job without its report is ray-shard-output; an abort stops the jobs. */
+  async function runnerChecks(): Promise<void> {
     const root = join(work, 'fake');
     await mkdir(root, { recursive: true });
-    const stopped: string[] = [];
     const lines: string[] = [];
-    const r = await runShardsOnRay({
-      client, shards: 2, retries: 1, root, pollMs: 300, cpusPerShard: 0.5, runId: 'fake',
-      // stands in for `jumprelu eval --shard`: a few seconds of work, then the report
-      entrypoint: (j) => `echo 'task: 50%'; sleep 3; mkdir -p '${j.dir}' && echo '{"shard":${j.shard}}' > '${j.dir}/report.json'`,
-      progress: (l) => lines.push(l),
-      onSubmitted: (j) => {
-        if (j.shard !== 2 || j.attempt !== 0) return;
-        void client.waitFor(j.id, { timeoutMs: 60_000, intervalMs: 200, until: (i) => i.status === 'RUNNING' })
-          .then(() => client.stop(j.id)).then(() => stopped.push(j.id));
-      },
-    });
-    assert.deepEqual(stopped, ['fake-s2-a0']);
-    assert.deepEqual(r.dirs, [join(root, shardDirName(1, 2, 0)), join(root, shardDirName(2, 2, 1))]);
-    assert.deepEqual(r.attempts.map((a) => [a.shard, a.attempt, a.status]), [[1, 0, 'SUCCEEDED'], [2, 0, 'STOPPED'], [2, 1, 'SUCCEEDED']]);
-    for (const [i, d] of r.dirs.entries()) assert.deepEqual(JSON.parse(await readFile(join(d, 'report.json'), 'utf8')), { shard: i + 1 });
-    assert.ok(!existsSync(join(root, shardDirName(2, 2, 0), 'report.json')), 'the stopped attempt wrote no report');
-    assert.ok(lines.some((l) => /shard 2 stopped .*retry 1 of 1/.test(l)), lines.join('\n'));
-    assert.match(lines[lines.length - 1]!, /^ray: 2\/2 shards done, 1 retried/);
-
+    const interrupt = new AbortController();
+    let sleeper = '';
     await Promise.all([
-      assert.rejects(runShardsOnRay({ client, shards: 1, retries: 0, root, pollMs: 300, cpusPerShard: 0.5, runId: 'bad', entrypoint: () => 'echo broken-shard >&2; exit 7' }),
-        (e: unknown) => e instanceof RayError && e.code === 'ray-shard-failed' && /shard 1 failed \(attempt 1 of 1\)/.test(e.message) && /broken-shard/.test(e.message)),
+      assert.rejects(runShardsOnRay({ client, shards: 1, retries: 2, root, pollMs: 300, cpusPerShard: 0.5, runId: 'abort', signal: interrupt.signal, entrypoint: () => 'sleep 60',
+        onSubmitted: (j) => {
+          sleeper = j.id;
+          void client.waitFor(j.id, { timeoutMs: 60_000, intervalMs: 200, until: (i) => i.status === 'RUNNING' }).then(() => interrupt.abort());
+        } }),
+        (e: unknown) => e instanceof RayError && e.code === 'ray-interrupted'),
+      assert.rejects(runShardsOnRay({ client, shards: 1, retries: 2, root, pollMs: 300, cpusPerShard: 0.5, runId: 'bad', progress: (l) => lines.push(l), entrypoint: () => 'echo broken-shard >&2; exit 2' }),
+        (e: unknown) => e instanceof RayError && e.code === 'ray-shard-failed' && /shard 1 failed with exit status 2 .*not retried.*attempt 1 of 3/.test(e.message) && /broken-shard/.test(e.message)),
       assert.rejects(runShardsOnRay({ client, shards: 1, retries: 0, root, pollMs: 300, cpusPerShard: 0.5, runId: 'silent', entrypoint: () => 'true' }),
-        (e: unknown) => e instanceof RayError && e.code === 'ray-shard-output'),
+        (e: unknown) => e instanceof RayError && e.code === 'ray-shard-output' && /shard-1-of-1/.test(e.message)),
     ]);
+    assert.ok(!lines.some((l) => /retry/.test(l)), lines.join('\n'));
+    assert.equal((await client.waitFor(sleeper, { timeoutMs: 60_000, intervalMs: 300 })).status, 'STOPPED');
+    assert.equal((await client.list()).filter((j) => j.submissionId.startsWith('bad-')).length, 1);
+  }
+
+  test('eval --ray --shards 4 (one shard stopped mid-run and retried) merges into the unsharded run\'s report', async () => {
+    const data = join(work, 'mnist');
+    await mkdir(data, { recursive: true });
+    await copyFile(join(defaultModelsDir(), 'mnist-heldout-1000-images-idx3-ubyte.gz'), join(data, 't10k-images-idx3-ubyte.gz'));
+    await copyFile(join(defaultModelsDir(), 'mnist-heldout-1000-labels-idx1-ubyte.gz'), join(data, 't10k-labels-idx1-ubyte.gz'));
+    const common = ['eval', defaultModelPath(), '--data', `mnist:${data}`, '--limit', '12', '--kappa', '0,1', '--attacks', 'fgsm,pgd,deepfool2',
+      '--attack-param', 'pgd.random_start=true', '--attack-param', 'pgd.iterations=3', '--attack-param', 'deepfool2.iterations=5', '--threads', '1', '--quiet'];
+    const out = join(work, 'ray-out');
+    // stop shard 2's first job as soon as Ray runs it (its eval is then starting or under way)
+    let stoppedId: string | undefined;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching && stoppedId === undefined) {
+        const job = (await client.list()).find((j) => j.metadata['shard'] === '2' && j.metadata['attempt'] === '0' && j.status === 'RUNNING');
+        if (job) {
+          await client.stop(job.submissionId);
+          stoppedId = job.submissionId;
+        } else await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    const table = await (async () => {
+      try {
+        return await cli([...common, '--report', out, '--ray', ray.address, '--shards', '4', '--ray-cpus', '0.5', '--ray-entrypoint', `${process.execPath} ${cliPath}`]);
+      } finally {
+        watching = false;
+        await watcher;
+      }
+    })();
+    assert.match(table, /clean accuracy: κ=0/);
+    assert.ok(stoppedId, 'a job of shard 2 was stopped');
+    assert.equal((await client.status(stoppedId)).status, 'STOPPED');
+    const retry = (await client.list()).find((j) => j.metadata['shard'] === '2' && j.metadata['attempt'] === '1');
+    assert.equal(retry?.status, 'SUCCEEDED');
+    assert.ok(existsSync(join(out, 'shards', 'shard-2-of-4.retry-1', 'report.json')));
+
+    const full = join(work, 'full');
+    await cli([...common, '--report', full]);
+    const merged = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as Report;
+    const single = JSON.parse(await readFile(join(full, 'report.json'), 'utf8')) as Report;
+    assert.equal(merged.data.n, 12);
+    assert.deepEqual(comparable(merged), comparable(single));
+    assert.equal(await readFile(join(out, 'per-sample.jsonl'), 'utf8'), await readFile(join(full, 'per-sample.jsonl'), 'utf8'));
+  });
+
+  test('eval --ray: usage errors before anything is submitted', async () => {
+    const base = ['eval', defaultModelPath(), '--data', 'mnist:/nonexistent', '--ray', ray.address];
+    const code = async (args: string[]) => cli(args).then(() => 'none', (e: unknown) => (e instanceof JumpReluError ? `${e.kind}:${e.code}` : String(e)));
+    assert.equal(await code([...base, '--report', join(work, 'x')]), 'usage:ray-shards');
+    assert.equal(await code([...base, '--shards', '2']), 'usage:ray-needs-report');
+    assert.equal(await code([...base, '--shards', '2', '--report', join(work, 'x'), '--shard', '1/2']), 'usage:ray-shards');
+    assert.equal(await code([...base, '--shards', '2', '--report', join(work, 'x'), '--ray-retries', '11']), 'usage:ray-retries');
+    assert.equal(await code(['eval', defaultModelPath(), '--data', 'mnist:/x', '--ray', 'ray://127.0.0.1:10001', '--shards', '2', '--report', join(work, 'x')]), 'usage:ray-address');
   });
 });

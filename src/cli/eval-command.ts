@@ -14,6 +14,7 @@ import { silentProgress, stderrProgress } from '../runtime/progress.js';
 import type { AttackMode, ClampRule, InputSpace, Preprocessing, Report } from '../runtime/report/schema.js';
 import { writeReportDir } from '../runtime/report/write.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../runtime/input-convention.js';
+import { type RayArgs, rayOptions, runEvalOnRay } from './ray-eval.js';
 import { parseShard } from '../runtime/shard.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../runtime/execution-provider.js';
 
@@ -218,6 +219,10 @@ export async function runEval(a: HarnessArgs): Promise<void> {
 export const evalCommand: CommandModule<object, HarnessArgs> = {
   command: 'eval <model>',
   describe: 'attack the model retrofitted with JumpReLU at each κ; report accuracy, fooling rate and ρ̃',
-  builder: (y) => harnessOptions(y, { attacks: 'ifgsm,deepfool2,deepfoolinf', mode: 'white-box' }),
-  handler: async (argv: ArgumentsCamelCase<HarnessArgs>) => runEval(argv),
+  builder: (y) => rayOptions(harnessOptions(y, { attacks: 'ifgsm,deepfool2,deepfoolinf', mode: 'white-box' })),
+  // --ray: the shards as Ray jobs, then merged (ray-eval.ts)
+  handler: async (argv: ArgumentsCamelCase<HarnessArgs>) => {
+    const r = argv as ArgumentsCamelCase<HarnessArgs & RayArgs>;
+    return r.ray !== undefined ? runEvalOnRay(r, argv) : runEval(argv);
+  },
 };

@@ -69,8 +69,9 @@ export interface RayVersion {
  * - ray-wait-timeout: a job did not reach the awaited state before the deadline.
  * - ray-shard-failed: a shard still failed after its retries (ray-shards.ts).
  * - ray-shard-output: a shard's job succeeded but its report is missing (ray-shards.ts).
+ * - ray-interrupted: the run was interrupted (Ctrl-C); its jobs were stopped (ray-shards.ts).
  */
-export const RAY_ERROR_CODES = ['ray-address', 'ray-unreachable', 'ray-timeout', 'ray-http', 'ray-not-found', 'ray-response', 'ray-wait-timeout', 'ray-shard-failed', 'ray-shard-output'] as const;
+export const RAY_ERROR_CODES = ['ray-address', 'ray-unreachable', 'ray-timeout', 'ray-http', 'ray-not-found', 'ray-response', 'ray-wait-timeout', 'ray-shard-failed', 'ray-shard-output', 'ray-interrupted'] as const;
 export type RayErrorCode = (typeof RAY_ERROR_CODES)[number];
 
 /** A failure talking to Ray or running on it: the environment, so kind `io` (exit 1). */

@@ -44,6 +44,8 @@ export interface RayShardsOptions {
   pollFailures?: number;
   /** A progress line each time the picture changes. */
   progress?: (line: string) => void;
+  /** Aborting it (Ctrl-C) stops every job still going and ends the run with ray-interrupted. */
+  signal?: AbortSignal;
   /** Called after each submission (tests use it to stop a job mid-run). */
   onSubmitted?: (job: ShardJob & { id: string }) => void;
 }
@@ -94,7 +96,8 @@ interface Live extends ShardAttempt {
 /**
  * Runs every shard to success or throws: ray-shard-failed when a shard's attempts are used up (the other
  * jobs are stopped first), ray-shard-output when a job succeeded without writing its report.json,
- * ray-wait-timeout at the deadline, ray-unreachable/ray-timeout when the job API stays silent.
+ * ray-wait-timeout at the deadline, ray-interrupted when `signal` aborts, ray-unreachable/ray-timeout when the
+ * job API stays silent. In every case the jobs still going are stopped first.
  */
 export async function runShardsOnRay(o: RayShardsOptions): Promise<RayShardsResult> {
   const { client, shards } = o;
@@ -149,6 +152,10 @@ export async function runShardsOnRay(o: RayShardsOptions): Promise<RayShardsResu
         throw new RayError(`Ray: shards ${[...live.keys()].join(', ')} still unfinished after ${(timeoutMs / 1000).toFixed(0)} s; their jobs were stopped`, 'ray-wait-timeout');
       }
       await sleep(pollMs);
+      if (o.signal?.aborted) {
+        await stopAll();
+        throw new RayError(`Ray: interrupted; stopped the jobs of shards ${[...live.keys()].join(', ')}; finished shards are in ${o.root}`, 'ray-interrupted');
+      }
       for (const a of [...live.values()]) {
         let info: RayJobInfo;
         try {
@@ -177,15 +184,17 @@ export async function runShardsOnRay(o: RayShardsOptions): Promise<RayShardsResu
           live.delete(a.shard);
           continue;
         }
-        // FAILED (the entrypoint exited non-zero, or its worker died) or STOPPED (someone stopped it)
+        // FAILED (the entrypoint exited non-zero, or its worker died) or STOPPED (someone stopped it): retried
         const logs = await client.logs(a.id).catch(() => '');
-        if (a.attempt < retries) {
+        // exit status 2 is a usage error (jumprelu's convention): the same command fails the same way again
+        const usage = info.status === 'FAILED' && info.driverExitCode === 2;
+        if (a.attempt < retries && !usage) {
           progress(`ray: shard ${a.shard} ${info.status.toLowerCase()} (${info.message || 'no message'}); retry ${a.attempt + 1} of ${retries}`);
           await submit(a.shard, a.attempt + 1);
         } else {
           live.delete(a.shard);
           await stopAll();
-          throw new RayError(`Ray: shard ${a.shard} ${info.status.toLowerCase()} (attempt ${a.attempt + 1} of ${retries + 1}); last job ${a.id}: ${info.message || 'no message'}${logs ? `; its log ends: ${tail(logs, 3).replace(/\s*\n\s*/g, ' | ')}` : ''}`, 'ray-shard-failed');
+          throw new RayError(`Ray: shard ${a.shard} ${info.status.toLowerCase()}${usage ? ' with exit status 2 (a usage error: not retried)' : ''} (attempt ${a.attempt + 1} of ${retries + 1}); last job ${a.id}: ${info.message || 'no message'}${logs ? `; its log ends: ${tail(logs, 3).replace(/\s*\n\s*/g, ' | ')}` : ''}`, 'ray-shard-failed');
         }
       }
       report();
