@@ -529,7 +529,7 @@ export function resolveEvalInput(o: Pick<EvalOptions, 'modelPath' | 'dataset' | 
     if (!(o.allowNoSites && e instanceof ModelMismatchError)) throw e;
     noSites = `${e.message.replace(/: every κ would give.*$/, '')}: evaluated as it is, at κ = 0 only (--allow-no-sites); these are the model's own figures, JumpReLU does not act on it`;
   }
-  if (iface.run === 'free') iface = checkBatch(o.modelPath, iface);
+  if (iface.run === 'free') iface = checkBatch(o.modelPath, iface, model);
   const p = o.preprocessing ?? {};
   const resolved = resolveInput(analysis, {
     ...(o.preprocess ? { preprocess: o.preprocess } : {}), ...(o.space ? { space: o.space } : {}),

@@ -332,7 +332,12 @@ export function knownClasses(ds: Pick<Dataset, 'kind'>): number | null {
  * Whether the model runs on batches: a batch fixed to 1 that cannot be freed (the batch is lost at some node) is
  * run one sample per call, and the summary says where and why.
  */
-export function checkBatch(path: string, iface: ResolvedInterface): ResolvedInterface {
+export function checkBatch(path: string, iface: ResolvedInterface, adapted?: Model): ResolvedInterface {
+  // only a batch fixed to 1 needs freeing: anything else is left as it is (no second load of a big model)
+  if (adapted) {
+    const i = adapted.graph.inputs.findIndex((v) => !v.initializer);
+    if (i >= 0 && declaredShape(adapted.graph.inputInfos[i])?.shape?.[0] !== 1) return iface;
+  }
   const target = loadModel(path);
   adaptInterface(target, iface);
   prepareClassifier(target);
