@@ -146,11 +146,12 @@ function pct(v: number): string {
 export function formatTable(r: Report): string {
   const ic = r.input_convention;
   const lines = [
+    // a shard's figures are its own: said before anything else
+    ...(r.shard ? [`shard ${r.shard.index}/${r.shard.count}: samples ${r.shard.first}…${r.shard.end - 1} of ${r.shard.total}; the figures below are this shard's (merge all ${r.shard.count} with jumprelu merge)`] : []),
     // the verdict first (runtime/verdict.ts): what a person reads in five seconds
     ...(r.verdict?.lines.length ? [...r.verdict.lines.map((l, i) => (i === 0 ? `verdict: ${l}` : `  ${l}`)), ''] : []),
     ...(ic ? [`input: model expects ${ic.model_expects}; data gives ${ic.data_gives}; ε measured in ${ic.epsilon_in}${ic.cut.length ? `; cut ${ic.cut.join(', ')}` : ''}`] : []),
     `model ${r.model.path}; data ${r.data.kind}:${r.data.path} (n=${r.data.n}); space ${r.data.space}, clamp ${r.data.clamp} [${r.data.bounds.min.toFixed(4)}, ${r.data.bounds.max.toFixed(4)}]; ORT threads ${r.settings.ort_threads}${r.settings.execution_provider && r.settings.execution_provider !== 'cpu' ? ` on ${r.settings.execution_provider}` : ''}`,
-    ...(r.shard ? [`shard ${r.shard.index}/${r.shard.count}: samples ${r.shard.first}…${r.shard.end - 1} of ${r.shard.total} (figures below are this shard's; merge all ${r.shard.count} with jumprelu merge)`] : []),
     ...(r.merged_from ? [`merged from ${r.merged_from.shards} shards (${r.merged_from.hosts.join(', ')})`] : []),
     `clean accuracy: ${r.clean.map((c) => `κ=${c.kappa} ${pct(c.accuracy).trim()}%`).join(', ')}`,
     '',
