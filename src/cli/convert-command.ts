@@ -8,63 +8,27 @@ import { JumpReluError, UsageError } from '../ir/errors.js';
 // (start-up time: docs/converter.md).
 import type { RetrofitOptions, SiteReport } from '../passes/jumprelu.js';
 import { type Coverage, checkRequirement, coverageOf, coverageWarning } from '../passes/coverage.js';
-import { parseSiteArgs, siteOptions } from './site-options.js';
+import { parseSiteArgs } from './site-options.js';
 import { parseKappaMap } from '../passes/kappa-map.js';
-import { TARGETS, type Target } from '../passes/retrofit-record.js';
+import type { Target } from '../passes/retrofit-record.js';
+import { CONVERT_OPTIONS, CONVERT_POSITIONALS, type ConvertArgs, strictNumber } from './convert-options.js';
 
-export interface ConvertArgs {
-  input: string;
-  output?: string;
-  kappa?: number;
-  kappaMap?: string;
-  onlyMapped?: boolean;
-  gradKappa?: number;
-  target: string;
-  relu6?: boolean;
-  require?: string;
-  list?: boolean;
-  dryRun?: boolean;
-  json?: boolean;
-  inPlace?: boolean;
-  externalData?: number;
-  externalDataLocation?: string;
-  emitCustomops?: string;
-  verbose?: boolean;
-}
+export type { ConvertArgs } from './convert-options.js';
 
+/** The yargs form of CONVERT_OPTIONS (for `jumprelu convert`; the `jumprelu-convert` bin parses them itself). */
 export function convertOptions(y: Argv): Argv<ConvertArgs> {
-  return siteOptions(y)
-    .positional('input', { type: 'string', describe: 'ONNX model to convert', demandOption: true })
-    .positional('output', { type: 'string', describe: 'where to write the converted model' })
-    .option('kappa', { alias: 'k', type: 'string', coerce: strictNumber('--kappa'), describe: 'κ for every ReLU site (finite, ≥ 0)' })
-    .option('kappa-map', { type: 'string', describe: 'JSON file: node name, /regex/ or #index → κ (or {kappa, grad_kappa})' })
-    .option('only-mapped', { type: 'boolean', describe: 'sites the kappa map does not cover stay ReLU' })
-    .option('grad-kappa', { type: 'string', coerce: strictNumber('--grad-kappa'), describe: 'κ used for gradients (recorded for the gradient compiler)' })
-    .option('target', { type: 'string', choices: TARGETS as string[], default: 'thresholded-relu', describe: 'how JumpReLU is written in ONNX' })
-    .option('list', { type: 'boolean', describe: 'print the ReLU sites and exit' })
-    .option('dry-run', { type: 'boolean', describe: 'print what would change and exit' })
-    .option('json', { type: 'boolean', describe: 'machine-readable summary on stdout' })
-    .option('in-place', { type: 'boolean', describe: 'allow OUT to be IN (or omit OUT)' })
-    .option('external-data', { type: 'string', coerce: strictNumber('--external-data'), describe: 'store initializers of at least this many bytes in OUT.data' })
-    .option('external-data-location', { type: 'string', describe: 'file name for --external-data (relative to OUT)' })
-    .option('emit-customops', { type: 'string', describe: 'copy the prebuilt custom-op libraries and a usage note to this folder' })
-    .option('verbose', { alias: 'v', type: 'boolean', describe: 'stack traces on errors' }) as unknown as Argv<ConvertArgs>;
-}
-
-/**
- * yargs reads `--kappa=` and `--kappa ' '` as 0; a κ the user did not give must not silently become 0.
- * Range checks (finite, ≥ 0) happen in the library, which names the option too.
- */
-function strictNumber(option: string): (raw: unknown) => number | undefined {
-  return (raw: unknown) => {
-    if (raw === undefined) return undefined;
-    if (Array.isArray(raw)) throw new UsageError(`${option} given more than once`);
-    const text = String(raw).trim();
-    if (text === '') throw new UsageError(`${option} needs a value`);
-    const n = Number(text);
-    if (Number.isNaN(n) && !/^[+-]?nan$/i.test(text)) throw new UsageError(`${option} must be a number, got '${text}'`);
-    return n;
-  };
+  let b = y;
+  for (const p of CONVERT_POSITIONALS) b = b.positional(p.name, { type: 'string', describe: p.describe, ...(p.name === 'input' ? { demandOption: true } : {}) });
+  for (const o of CONVERT_OPTIONS) {
+    b = b.option(o.name, {
+      type: o.type, describe: o.describe,
+      ...(o.alias ? { alias: o.alias } : {}),
+      ...(o.number ? { coerce: strictNumber(`--${o.name}`) } : {}),
+      ...(o.choices ? { choices: o.choices as string[] } : {}),
+      ...(o.default !== undefined ? { default: o.default } : {}),
+    });
+  }
+  return b as unknown as Argv<ConvertArgs>;
 }
 
 function readKappaMap(file: string): unknown {
