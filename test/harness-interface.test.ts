@@ -163,7 +163,10 @@ describe('eval on models as they come', { skip: hasOnnx ? false : 'python3 with 
   });
 
   test('a batch-less model ([3,8,8] in, [10] out) runs one sample per call, DeepFool included', async () => {
-    const r = await evalJson(m('batchless'), ['--kappa', '0,0.5', '--attacks', 'fgsm,deepfool2', '--batch', '4']);
+    const dir = mkdtempSync(join(tmpdir(), 'jumprelu-interface-'));
+    const r = await evalJson(m('batchless'), ['--kappa', '0,0.5', '--attacks', 'fgsm,deepfool2', '--batch', '4', '--report', dir]);
+    assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /id="model-interface">interface: input &#39;image&#39; \[3,8,8\] NCHW without a batch dimension|id="model-interface">interface: input 'image' \[3,8,8\] NCHW without a batch dimension/);
+    rmSync(dir, { recursive: true, force: true });
     assert.equal(r.model.interface?.form, 'batch-less');
     assert.equal(r.model.interface?.batch, 'one sample per call');
     assert.equal(cleanAt(r, 0), 1);

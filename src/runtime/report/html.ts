@@ -102,7 +102,15 @@ function conventionHtml(r: Report): string {
   if (!c || typeof c !== 'object') return '';
   const cut = arr(c.cut).length ? ` · cut: ${arr(c.cut).map((x) => esc(x)).join('; ')}` : '';
   return `<p class="sub" id="input-convention">input: model expects <b>${esc(c.model_expects ?? MISSING)}</b> · data gives <b>${esc(c.data_gives ?? MISSING)}</b> · ` +
-    `ε measured in <b>${esc(c.epsilon_in ?? MISSING)}</b> (--preprocessing ${esc(c.preprocessing ?? MISSING)}, from the ${esc(c.resolved_from ?? MISSING)})${cut}</p>`;
+    `ε measured in <b>${esc(c.epsilon_in ?? MISSING)}</b> (--preprocessing ${esc(c.preprocessing ?? MISSING)}, from the ${esc(c.resolved_from ?? MISSING)})${cut}</p>` +
+    interfaceHtml(r);
+}
+
+/** The model's interface as resolved (model-interface.ts), when the report records it. */
+function interfaceHtml(r: Report): string {
+  const i = r.model?.interface;
+  if (!i || typeof i !== 'object' || typeof i.summary !== 'string') return '';
+  return `<p class="sub" id="model-interface">${esc(i.summary)}</p>`;
 }
 
 function warningsHtml(r: Report): string {
