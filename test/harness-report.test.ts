@@ -19,9 +19,9 @@ const { images, labels } = defaultHeldoutPaths();
 const args = ['eval', defaultModelPath(), '--data', `mnist:${images},${labels}`, '--kappa', '0,1,1.5', '--attacks', 'deepfool2,fgsm',
   '--mode', 'white-box,gray-box', '--limit', '100', '--threads', '1', '--quiet'];
 
-/** The report without what legitimately differs between runs (creation time, wall times, the folder). */
+/** The report without what legitimately differs between runs (creation time, wall times, peak memory, the folder). */
 function comparable(r: Report): unknown {
-  return { ...r, created: null, results: r.results.map((x) => ({ ...x, wall_s: null })) };
+  return { ...r, created: null, results: r.results.map((x) => ({ ...x, wall_s: null })), resources: null };
 }
 
 test('kill -INT mid-run, then --resume: the same report as an uninterrupted run', async () => {

@@ -12,6 +12,7 @@ import { prepareReportDir } from '../runtime/report/write.js';
 import { type HarnessArgs, harnessSetup, numberList } from './eval-command.js';
 import { type SiteArgs, siteOptions } from './site-options.js';
 import { type InterfaceArgs, interfaceOptions } from './interface-options.js';
+import { SINGLE_THREAD_MAX_BATCH } from '../runtime/resources.js';
 
 export interface DetectArgs extends SiteArgs, InterfaceArgs {
   model: string;
@@ -124,7 +125,7 @@ export const detectCommand: CommandModule<object, DetectArgs> = {
     .option('mean', { type: 'string', describe: 'per-channel mean (comma list)' })
     .option('std', { type: 'string', describe: 'per-channel std (comma list)' })
     .option('layout', { type: 'string', choices: ['NCHW', 'NHWC'], describe: 'layout of 4-D npy/npz/pb images' })
-    .option('threads', { type: 'number', describe: `ONNX Runtime intra-op threads (default: min(4, cores) = ${Math.min(4, availableParallelism())})` })
+    .option('threads', { type: 'number', describe: `ONNX Runtime intra-op threads (default: 1 at --ort-batch ≤ ${SINGLE_THREAD_MAX_BATCH}, else min(4, cores) = ${Math.min(4, availableParallelism())})` })
     .option('seed', { type: 'number', default: 0, describe: 'seed of the noise, folds, bootstrap and random starts' })
     .option('attack-param', { type: 'string', array: true, describe: 'ATTACK.KEY=VALUE, e.g. tr.iterations=200' })
     .option('json', { type: 'boolean', describe: 'print report.json to stdout instead of the table' })

@@ -1,7 +1,6 @@
 // `jumprelu eval MODEL --data KIND:PATH --kappa 0,0.5,1 --attacks ifgsm,deepfool2 --mode white-box --report DIR`:
 // attack the model retrofitted at each κ and report accuracy, fooling rate and ρ̃ (see docs/harness.md).
 
-import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { JumpReluError, UsageError } from '../ir/errors.js';
@@ -17,6 +16,7 @@ import { PREPROCESS_MODES, type PreprocessMode } from '../runtime/input-conventi
 import { type RayArgs, rayOptions, runEvalOnRay } from './ray-eval.js';
 import { parseShard } from '../runtime/shard.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../runtime/execution-provider.js';
+import { SINGLE_THREAD_MAX_BATCH, formatSize, parseSize } from '../runtime/resources.js';
 
 export interface HarnessArgs extends SiteArgs, InterfaceArgs {
   model: string;
@@ -37,6 +37,7 @@ export interface HarnessArgs extends SiteArgs, InterfaceArgs {
   layout?: string;
   batch: number;
   threads?: number;
+  maxMemory?: string;
   seed: number;
   attackParam?: string[];
   sourceKappa: number;
@@ -82,7 +83,8 @@ export function harnessOptions(y: Argv, defaults: { attacks: string; mode: strin
     .option('std', { type: 'string', describe: 'per-channel std (comma list)' })
     .option('layout', { type: 'string', choices: ['NCHW', 'NHWC'], describe: 'layout of 4-D npy/npz/pb images (default: guessed from the channel count)' })
     .option('batch', { type: 'number', default: 500, describe: 'samples per ONNX Runtime call' })
-    .option('threads', { type: 'number', describe: 'ONNX Runtime intra-op threads (default: min(4, cores))' })
+    .option('threads', { type: 'number', describe: `ONNX Runtime intra-op threads (default: 1 at batches of ≤ ${SINGLE_THREAD_MAX_BATCH} samples, else min(4, cores))` })
+    .option('max-memory', { type: 'string', describe: 'memory budget, e.g. 4G: the batch is derived from it (at most --batch); the choice is printed' })
     .option('seed', { type: 'number', default: 0, describe: 'seed of random starts' })
     .option('attack-param', { type: 'string', array: true, describe: 'ATTACK.KEY=VALUE, e.g. ifgsm.step=0.02, deepfool2.iterations=50, tr2.adaptive=true' })
     .option('source-kappa', { type: 'number', default: 0, describe: 'gray-box: κ of the model the examples are crafted on' })
@@ -108,8 +110,9 @@ export async function harnessSetup(a: HarnessArgs): Promise<{ dataset: Dataset; 
   if (attacks.length === 0) throw new UsageError('--attacks needs at least one attack');
   if (a.limit !== undefined && (!Number.isInteger(a.limit) || a.limit <= 0)) throw new UsageError('--limit must be a positive integer');
   if (!Number.isInteger(a.batch) || a.batch <= 0) throw new UsageError('--batch must be a positive integer');
-  const threads = a.threads ?? Math.min(4, availableParallelism());
-  if (!Number.isInteger(threads) || threads <= 0) throw new UsageError('--threads must be a positive integer');
+  const threads = a.threads;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads <= 0)) throw new UsageError('--threads must be a positive integer');
+  const maxMemory = a.maxMemory !== undefined ? parseSize(a.maxMemory) : undefined;
   if (!Number.isInteger(a.examples) || a.examples < 0) throw new UsageError('--examples must be a non-negative integer');
   const dataset = await loadDataset(a.data, { split: a.split as 'test' | 'train', ...(a.layout ? { layout: a.layout as 'NCHW' | 'NHWC' } : {}) });
   // only what the flags say: the rest is resolved from the model's graph and the data kind (input-convention.ts)
@@ -130,7 +133,8 @@ export async function harnessSetup(a: HarnessArgs): Promise<{ dataset: Dataset; 
       modelPath: a.model, dataset, sites: parseSiteArgs(a),
       modelInterface: parseInterfaceArgs(a), preprocess: a.preprocessing as PreprocessMode, preprocessing, ...(a.space ? { space: a.space as InputSpace } : {}),
       clamp: (a.clamp ?? 'batch-minmax') as ClampRule,
-      attacks, attackParams: parseAttackParams(a.attackParam ?? []), modes, limit: a.limit ?? null, batch: a.batch, threads, seed: a.seed,
+      attacks, attackParams: parseAttackParams(a.attackParam ?? []), modes, limit: a.limit ?? null, batch: a.batch,
+      ...(threads !== undefined ? { threads } : {}), ...(maxMemory !== undefined ? { maxMemory } : {}), seed: a.seed,
       sourceKappa: a.sourceKappa, ...(a.transfer ? { transfer: true } : {}), adaptiveGradKappa: a.adaptiveGradKappa, examples: a.examples,
       progress: quiet ? silentProgress : stderrProgress(),
       ...(reportDir !== undefined ? { report: { dir: reportDir, ...(a.resume !== undefined ? { resume: true } : {}) } } : {}),
@@ -151,7 +155,8 @@ export function formatTable(r: Report): string {
     // the verdict first (runtime/verdict.ts): what a person reads in five seconds
     ...(r.verdict?.lines.length ? [...r.verdict.lines.map((l, i) => (i === 0 ? `verdict: ${l}` : `  ${l}`)), ''] : []),
     ...(ic ? [`input: model expects ${ic.model_expects}; data gives ${ic.data_gives}; ε measured in ${ic.epsilon_in}${ic.cut.length ? `; cut ${ic.cut.join(', ')}` : ''}`] : []),
-    `model ${r.model.path}; data ${r.data.kind}:${r.data.path} (n=${r.data.n}); space ${r.data.space}, clamp ${r.data.clamp} [${r.data.bounds.min.toFixed(4)}, ${r.data.bounds.max.toFixed(4)}]; ORT threads ${r.settings.ort_threads}${r.settings.execution_provider && r.settings.execution_provider !== 'cpu' ? ` on ${r.settings.execution_provider}` : ''}`,
+    `model ${r.model.path}; data ${r.data.kind}:${r.data.path} (n=${r.data.n}); space ${r.data.space}, clamp ${r.data.clamp} [${r.data.bounds.min.toFixed(4)}, ${r.data.bounds.max.toFixed(4)}]`,
+    `ONNX Runtime: ${r.settings.ort_threads} intra-op thread${r.settings.ort_threads === 1 ? '' : 's'}${r.settings.ort_threads_rule ? ` (${r.settings.ort_threads_rule})` : ''}${r.settings.execution_provider && r.settings.execution_provider !== 'cpu' ? ` on ${r.settings.execution_provider}` : ''}, batch ${r.settings.batch}${r.settings.max_memory ? ` (--max-memory ${formatSize(r.settings.max_memory.bytes)})` : ''}${r.resources ? `; peak RSS ${formatSize(r.resources.peak_rss_bytes)}` : ''}`,
     ...(r.merged_from ? [`merged from ${r.merged_from.shards} shards (${r.merged_from.hosts.join(', ')})`] : []),
     `clean accuracy: ${r.clean.map((c) => `κ=${c.kappa} ${pct(c.accuracy).trim()}%`).join(', ')}`,
     '',

@@ -29,6 +29,7 @@ import { type SampleOutcome, outcomes, predictions, summarise, worstCase } from 
 import { maskingFindings, verdict } from './verdict.js';
 import { type ModelSource, ModelOracle, type Oracle, retrofittedModel } from './oracle.js';
 import { OraclePool } from './oracle-pool.js';
+import { batchForBudget, chooseThreads, estimateMemory, formatSize, peakRss } from './resources.js';
 import { type Progress, silentProgress } from './progress.js';
 import type {
   AttackMode, AttackResult, ClampRule, CleanResult, ExampleImage, InputSpace, IterationCurve, Preprocessing, Report, TransferMatrix,
@@ -58,8 +59,12 @@ export interface EvalOptions {
   attackParams?: Record<string, Record<string, ParamValue>>;
   modes: AttackMode[];
   limit: number | null;
+  /** Samples per ONNX Runtime call (the most; `maxMemory` may choose fewer). */
   batch: number;
-  threads: number;
+  /** ONNX Runtime intra-op threads; left out: chosen by batch size (resources.ts chooseThreads). */
+  threads?: number;
+  /** Memory budget in bytes: the batch is derived from it (resources.ts estimateMemory; at most `batch`). */
+  maxMemory?: number;
   seed?: number;
   /** Gray-box source κ (default 0). */
   sourceKappa?: number;
@@ -140,6 +145,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
   const { input, preprocessing, spaceName, space, clamp, warnings, x, labels } = samples;
   if (input.noSites) o = { ...o, kappas: [0] };
   const source: ModelSource = { path: o.modelPath, interface: input.interface, ...(o.sites ? { sites: o.sites } : {}) };
+  const { batch, threads, threadRule, memoryRule } = resolveResources(o, source, n, space, attacks, progress);
   const size = space.size;
   const ep = o.ep ?? 'cpu';
   await checkExecutionProvider(ep, o.modelPath);
@@ -155,7 +161,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
   // (one more gradient session, not another model), the gray-box transfer keeps crafted examples, not sessions.
   pool.make = (kappa) => {
     const map = o.kappaMaps?.get(kappa);
-    return new ModelOracle(retrofittedModel(source, kappa, map), { kappa, ...(map ? { kappaMap: map } : {}), threads: o.threads, batch: o.batch, space, ep });
+    return new ModelOracle(retrofittedModel(source, kappa, map), { kappa, ...(map ? { kappaMap: map } : {}), threads, batch, space, ep });
   };
   const cleanPred = new Map<number, Int32Array>();
   const cleanPredFor = async (kappa: number): Promise<Int32Array> => {
@@ -187,10 +193,11 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
 
   const modelSha = createHash('sha256').update(readFileSync(o.modelPath)).digest('hex');
   const settings: Report['settings'] = {
-    kappas: [...o.kappas], attacks: attackParams, modes: [...o.modes], limit: o.limit, batch: o.batch, ort_threads: o.threads, seed,
+    kappas: [...o.kappas], attacks: attackParams, modes: [...o.modes], limit: o.limit, batch, ort_threads: threads, ort_threads_rule: threadRule, seed,
     examples_per_result: nExamples, execution_provider: ep,
   };
   if (input.sitePlan) settings.retrofit = { relu6: !!o.sites?.relu6, sites_changed: input.sitePlan.changed, activations: formatCensus(input.sitePlan.census) };
+  if (memoryRule && o.maxMemory) settings.max_memory = { bytes: o.maxMemory, batch_rule: memoryRule };
   const criterion = o.criterion ?? misclassification;
   if (criterion !== misclassification) settings.criterion = criterion.name;
   if (o.modes.includes('gray-box')) settings.gray_box_source_kappa = sourceKappa;
@@ -236,6 +243,7 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
         base_warnings: [...warnings], host: hostname(),
       };
     }
+    report.resources = { peak_rss_bytes: peakRss() };
     return report;
   };
   // the checkpoint: what identifies the run (a resumed run must be the same run)
@@ -539,6 +547,33 @@ export function resolveEvalInput(o: Pick<EvalOptions, 'modelPath' | 'dataset' | 
   checkPreprocessing(preprocessing, o.dataset.channels);
   return { preprocessing, space: resolved.space, resolved, analysis, interface: iface, ...(sitePlan ? { sitePlan } : {}), ...(noSites ? { noSites } : {}) };
 }
+
+/**
+ * The batch and intra-op threads of a run: the batch from --max-memory when given (the estimate of the first κ
+ * model, printed), the threads by the batch the run's calls will have (at most n), both said on stderr.
+ */
+function resolveResources(
+  o: EvalOptions, source: ModelSource, n: number, space: SpaceMap, attacks: readonly Attack[], progress: Progress,
+): { batch: number; threads: number; threadRule: string; memoryRule: string | null } {
+  let batch = o.batch;
+  let memoryRule: string | null = null;
+  if (o.maxMemory !== undefined) {
+    const model = retrofittedModel(source, o.kappas[0]!, o.kappaMaps?.get(o.kappas[0]!));
+    const input = model.graph.inputs.find((v) => !v.initializer)?.name ?? '';
+    const tiled = attacks.some((a) => TILED_ATTACK.test(a.name));
+    const e = estimateMemory(model, input, space.shape, tiled);
+    batch = batchForBudget(e, o.maxMemory, o.batch);
+    memoryRule = `batch ${batch} from --max-memory ${formatSize(o.maxMemory)}: estimated ${formatSize(e.fixed)} fixed (weights ${formatSize(e.weights)}) + ${formatSize(e.perSample)} per sample (activations ${formatSize(e.activations)}${tiled ? ', ×4 for logit-difference tiling' : ''}${e.unknown ? `; ${e.unknown} tensors of unknown size counted as the input's` : ''})${batch === o.batch ? ` (capped by --batch ${o.batch})` : ''}`;
+    progress.log(memoryRule);
+  }
+  // a model run one sample per call (model-interface.ts: batch-less, or a batch of 1 that cannot be freed) has calls of 1
+  const t = chooseThreads(o.threads, source.interface?.run === 'one' ? 1 : Math.min(batch, n));
+  progress.log(`ONNX Runtime: ${t.threads} intra-op thread${t.threads === 1 ? '' : 's'} (${t.rule}), batch ${batch}`);
+  return { batch, threads: t.threads, threadRule: t.rule, memoryRule };
+}
+
+/** Attacks that ask for logit differences (the oracle tiles a call's samples by the candidates). */
+const TILED_ATTACK = /^(deepfool|tr)/;
 
 function pct(v: number): string {
   return `${(100 * v).toFixed(2)}%`;

@@ -78,7 +78,8 @@ export interface OracleCounts {
   diff: number;
 }
 
-function sessionOptions(threads: number, ep: ExecutionProvider = 'cpu'): ort.InferenceSession.SessionOptions {
+/** The session options of every oracle session (exported for the benches). */
+export function sessionOptions(threads: number, ep: ExecutionProvider = 'cpu'): ort.InferenceSession.SessionOptions {
   // logSeverityLevel 4 (fatal only): ORT's own coloured log lines never reach the user; its errors come back
   // as exceptions, which ortCall turns into one line.
   return { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 4, ...providerOptions(ep) };

@@ -14,6 +14,7 @@ import { type EvalOptions, type EvalRun, datasetFamily, evaluate, resolveEvalInp
 import { PER_SAMPLE_FILE, perSampleLine, writeReportFiles } from './report/write.js';
 import type { AttackMode } from './report/schema.js';
 import { SpaceMap } from './space.js';
+import { chooseThreads, peakRss } from './resources.js';
 import { type Objective, chooseByWorstCase, quantileMaps, refineAround, siteQuantiles } from './tune.js';
 import { verdict } from './verdict.js';
 
@@ -64,7 +65,7 @@ export async function tune(o: TuneOptions): Promise<EvalRun> {
     const space = new SpaceMap(input.space, ds, input.preprocessing.mean, input.preprocessing.std, input.resolved.feed);
     const x = toAttackSpace(ds, input.preprocessing, input.space, n);
     mapsFor = async (quantiles) => {
-      const q = await siteQuantiles({ path: o.modelPath, interface: input.interface, ...(o.sites ? { sites: o.sites } : {}) }, x, n, space, quantiles, o.threads, o.batch);
+      const q = await siteQuantiles({ path: o.modelPath, interface: input.interface, ...(o.sites ? { sites: o.sites } : {}) }, x, n, space, quantiles, chooseThreads(o.threads, Math.min(o.batch, n)).threads, o.batch);
       quantiles.forEach((quant, j) => {
         perLayer[String(quant)] = Object.fromEntries(q.sites.map((s, i) => [`${s.key} ${s.node}`, q.kappas[i]![j]!]));
       });
@@ -111,6 +112,7 @@ export async function tune(o: TuneOptions): Promise<EvalRun> {
     : `tune chose nothing: no candidate is within the clean-accuracy budget of ${o.maxAccuracyDrop} points.`;
   run.report.verdict ??= { lines: [], kappas: [], masking: [] };
   run.report.verdict.lines.unshift(lead);
+  run.report.resources = { peak_rss_bytes: peakRss() }; // both passes' peak
   if (o.report) writeReportFiles(o.report.dir, run.report);
   return run;
 }

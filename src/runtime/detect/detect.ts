@@ -15,6 +15,7 @@ import { type EvalOptions, prepareAttacks, prepareSamples } from '../evaluate.js
 import { outcomes, perturbation, predictions, summarise } from '../metrics.js';
 import { interfaceRecord } from '../model-interface.js';
 import { type ModelSource, ModelOracle, type Oracle, retrofittedModel } from '../oracle.js';
+import { chooseThreads } from '../resources.js';
 import { silentProgress } from '../progress.js';
 import type { CleanResult } from '../report/schema.js';
 import { toolVersion } from '../version.js';
@@ -86,7 +87,10 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
   const { input, preprocessing, spaceName, space, x, labels, clamp, warnings } = prepareSamples(o, n, progress);
   const size = space.size;
   const source: ModelSource = { path: o.modelPath, interface: input.interface, ...(o.sites ? { sites: o.sites } : {}) };
-  const threads = o.threads;
+  // intra-op threads by the batch of its ONNX Runtime calls, as evaluate() chooses them (resources.ts)
+  const threadChoice = chooseThreads(o.threads, Math.min(ortBatch, n));
+  const threads = threadChoice.threads;
+  progress.log(`ONNX Runtime: ${threads} intra-op thread${threads === 1 ? '' : 's'} (${threadChoice.rule})`);
   const oracleOptions = { threads, batch: ortBatch, space };
 
   const clean: CleanResult[] = [];

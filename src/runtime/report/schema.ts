@@ -77,6 +77,10 @@ export interface ReportSettings {
   limit: number | null;
   batch: number;
   ort_threads: number;
+  /** Why ort_threads (the thread rule of src/runtime/resources.ts, or '--threads'). Optional. */
+  ort_threads_rule?: string;
+  /** --max-memory in bytes, and how the batch was derived from it. Optional. */
+  max_memory?: { bytes: number; batch_rule: string };
   seed: number;
   /** Per-layer κ (scale-aware) when used: site name → κ, per κ entry of `kappas` (as a quantile). Optional. */
   per_layer_kappa?: Record<string, Record<string, number>>;
@@ -300,4 +304,6 @@ export interface Report {
   shard?: ShardInfo;
   /** Set in a merged report (jumprelu merge): the shards it was merged from. */
   merged_from?: MergedFrom;
+  /** The process's peak resident memory when the report was written (process.resourceUsage().maxRSS). Optional. */
+  resources?: { peak_rss_bytes: number };
 }
