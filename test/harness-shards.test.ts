@@ -1,6 +1,6 @@
 // eval --shard i/n and jumprelu merge on the committed default model and held-out digits: the merged report of
 // 3 shards (each run with another --batch) equals the unsharded run's field for field — timings (created,
-// wall_s) and the shards' provenance (merged_from) aside — with every attack whose randomness or curve could
+// wall_s), peak memory (resources) and the shards' provenance (merged_from) aside — with every attack whose randomness or curve could
 // depend on the batch (pgd's random start, square, apgd with restarts, bpda) and every mode; per-sample.jsonl
 // byte for byte. Then each refusal of merge, tune --shard and --ep cuda, by its stable code.
 
@@ -29,7 +29,7 @@ function comparable(r: Report): unknown {
   const strip = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(strip);
     if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).filter(([k]) => !['created', 'wall_s', 'merged_from'].includes(k)).map(([k, x]) => [k, strip(x)]));
+      return Object.fromEntries(Object.entries(v).filter(([k]) => !['created', 'wall_s', 'merged_from', 'resources'].includes(k)).map(([k, x]) => [k, strip(x)]));
     }
     return v;
   };

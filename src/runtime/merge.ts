@@ -75,7 +75,7 @@ function readShard(dir: string): Shard {
 function identity(r: Report): Array<[string, unknown]> {
   const { n: _n, path: _path, ...data } = r.data;
   // performance knobs may differ per machine (results do not depend on them: per-sample streams, fixed-length curves)
-  const { ort_threads: _t, batch: _b, ...settings } = r.settings;
+  const { ort_threads: _t, ort_threads_rule: _tr, max_memory: _mm, batch: _b, ...settings } = r.settings;
   const s = r.shard!;
   return [
     ['kind', r.kind],
@@ -234,6 +234,10 @@ export function mergeShards(dirs: readonly string[]): EvalRun {
   };
   delete report.worst_case;
   delete report.verdict;
+  // each shard's own process: the largest of their peaks (per shard: merged_from has the hosts)
+  delete report.resources;
+  const peaks = shards.map((s) => s.report.resources?.peak_rss_bytes).filter((p): p is number => typeof p === 'number');
+  if (peaks.length) report.resources = { peak_rss_bytes: Math.max(...peaks) };
   delete report.transfer;
   delete report.transfers;
   delete report.curves;
