@@ -141,6 +141,20 @@ describe('eval on models as they come', { skip: hasOnnx ? false : 'python3 with 
     await assert.rejects(() => evalJson(m('labels_first'), ['--input', 'x']), (e: Error) => e instanceof UsageError && /--input 'x' is not an input.*'input' float \[N,3,8,8\]/.test(e.message));
   });
 
+  test('two float outputs of rank 2: refused with both listed, --output chooses', async () => {
+    await assert.rejects(() => evalJson(m('two_outputs'), []),
+      (e: Error) => e instanceof JumpReluError && e.code === 'model-interface' && /2 of its outputs could be the logits \(outputs: 'features' float \[N,10\], 'logits' float \[N,10\]\); pass --output NAME/.test(e.message));
+    const r = await evalJson(m('two_outputs'), ['--kappa', '0', '--output', 'logits']);
+    assert.equal(r.model.interface?.output, 'logits');
+    assert.equal(cleanAt(r, 0), 1);
+  });
+
+  test('a single-channel model without a channel dimension ([N,8,8])', async () => {
+    const r = await evalJson(m('channel_less'), ['--kappa', '0']);
+    assert.equal(r.model.interface?.form, 'channel-less');
+    assert.equal(cleanAt(r, 0), 1);
+  });
+
   test('an NHWC model: layout read from its declared shape, its normalisation found through the added Transpose; a contradicting --model-layout is refused', async () => {
     const r = await evalJson(m('nhwc'), ['--kappa', '0']);
     assert.equal(r.model.interface?.layout, 'NHWC');

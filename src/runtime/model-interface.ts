@@ -13,7 +13,7 @@
 //   - batch-less ([C, H, W] or [H, W, C]): a Reshape [1, C, H, W] → [C, H, W] in front and a Reshape of the
 //     logits to [1, K] behind: the harness then runs such a model one sample at a time (the graph's own ops
 //     assume no batch, so no batch dimension can be added to them);
-//   - flattened ([N, C·H·W]): a Reshape in front.
+//   - flattened ([N, C·H·W]) or single-channel without a channel dimension ([N, H, W]): a Reshape in front.
 // Everything resolved is said in one line and recorded in the report (model_interface).
 
 import { Attribute, AttributeType } from '../ir/attribute.js';
@@ -52,7 +52,7 @@ export interface ResolvedInterface {
   /** Layout of the model's own input. */
   layout: ModelLayout;
   /** The declared input rank's meaning: [N,C,H,W]-like, no batch dimension, or flattened [N, C·H·W]. */
-  form: 'batched' | 'batch-less' | 'flat';
+  form: 'batched' | 'batch-less' | 'flat' | 'channel-less';
   /** Channels, height, width the harness feeds. */
   shape: [number, number, number];
   /** Weights listed among the graph inputs (IR 3) that are treated as initializers. */
@@ -184,12 +184,17 @@ export function resolveInterface(model: Model, request: InterfaceRequest, data: 
     }
     if (request.layout) throw new UsageError(`--model-layout ${request.layout}: the model's input ${fmtDims(s)} is flattened, it has no layout to choose`, { code: 'model-interface' });
     layoutWhy = `a flattened input ${fmtDims(s)}: fed C·H·W in NCHW order`;
+  } else if (s.length === 3 && typeof s[0] !== 'number') {
+    // [N, H, W]: a single-channel model without a channel dimension
+    if (C !== 1 || !fits(s.slice(1), [H, W])) {
+      throw new DataFormatError(`the data are ${dataShape} images but the model's declared input ${fmtDims(s)} takes single-channel ${fmtDims(s.slice(1))} images without a channel dimension`, { code: 'data-shape' });
+    }
+    if (request.layout) throw new UsageError(`--model-layout ${request.layout}: the model's input ${fmtDims(s)} has no channel dimension, so no layout to choose`, { code: 'model-interface' });
+    form = 'channel-less';
+    layoutWhy = `a single-channel input without a channel dimension: fed [N,1,${H},${W}] reshaped`;
   } else if (s.length === 3 || s.length === 4) {
     const body = s.length === 4 ? s.slice(1) : s;
-    if (s.length === 3) {
-      if (typeof s[0] !== 'number') throw new UnsupportedModelError(`the model's input ${fmtDims(s)} has rank 3 with a symbolic first dimension: neither [C,H,W] nor [N,C,H,W]`, { code: 'model-interface' });
-      form = 'batch-less';
-    }
+    if (s.length === 3) form = 'batch-less';
     const nchw = fits(body, [C, H, W]);
     const nhwc = fits(body, [H, W, C]);
     const declaredText = `the model's declared input ${fmtDims(s)}`;
@@ -213,7 +218,7 @@ export function resolveInterface(model: Model, request: InterfaceRequest, data: 
   }
   const run: ResolvedInterface['run'] = form === 'batch-less' ? 'one' : 'free';
   const parts = [
-    `input '${chosen.v.name}' ${fmtDims(s)} ${form === 'flat' ? 'flattened' : layout}${form === 'batch-less' ? ' without a batch dimension (run one sample at a time)' : ''} (${layoutWhy})`,
+    `input '${chosen.v.name}' ${fmtDims(s)} ${form === 'flat' ? 'flattened' : form === 'channel-less' ? 'without channels' : layout}${form === 'batch-less' ? ' without a batch dimension (run one sample at a time)' : ''} (${layoutWhy})`,
     `output '${output.v.name}' ${fmtDims(output.d?.shape)} (${outputWhy})`,
     ...(initializerInputs ? [`${initializerInputs} weight${initializerInputs === 1 ? '' : 's'} listed as graph input${initializerInputs === 1 ? '' : 's'} (IR ${model.irVersion}) treated as initializer${initializerInputs === 1 ? '' : 's'}`] : []),
   ];
@@ -264,6 +269,7 @@ export function adaptInterface(model: Model, r: ResolvedInterface): void {
   let cur: Value = x;
   let transpose: Node | null = null;
   if (r.form === 'flat') cur = op('Reshape', [cur, shapeConst([0, C * H * W])]);
+  else if (r.form === 'channel-less') cur = op('Reshape', [cur, shapeConst([0, H, W])]);
   else {
     if (r.form === 'batch-less') cur = op('Reshape', [cur, shapeConst([C, H, W])]);
     if (needsTranspose) {

@@ -89,6 +89,23 @@ def onnx_models():
     d, m = save('labels_first', g)
     data(d, m, x3, [x3[i:i + 1] for i in range(N)])
 
+    # two float [N, 10] outputs: which is the logits cannot be told
+    nodes, inits = conv_head('input', 3, 8)
+    nodes.append(helper.make_node('Relu', ['logits'], ['features']))
+    g = helper.make_graph(nodes, 'two_outputs', [helper.make_tensor_value_info('input', TensorProto.FLOAT, ['N', 3, 8, 8])],
+                          [helper.make_tensor_value_info('features', TensorProto.FLOAT, ['N', 10]), helper.make_tensor_value_info('logits', TensorProto.FLOAT, ['N', 10])], inits)
+    d, m = save('two_outputs', g)
+    data(d, m, x3, [x3[i:i + 1] for i in range(N)])
+
+    # single channel without a channel dimension: [N, 8, 8]
+    nodes, inits = conv_head('nchw', 1, 8)
+    inits.append(numpy_helper.from_array(np.array([0, 1, 8, 8], np.int64), 'to4'))
+    nodes = [helper.make_node('Reshape', ['image', 'to4'], ['nchw'])] + nodes
+    g = helper.make_graph(nodes, 'channel_less', [helper.make_tensor_value_info('image', TensorProto.FLOAT, ['N', 8, 8])],
+                          [helper.make_tensor_value_info('logits', TensorProto.FLOAT, ['N', 10])], inits)
+    d, m = save('channel_less', g)
+    data(d, m, x1, [x1[i:i + 1, 0] for i in range(N)])
+
     # NHWC: per-channel normalisation on the last axis, then Transpose to NCHW
     nodes, inits = conv_head('nchw', 3, 8)
     inits += [numpy_helper.from_array(np.array([0.5, 0.4, 0.3], np.float32), 'mean'), numpy_helper.from_array(np.array([0.2, 0.25, 0.3], np.float32), 'std')]

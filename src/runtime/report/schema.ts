@@ -22,7 +22,7 @@ export interface ReportModel {
   sha256: string;
   /** The model's interface as resolved (model-interface.ts): input, output, layout, batch. Optional. */
   interface?: {
-    input: string; output: string; layout: 'NCHW' | 'NHWC'; form: 'batched' | 'batch-less' | 'flat';
+    input: string; output: string; layout: 'NCHW' | 'NHWC'; form: 'batched' | 'batch-less' | 'flat' | 'channel-less';
     initializer_inputs: number; batch: 'free' | 'one sample per call'; summary: string;
   };
 }
