@@ -115,12 +115,16 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
     // The cells of this κ, as evaluate() runs them: attacks with the model's gradients white-box and adaptive
     // (κ_grad); a score-based attack (no gradients) white-box only; BPDA (its own surrogate gradients) adaptive
     // only, with the smooth-surrogate oracles it asks for (none at κ = 0: the surrogate is then the model).
+    // Both are gradient variants of this κ's oracle (its model and forward session shared; one τ at a time), as in
+    // evaluate(): one model per κ in memory.
     let relu: ModelOracle | null = null;
-    const smooth = new Map<number, ModelOracle>();
+    let smooth: { tau: number; oracle: ModelOracle } | null = null;
     const surrogate = kappa === 0 ? null : async (tau: number): Promise<Oracle> => {
-      let or = smooth.get(tau);
-      if (!or) smooth.set(tau, (or = new ModelOracle(retrofittedModel(source, kappa), { kappa, surrogateTau: tau, ...oracleOptions })));
-      return or;
+      if (smooth?.tau !== tau) {
+        if (smooth) await smooth.oracle.release();
+        smooth = { tau, oracle: oracle.withGradients({ surrogateTau: tau }) };
+      }
+      return smooth.oracle;
     };
     const cells: Array<{ attack: Attack; mode: DetectMode; gradient: string }> = [];
     for (const attack of attacks) {
@@ -135,7 +139,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
     for (const { attack, mode, gradient } of cells) {
       const bpda = gradient.startsWith('bpda');
       let crafter: ModelOracle = oracle;
-      if (mode === 'adaptive' && !bpda) crafter = relu ??= new ModelOracle(retrofittedModel(source, kappa), { kappa, gradKappa, ...oracleOptions });
+      if (mode === 'adaptive' && !bpda) crafter = relu ??= oracle.withGradients({ gradKappa });
       const label = `κ=${kappa} ${attack.name} ${mode}${mode === 'adaptive' ? ` (${bpda ? 'BPDA surrogate' : `κ_grad=${gradKappa}`})` : ''}`;
       const t0 = performance.now();
       progress.start(label, Number(attack.params['iterations'] ?? 1));
@@ -211,7 +215,7 @@ export async function detect(o: DetectOptions): Promise<DetectReport> {
       progress.log(`${label}: ${m} successful (accuracy under attack ${(100 * summary.accuracy).toFixed(2)}%, ρ̃ ${(100 * summary.rho_success).toFixed(2)}%), detector AUC ${(100 * ev.auc).toFixed(2)}% [${(100 * ev.interval.lo).toFixed(1)}, ${(100 * ev.interval.hi).toFixed(1)}], ${base.wall_s.toFixed(1)}s`);
     }
     if (relu) await relu.release();
-    for (const or of smooth.values()) await or.release();
+    if (smooth) await (smooth as { oracle: ModelOracle }).oracle.release();
     await oracle.release();
     await probe.release();
     await gram.release();
