@@ -14,6 +14,11 @@ import { decodeModel } from '../src/ir/decode.js';
 import { UsageError } from '../src/ir/errors.js';
 import { OraclePool } from '../src/runtime/oracle-pool.js';
 import { MEMORY_MODEL, SINGLE_THREAD_MAX_BATCH, batchForBudget, chooseThreads, estimateMemory, parseSize } from '../src/runtime/resources.js';
+import { evalCommand } from '../src/cli/eval-command.js';
+import { loadModel } from '../src/ir/io.js';
+import { loadDataset } from '../src/runtime/dataset.js';
+import { evaluate } from '../src/runtime/evaluate.js';
+import { captureStdout, runCommands } from './helpers/cli.js';
 import { vggModel, writeVggCase } from './helpers/vgg.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -66,6 +71,32 @@ test('--max-memory sizes, the per-sample estimate from the model\'s shapes, and 
   assert.equal(batchForBudget(e, e.fixed + 10.5 * e.perSample, 500), 10);
   assert.equal(batchForBudget(e, e.fixed + 10.5 * e.perSample, 4), 4, 'never more than --batch');
   assert.throws(() => batchForBudget(e, e.fixed, 500), /--max-memory .* is below what one sample needs/);
+});
+
+test('--max-memory: the batch the estimate allows is used, printed and recorded with the thread rule and the peak', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jumprelu-maxmem-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const o = { stages: [8, 'M', 16, 'M'] as Array<number | 'M'>, size: 16 };
+  const c = await writeVggCase(dir, 12, o);
+  const e = estimateMemory(loadModel(c.model), 'input', { channels: 3, height: 16, width: 16 }, false);
+  const dataset = await loadDataset(c.data);
+  const logs: string[] = [];
+  const { report } = await evaluate({
+    modelPath: c.model, dataset, preprocess: 'none', clamp: 'box', kappas: [0, 0.1], attacks: ['fgsm'], modes: ['white-box'], limit: null,
+    batch: 500, maxMemory: Math.floor(e.fixed + 3.5 * e.perSample),
+    progress: { log: (l) => logs.push(l), start: () => {}, update: () => {}, end: () => {} },
+  });
+  assert.equal(report.settings.batch, 3);
+  assert.equal(report.settings.max_memory?.bytes, Math.floor(e.fixed + 3.5 * e.perSample));
+  assert.match(report.settings.max_memory!.batch_rule, /^batch 3 from --max-memory/);
+  assert.equal(report.settings.ort_threads, 1, 'batches of 3: one thread');
+  assert.match(report.settings.ort_threads_rule!, /^batch 3 ≤ 8: 1 thread/);
+  assert.ok(logs.some((l) => l.startsWith('batch 3 from --max-memory')), logs.join('\n'));
+  assert.ok(report.resources!.peak_rss_bytes > 50 * 2 ** 20);
+  // and from the command line: a budget below one sample is a usage error naming the estimate
+  await assert.rejects(captureStdout(() => runCommands([evalCommand], ['eval', c.model, '--data', c.data, '--attacks', 'fgsm', '--preprocessing', 'none', '--quiet', '--max-memory', '100M'])),
+    (err: Error) => err instanceof UsageError && /--max-memory 100 MiB is below what one sample needs/.test(err.message));
+  await assert.rejects(runCommands([evalCommand], ['eval', c.model, '--data', c.data, '--max-memory', 'lots']), UsageError);
 });
 
 /** Runs `jumprelu eval --json` in a child: its peak RSS in MB (measured from outside) and its report. */
