@@ -14,7 +14,7 @@ import type { SpaceMap } from './space.js';
 import { prepareClassifier } from './input-convention.js';
 import { type ExecutionProvider, providerOptions } from './execution-provider.js';
 import { type ResolvedInterface, adaptInterface } from './model-interface.js';
-import type { SiteOptions } from './site-check.js';
+import { type SiteOptions, harnessTarget } from './site-check.js';
 
 export interface OracleOptions {
   /** κ of every JumpReLU (0: the ReLU model). */
@@ -134,7 +134,9 @@ export function retrofittedModel(source: string | ModelSource, kappa: number, ka
   const m = loadModel(src.path);
   if (src.interface) adaptInterface(m, src.interface);
   prepareClassifier(m);
-  retrofit(m, { kappa, ...(kappaMap ? { kappaMap } : {}), ...(gradKappa !== undefined ? { gradKappa } : {}), ...(src.sites?.relu6 ? { relu6: true } : {}) });
+  retrofit(m, {
+    kappa, target: harnessTarget(m), ...(kappaMap ? { kappaMap } : {}), ...(gradKappa !== undefined ? { gradKappa } : {}), ...(src.sites?.relu6 ? { relu6: true } : {}),
+  });
   if (src.interface?.run === 'one') oneAtATime.add(m);
   return m;
 }

@@ -9,6 +9,8 @@ import { constantOf } from '../ir/analysis/constants.js';
 import { type Coverage, type Requirement, checkRequirement, coverageOf, coverageWarning } from '../passes/coverage.js';
 import { planRetrofit } from '../passes/jumprelu.js';
 import { clipBounds } from '../passes/sites.js';
+import type { Target } from '../retrofit/record.js';
+import { UnsupportedModelError } from '../ir/errors.js';
 import { ModelMismatchError } from './data-checks.js';
 
 /** The converter's site options that the harness takes too (src/cli/site-options.ts defines the flags). */
@@ -94,6 +96,18 @@ export function formatCensus(c: readonly ActivationCount[]): string {
   return c.map((a) => `${a.label} ×${a.count}${a.hint ? ` (${a.hint})` : ''}`).join(', ');
 }
 
+/**
+ * How the harness writes JumpReLU in this model: ThresholdedRelu (opset ≥ 10), else Where (opset 9). Below opset 9
+ * neither the forms nor the gradient compiler apply: refused with what to do (the converter's --target advice
+ * would not help an eval user).
+ */
+export function harnessTarget(model: Model): Target {
+  const opset = Number(model.opsetVersion('') ?? 0n);
+  if (opset >= 10) return 'thresholded-relu';
+  if (opset === 9) return 'where';
+  throw new UnsupportedModelError(`the model imports ai.onnx opset ${opset}; the harness needs opset 9 or later (JumpReLU's forms and the gradients): convert it first, e.g. onnx.version_converter.convert_version(model, 13)`, { code: 'gradient-opset' });
+}
+
 export interface SitePlan {
   coverage: Coverage;
   /** Sites the retrofit changes at κ > 0. */
@@ -108,7 +122,7 @@ export interface SitePlan {
  * ModelMismatchError (code 'no-relu-sites') when it changes no site and `--require`'s error when unmet.
  */
 export function checkRetrofitSites(model: Model, sites: SiteOptions = {}): SitePlan {
-  const plan = planRetrofit(model, { kappa: 1, ...(sites.relu6 ? { relu6: true } : {}) });
+  const plan = planRetrofit(model, { kappa: 1, target: harnessTarget(model), ...(sites.relu6 ? { relu6: true } : {}) });
   const coverage = coverageOf(plan);
   const changed = plan.filter((s) => s.action === 'converted' || s.action === 'updated' || s.action === 'unchanged').length;
   const census = activationCensus(model);
