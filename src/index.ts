@@ -1,6 +1,6 @@
 // Library entry point: load a model, retrofit it, save it. The CLI is a thin layer over these.
 
-export { loadModel, saveModel, readExternalBytes, type SaveOptions, type SaveResult } from './ir/io.js';
+export { loadModel, saveModel, readExternalBytes, sessionBytes, type SaveOptions, type SaveResult } from './ir/io.js';
 export { decodeModel } from './ir/decode.js';
 export { encodeModel } from './ir/encode.js';
 export { verifyModel, assertValid } from './ir/verify.js';
@@ -31,7 +31,11 @@ export {
 export { retrofit } from './passes/retrofit.js';
 
 // The robustness harness as a library (docs/harness.md).
-export { type Oracle, type OracleOptions, type CeResult, type DiffResult, ModelOracle, retrofittedModel } from './runtime/oracle.js';
+export { type Oracle, type OracleOptions, type CeResult, type DiffResult, type ModelSource, ModelOracle, retrofittedModel } from './runtime/oracle.js';
+export {
+  resolveInterface, adaptInterface, checkBatch, interfaceRecord, MODEL_LAYOUTS, type InterfaceRequest, type ResolvedInterface, type ModelLayout,
+} from './runtime/model-interface.js';
+export { checkRetrofitSites, activationCensus, formatCensus, harnessTarget, type SiteOptions, type SitePlan, type ActivationCount } from './runtime/site-check.js';
 export { AnalyticOracle, linearModel, type AnalyticModel } from './runtime/analytic-oracle.js';
 export {
   analyseInput, prepareClassifier, resolveInput, PREPROCESS_MODES,
