@@ -51,12 +51,12 @@ const missing = rayMissing();
 const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'jumprelu.js');
 const cli = (args: string[]) => captureStdout(() => runCommands([evalCommand], args));
 
-/** The report without what may differ between a merged and an unsharded run: timings and provenance. */
+/** The report without what may differ between a merged and an unsharded run: timings, peak memory and provenance. */
 function comparable(r: Report): unknown {
   const strip = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(strip);
     if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).filter(([k]) => !['created', 'wall_s', 'merged_from'].includes(k)).map(([k, x]) => [k, strip(x)]));
+      return Object.fromEntries(Object.entries(v).filter(([k]) => !['created', 'wall_s', 'merged_from', 'resources'].includes(k)).map(([k, x]) => [k, strip(x)]));
     }
     return v;
   };
