@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ModelOracle } from '../src/runtime/oracle.js';
+import { ModelOracle, retrofittedModel } from '../src/runtime/oracle.js';
+import { SpaceMap } from '../src/runtime/space.js';
 import { decodeModel } from '../src/ir/decode.js';
 import { UsageError } from '../src/ir/errors.js';
 import { OraclePool } from '../src/runtime/oracle-pool.js';
@@ -97,6 +98,39 @@ test('--max-memory: the batch the estimate allows is used, printed and recorded 
   await assert.rejects(captureStdout(() => runCommands([evalCommand], ['eval', c.model, '--data', c.data, '--attacks', 'fgsm', '--preprocessing', 'none', '--quiet', '--max-memory', '100M'])),
     (err: Error) => err instanceof UsageError && /--max-memory 100 MiB is below what one sample needs/.test(err.message));
   await assert.rejects(runCommands([evalCommand], ['eval', c.model, '--data', c.data, '--max-memory', 'lots']), UsageError);
+});
+
+test('a gradient variant (withGradients) gives what a separately built oracle gives, and its release spares the parent', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jumprelu-variant-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const c = await writeVggCase(dir, 6, { stages: [8, 'M', 16, 'M'], size: 16 });
+  const space = new SpaceMap('pixel', { channels: 3, height: 16, width: 16 }, [0], [1]);
+  const base = { threads: 1, batch: 4, space };
+  const kappa = 0.3;
+  const x = Float32Array.from({ length: 6 * space.size }, (_, i) => (Math.sin(i * 0.37) + 1) / 2);
+  const labels = Int32Array.from([0, 1, 2, 3, 4, 5]);
+  const parent = new ModelOracle(retrofittedModel(c.model, kappa), { kappa, ...base });
+  const separate = [
+    new ModelOracle(retrofittedModel(c.model, kappa), { kappa, gradKappa: 0, ...base }),
+    new ModelOracle(retrofittedModel(c.model, kappa), { kappa, surrogateTau: 0.05, ...base }),
+  ];
+  const variants = [parent.withGradients({ gradKappa: 0 }), parent.withGradients({ surrogateTau: 0.05 })];
+  const own = await parent.crossEntropy(x, labels, 6);
+  for (const [i, v] of variants.entries()) {
+    const a = await v.crossEntropy(x, labels, 6);
+    const b = await separate[i]!.crossEntropy(x, labels, 6);
+    assert.deepEqual(a.logits, b.logits);
+    assert.deepEqual(a.grad, b.grad, `variant ${i}: same gradient as a separately built oracle`);
+    assert.notDeepEqual(a.grad, own.grad, `variant ${i}: not the κ model's own gradient`);
+    await v.release();
+    await separate[i]!.release();
+  }
+  // the parent's forward session and own gradients still run after its variants are released
+  assert.deepEqual(await parent.forward(x, 6), own.logits);
+  assert.deepEqual((await parent.crossEntropy(x, labels, 6)).grad, own.grad);
+  await parent.releaseGradients();
+  assert.deepEqual((await parent.crossEntropy(x, labels, 6)).grad, own.grad, 'rebuilt after releaseGradients');
+  await parent.release();
 });
 
 /** Runs `jumprelu eval --json` in a child: its peak RSS in MB (measured from outside) and its report. */
