@@ -1,5 +1,5 @@
 // A throw-away local Ray head for tests and benches: loopback only, its own temp dir and free ports, and a
-// stop() that runs `ray stop` and then makes sure no process of this head is left (by pid, from its dir).
+// stop() that ends this head's processes (by pid: see pidsOf) and no other Ray on the machine.
 
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -52,10 +52,35 @@ export interface LocalRay {
   stop(): Promise<void>;
 }
 
-function pidsOf(marker: string): number[] {
-  // every process of this head has the temp dir on its command line (--temp-dir, --session-dir, log paths)
-  return spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout.split('\n')
-    .filter((l) => l.includes(marker)).map((l) => Number(l.trim().split(/\s+/)[0])).filter((p) => Number.isInteger(p) && p !== process.pid);
+/**
+ * The processes of one head: those naming its temp dir or its GCS port on their command line (gcs_server,
+ * raylet, dashboard, monitor, the client server) and all their descendants (agents, workers, job
+ * supervisors and the jobs' own commands, whose titles Ray rewrites). Not `ray stop`: that stops every Ray
+ * head of the machine, including another test's or the user's.
+ */
+function pidsOf(tempDir: string, gcsPort: number): number[] {
+  const rows = spawnSync('ps', ['-eo', 'pid=,ppid=,stat=,args='], { encoding: 'utf8' }).stdout.split('\n').map((l) => {
+    const m = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(l);
+    // zombies are gone already (their parent reaps them)
+    return m && !m[3]!.startsWith('Z') ? { pid: Number(m[1]), ppid: Number(m[2]), args: m[4]! } : undefined;
+  }).filter((r) => r !== undefined);
+  const ours = new Set(rows.filter((r) => r.args.includes(tempDir) || r.args.includes(`:${gcsPort} `) || r.args.endsWith(`:${gcsPort}`)).map((r) => r.pid));
+  for (let grown = true; grown;) {
+    grown = false;
+    for (const r of rows) if (!ours.has(r.pid) && ours.has(r.ppid)) (ours.add(r.pid), (grown = true));
+  }
+  ours.delete(process.pid);
+  return [...ours];
+}
+
+function signal(pids: readonly number[], sig: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  }
 }
 
 export async function startLocalRay({ numCpus = 2 }: { numCpus?: number } = {}): Promise<LocalRay> {
@@ -67,15 +92,15 @@ export async function startLocalRay({ numCpus = 2 }: { numCpus?: number } = {}):
   const ray = f.ray;
   const env = { ...process.env, RAY_USAGE_STATS_ENABLED: '0' };
   const t0 = performance.now();
+  const killLeft = () => signal(pidsOf(tempDir, gcs), 'SIGKILL');
+  // a test process that ends without stop() (a crash, the runner's timeout) still takes the head with it
+  process.once('exit', killLeft);
   const stop = async () => {
-    await run(ray, ['stop', '--force'], { env, timeout: 60_000 }).catch(() => undefined);
-    for (const pid of pidsOf(tempDir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    // SIGTERM, up to 10 s to go, then SIGKILL what is left
+    signal(pidsOf(tempDir, gcs), 'SIGTERM');
+    for (let i = 0; i < 40 && pidsOf(tempDir, gcs).length > 0; i++) await new Promise((r) => setTimeout(r, 250));
+    killLeft();
+    process.off('exit', killLeft);
     await rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
   };
   try {
