@@ -36,7 +36,7 @@ export function chooseThreads(explicit: number | undefined, batch: number, cores
     return { threads: explicit, rule: '--threads' };
   }
   if (batch <= SINGLE_THREAD_MAX_BATCH) {
-    return { threads: 1, rule: `batch ${batch} ≤ ${SINGLE_THREAD_MAX_BATCH}: 1 thread (more stall small calls on a loaded machine; --threads overrides)` };
+    return { threads: 1, rule: `batch ${batch} ≤ ${SINGLE_THREAD_MAX_BATCH}: 1 thread, as more stall small calls on a loaded machine; --threads overrides` };
   }
   const threads = Math.max(1, Math.min(MAX_AUTO_THREADS, cores));
   return { threads, rule: `batch ${batch} > ${SINGLE_THREAD_MAX_BATCH}: min(${MAX_AUTO_THREADS}, ${cores} logical CPUs) = ${threads}` };
