@@ -175,6 +175,16 @@ test('NameAuthority: every name in the model is taken; fresh names are unique an
   assert.ok(many.has('kappa') && many.has('kappa_49999'));
 });
 
+test('NameAuthority.lazy: the model is read at the first question, as it is then', () => {
+  const { model, g } = small();
+  const names = NameAuthority.lazy(model);
+  // A name the model gains before the first question is taken too (an eager authority would not know it).
+  g.addInitializer(Tensor.fromFloat32('late', [], [1]));
+  assert.equal(names.fresh('late'), 'late_1');
+  for (const n of ['x', 'w', 'r', 'y', 'relu']) assert.ok(names.isUsed(n), n);
+  assert.equal(names.fresh('r'), 'r_1');
+});
+
 /** Verifier problems of a model after `edit`. */
 function problemsAfter(edit: (s: ReturnType<typeof small>) => void): string[] {
   const s = small();

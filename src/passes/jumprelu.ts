@@ -141,7 +141,7 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
   const plan = planSites(sites, opts);
   const coverage = coverageOf(plan);
   checkRequirement(coverage, opts.require);
-  const names = NameAuthority.forModel(model);
+  const names = NameAuthority.lazy(model);
   const types = new ActivationTypes(model);
   const oldRecord = readRecord(model);
   const records = new Map<string, SiteRecord>();
@@ -248,8 +248,9 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
   if (oldRecord && newSites.length === 0) {
     model.deleteMetadata(RECORD_KEY); // every site is a plain ReLU again
   } else if (newSites.length > 0) {
-    const next = { format: 1 as const, sites: newSites };
-    if (JSON.stringify(next) !== JSON.stringify(oldRecord)) writeRecord(model, next);
+    // Rewritten only when its content changes (a record another tool formatted differently is kept as it is).
+    const text = JSON.stringify({ format: 1 as const, sites: newSites });
+    if (text !== JSON.stringify(oldRecord)) model.setMetadata(RECORD_KEY, text);
   }
   const counts = { converted: 0, updated: 0, unchanged: 0, 'kept-relu': 0, skipped: 0, reported: 0 };
   for (const s of plan) counts[s.action]++;
