@@ -13,6 +13,7 @@ import { evalCommand } from '../src/cli/eval-command.js';
 import { Attribute } from '../src/ir/attribute.js';
 import { JumpReluError, UsageError } from '../src/ir/errors.js';
 import { loadModel, saveModel } from '../src/ir/io.js';
+import { retrofit } from '../src/index.js';
 import { Node } from '../src/ir/node.js';
 import { DataType } from '../src/ir/tensor.js';
 import { Value } from '../src/ir/value.js';
@@ -141,6 +142,28 @@ test('NHWC input, Mul/Add normalisation and a final Softmax: cut and resolved fr
     assert.deepEqual(s.clean.map((c) => c.kappa), [0]);
     assert.ok(s.results.every((x) => x.kappa === 0) && s.results.length > 0);
     assert.ok(s.warnings.some((w) => /no ReLU for JumpReLU.*κ = 0 only.*κ = 1 left out/.test(w)), s.warnings.join(' | '));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a model converted already (custom-op sites at κ = 0.5): the sweep\'s κ replaces theirs and the run says so, also that they run as ThresholdedRelu', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'jumprelu-input-'));
+  try {
+    const { images, labels } = defaultHeldoutPaths();
+    const data = `mnist:${images},${labels}`;
+    const m = loadModel(defaultModelPath());
+    retrofit(m, { kappa: 0.5, target: 'custom' });
+    assert.ok(m.graph.nodes.some((n) => n.domain === 'com.jumprelu'));
+    saveModel(m, join(dir, 'custom.onnx'));
+    const common = ['--data', data, '--kappa', '0,1', '--attacks', 'fgsm', '--limit', '40'];
+    const r = await json(['eval', join(dir, 'custom.onnx'), ...common]);
+    const plain = await json(['eval', defaultModelPath(), ...common]);
+    assert.deepEqual(figures(r), figures(plain), 'the converted model at each κ is the original at that κ');
+    const note = r.warnings.find((x) => /already holds/.test(x)) ?? '';
+    assert.match(note, /already holds 4 JumpReLU site\(s\) \(κ = 0\.5\): each κ of the sweep replaces/);
+    assert.match(note, /4 com\.jumprelu::JumpRelu site\(s\) run as ThresholdedRelu/);
+    assert.ok(!plain.warnings.some((x) => /already holds/.test(x)));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

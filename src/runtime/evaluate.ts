@@ -474,6 +474,10 @@ export function prepareSamples(
     progress.log(`warning: ${input.sitePlan.warning}`);
     input.resolved.notes.push(`retrofit: ${input.sitePlan.warning}`);
   }
+  if (input.sitePlan?.existing) {
+    progress.log(`note: ${input.sitePlan.existing}`);
+    input.resolved.notes.push(`retrofit: ${input.sitePlan.existing}`);
+  }
   if (input.noSites) {
     const dropped = o.kappas.filter((k) => k !== 0);
     progress.log(`warning: ${input.noSites}`);

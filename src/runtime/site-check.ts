@@ -8,7 +8,7 @@ import type { Node } from '../ir/node.js';
 import { constantOf } from '../ir/analysis/constants.js';
 import { type Coverage, type Requirement, checkRequirement, coverageOf, coverageWarning } from '../passes/coverage.js';
 import { planRetrofit } from '../passes/jumprelu.js';
-import { clipBounds } from '../passes/sites.js';
+import { CUSTOM_DOMAIN, clipBounds, findSites } from '../passes/sites.js';
 import type { Target } from '../retrofit/record.js';
 import { UnsupportedModelError } from '../ir/errors.js';
 import { ModelMismatchError } from './data-checks.js';
@@ -115,6 +115,12 @@ export interface SitePlan {
   /** "only part converted…" when some ReLU-like sites stay as they are. */
   warning: string | null;
   census: ActivationCount[];
+  /**
+   * Set when the model already holds JumpReLU sites recorded by the converter: the harness re-lowers them (a
+   * custom-op site as the standard form, since onnxruntime-node cannot load the library) and each κ of the sweep
+   * replaces the κ they carry, so the figures are not those of the model file as it is.
+   */
+  existing: string | null;
 }
 
 /**
@@ -131,5 +137,16 @@ export function checkRetrofitSites(model: Model, sites: SiteOptions = {}): SiteP
     throw new ModelMismatchError(`the retrofit changes no site (no ReLU${sites.relu6 ? ' and no Clip(min=0)' : ''} for JumpReLU to replace): ${uses}: every κ would give the same model, so there is nothing to evaluate`, { code: 'no-relu-sites' });
   }
   checkRequirement(coverage, sites.require);
-  return { coverage, changed, warning: coverageWarning(coverage), census };
+  return { coverage, changed, warning: coverageWarning(coverage), census, existing: describeExisting(model) };
+}
+
+/** The note for a model that was converted already (null when it holds no recorded JumpReLU site). */
+function describeExisting(model: Model): string | null {
+  const recorded = findSites(model).filter((s) => s.kind === 'jumprelu' && s.record && s.record.target !== 'relu');
+  if (recorded.length === 0) return null;
+  const kappas = [...new Set(recorded.map((s) => (typeof s.record!.kappa === 'number' ? String(s.record!.kappa) : 'per-channel')))];
+  const custom = recorded.filter((s) => s.record!.target === 'custom').length;
+  return `the model already holds ${recorded.length} JumpReLU site(s) (κ = ${kappas.slice(0, 4).join(', ')}${kappas.length > 4 ? ', …' : ''}): ` +
+    'each κ of the sweep replaces the κ they carry' +
+    (custom ? `; its ${custom} ${CUSTOM_DOMAIN}::JumpRelu site(s) run as ${harnessTarget(model) === 'where' ? 'Greater+Where' : 'ThresholdedRelu'} (the same function; onnxruntime-node cannot load the custom-op library)` : '');
 }
