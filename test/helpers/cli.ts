@@ -16,12 +16,19 @@ export async function runCommands(commands: readonly AnyCommand[], args: readonl
   }).parseAsync();
 }
 
-/** Runs `fn` with process.stdout captured, and returns what it wrote (restored even when `fn` throws). */
+/**
+ * Runs `fn` with process.stdout's string writes captured, and returns them (restored even when `fn` throws).
+ * Binary writes pass through: under `node --test` the test runner reports to its parent as binary chunks on this
+ * same stdout, and one of those, written while `fn` awaits, would otherwise land in the captured text (and be lost
+ * to the runner). The commands print text only.
+ */
 export async function captureStdout(fn: () => Promise<unknown>): Promise<string> {
   const write = process.stdout.write.bind(process.stdout);
   let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    if (typeof chunk !== 'string') return (write as any)(chunk, ...rest);
+    out += chunk;
     return true;
   }) as typeof process.stdout.write;
   try {
