@@ -6,7 +6,7 @@
 // model (what FGSM/PGD run) and, at batch 1 and 100, the logit-differences model with k = 9 candidates
 // (DeepFool; its batch is tiled to 9·N, so compare it with 9 forward passes). Median of several runs
 // after one warm-up run; ratios are to the forward median of the same run.
-//   node dist/bench/grad.bench.js --zoo DIR [--threads 2]
+//   node dist/bench/grad.bench.js --zoo DIR [--threads 2] [--models a,b]
 // The vision zoo built by test/py/zoo_reference.py (DIR: fixtures/.cache/zoo-<hash>): forward and
 // cross-entropy gradient at batch 1 and 16, alternated run by run, next to PyTorch's ratio of
 // forward + backward to forward (no_grad) on the same models and threads (bench/torch_grad_ratio.py).
@@ -20,7 +20,7 @@ import * as ort from 'onnxruntime-node';
 
 import { buildGradientModel } from '../src/autodiff/index.js';
 import { encodeModel } from '../src/ir/encode.js';
-import { loadModel } from '../src/ir/io.js';
+import { loadModel, sessionBytes } from '../src/ir/io.js';
 import type { Model } from '../src/ir/model.js';
 import { retrofit } from '../src/passes/jumprelu.js';
 import { authorsModelPath } from '../test/fixtures.js';
@@ -103,7 +103,9 @@ function printRow(r: Row): void {
 async function zooBench(dir: string): Promise<void> {
   const t = threads ?? 2;
   const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: t, interOpNumThreads: 1 };
-  const names = readdirSync(dir).filter((n) => existsSync(join(dir, n, 'meta.json'))).sort();
+  const only = args.indexOf('--models');
+  const wantedNames = only >= 0 ? new Set((args[only + 1] ?? '').split(',')) : null;
+  const names = readdirSync(dir).filter((n) => existsSync(join(dir, n, 'meta.json')) && (!wantedNames || wantedNames.has(n))).sort();
   const runs = quick ? 5 : 15;
   const py = spawnSync('sh', ['fixtures/torch-python.sh', 'bench/torch_grad_ratio.py', '--models', names.join(','), '--batches', '1,16',
     '--threads', String(t), '--runs', String(runs)], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: 'fixtures/.cache/py' } });
@@ -115,8 +117,8 @@ async function zooBench(dir: string): Promise<void> {
     const meta = JSON.parse(readFileSync(join(dir, name, 'meta.json'), 'utf8')) as { size: number; classes: number };
     const model = loadModel(join(dir, name, 'model.onnx'));
     const ce = buildGradientModel(model, { wrt: ['input'], of: ['logits'], mode: 'cross-entropy' });
-    const fs = await ort.InferenceSession.create(encodeModel(model).toBytes(), options);
-    const cs = await ort.InferenceSession.create(encodeModel(ce).toBytes(), options);
+    const fs = await ort.InferenceSession.create(sessionBytes(model), options);
+    const cs = await ort.InferenceSession.create(sessionBytes(ce), options);
     for (const n of [1, 16]) {
       const per = 3 * meta.size * meta.size;
       const input = new ort.Tensor('float32', randomInput(n, per), [n, 3, meta.size, meta.size]);

@@ -31,7 +31,7 @@ def main() -> int:
     torch.set_num_threads(a.threads)
     out: dict = {}
     for name in a.models.split(","):
-        builder, size, _ = zoo.ZOO[name]
+        builder, size = zoo.ZOO[name][:2]
         torch.manual_seed(0)
         model = builder()
         zoo.calibrate(model, size)

@@ -116,6 +116,57 @@ test('cross-entropy mode: per-sample loss and the gradient of their sum (= vjp w
   assertClose(one['x_grad']!.data as Float32Array, (out['x_grad']!.data as Float32Array).subarray(36, 72), SAME_OPS, 'sample 1 alone');
 });
 
+/** smallCnn with a head after its logits: probabilities, log-probabilities (one op or Log(Softmax)), or a Softmax over the batch. */
+function smallCnnWithHead(head: 'Softmax' | 'LogSoftmax' | 'Log(Softmax)' | 'Softmax(axis=0)'): Model {
+  const model = smallCnn();
+  const g = model.graph;
+  const z = g.outputs[0]!;
+  const add = (op: string, input: typeof z, attributes: Attribute[] = []) => {
+    const n = new Node(op, [input], { name: `head_${op}`, attributes, outputNames: [`head_${op}_out`] });
+    g.append(n);
+    return n.outputs[0]!;
+  };
+  const axis = (a: number) => [new Attribute('axis', { type: AttributeType.INT, value: BigInt(a) })];
+  let y;
+  if (head === 'Softmax') y = add('Softmax', z, axis(1));
+  else if (head === 'LogSoftmax') y = add('LogSoftmax', z, axis(-1));
+  else if (head === 'Log(Softmax)') y = add('Log', add('Softmax', z));
+  else y = add('Softmax', z, axis(0));
+  g.setOutputs([{ value: y, info: ValueInfo.tensor(DataType.FLOAT, ['N', 4]) }]);
+  return model;
+}
+
+test('loss modes on (log-)probability outputs use the logits feeding them, and the signature says so', async () => {
+  const plain = smallCnn();
+  const x = f32(gridValues(rng(5), 3 * 36, -1, 1), [3, 1, 6, 6]);
+  const labels = i64([0, 2, 3], [3]);
+  const candidates = i64([1, 2, 0, 1, 3, 0], [3, 2]);
+  const ref = await run(buildGradientModel(plain, { wrt: ['x'], of: ['logits'], mode: 'cross-entropy' }), { x, labels });
+  const refLd = await run(buildGradientModel(plain, { wrt: ['x'], of: ['logits'], mode: 'logit-differences' }), { x, labels, candidates });
+  const expected = { Softmax: ["Softmax 'head_Softmax'"], LogSoftmax: ["LogSoftmax 'head_LogSoftmax'"], 'Log(Softmax)': ["Log 'head_Log'", "Softmax 'head_Softmax'"] };
+  for (const [head, skipped] of Object.entries(expected)) {
+    const model = smallCnnWithHead(head as keyof typeof expected);
+    const out = model.graph.outputs[0]!.name;
+    const ce = buildGradientModel(model, { wrt: ['x'], of: [out], mode: 'cross-entropy' });
+    const sig = gradientSignature(ce)!;
+    assert.deepEqual(sig.logitsFrom, { output: out, skipped, logits: 'logits' }, head);
+    assert.equal(sig.outputs.logits, 'logits');
+    const got = await run(ce, { x, labels });
+    assert.deepEqual(Array.from(got['logits']!.data as Float32Array), Array.from(ref['logits']!.data as Float32Array), head);
+    assert.deepEqual(Array.from(got[sig.outputs.loss!]!.data as Float32Array), Array.from(ref['loss']!.data as Float32Array), head);
+    assert.deepEqual(Array.from(got['x_grad']!.data as Float32Array), Array.from(ref['x_grad']!.data as Float32Array), head);
+    const ld = buildGradientModel(model, { wrt: ['x'], of: [out], mode: 'logit-differences' });
+    assert.deepEqual(gradientSignature(ld)!.logitsFrom?.skipped, skipped);
+    const gotLd = await run(ld, { x, labels, candidates });
+    assert.deepEqual(Array.from(gotLd['x_grad']!.data as Float32Array), Array.from(refLd['x_grad']!.data as Float32Array), head);
+    // vjp differentiates the output as it is (a cotangent on probabilities is the caller's choice).
+    assert.equal(gradientSignature(buildGradientModel(model, { wrt: ['x'], of: [out] }))!.logitsFrom, undefined);
+  }
+  // A Softmax over another axis than the classes is not a classifier head: the output is taken as it is.
+  const other = smallCnnWithHead('Softmax(axis=0)');
+  assert.equal(gradientSignature(buildGradientModel(other, { wrt: ['x'], of: [other.graph.outputs[0]!.name], mode: 'cross-entropy' }))!.logitsFrom, undefined);
+});
+
 test('logit-differences mode: one run gives every candidate gradient (= k vjp runs)', async () => {
   const m = smallCnn(4);
   const n = 3;
@@ -283,7 +334,7 @@ test('opset: a model older than 13 with only unchanged ops is moved to 13; other
     (e: unknown) => e instanceof UnsupportedModelError && e.code === 'gradient-opset' && /opset 11/.test(e.message) && /Softmax/.test(e.message));
 });
 
-test('errors name the op and the node: unsupported op, control flow, unknown names, non-float wrt', () => {
+test('errors name the op and the node: unsupported op, control flow, unknown names, non-float wrt', async () => {
   const m = new TinyModel();
   const x = m.input('x', [2, 3]);
   // Hardmax has no gradient rule (its derivative is zero almost everywhere and nothing differentiates through it).
@@ -301,7 +352,12 @@ test('errors name the op and the node: unsupported op, control flow, unknown nam
   const cx = c.input('x', [2, 3]);
   const idx = c.input('i', [2], DataType.INT64);
   const cy = c.one('Gather', [cx, idx]);
-  assert.throws(() => buildGradientModel(c.output(cy), { wrt: ['x'], of: [cy.name] }), /indices must be constants/);
+  // Indices fed at run time: the gradient w.r.t. the data for this run's indices (scatter-add, opset 16).
+  const gm = buildGradientModel(c.output(cy), { wrt: ['x'], of: [cy.name] });
+  assert.equal(gradientSignature(gm)!.opset, 16);
+  const sig = gradientSignature(gm)!;
+  const out = await run(gm, { x: f32([1, 2, 3, 4, 5, 6], [2, 3]), i: i64([1, -1], [2]), [sig.inputs.cotangents![cy.name]!]: f32([1, 1, 1, 1, 1, 1], [2, 3]) });
+  assert.deepEqual(Array.from(out[sig.outputs.gradients['x']!]!.data as Float32Array), [0, 0, 0, 2, 2, 2]);
   assert.throws(() => buildGradientModel(c.model, { wrt: ['i'], of: [cy.name] }), /not a floating-point tensor/);
   for (const err of [UsageError]) assert.ok(new err('x') instanceof JumpReluError);
 });

@@ -15,6 +15,7 @@ import { encodeModel } from '../ir/encode.js';
 import { UnsupportedModelError, UsageError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
+import type { Node } from '../ir/node.js';
 import { NameAuthority } from '../ir/names.js';
 import { DataType } from '../ir/tensor.js';
 import { Value } from '../ir/value.js';
@@ -63,6 +64,11 @@ export interface GradientSignature {
   reduction?: 'sum';
   /** Default-domain opset of the gradient model. */
   opset: number;
+  /**
+   * Loss modes: when `of` holds probabilities or log-probabilities, the logits feeding them are used (a loss on
+   * probabilities taken as logits would be silently wrong): the op(s) skipped and the value used.
+   */
+  logitsFrom?: { output: string; skipped: string[]; logits: string };
 }
 
 /** Ops whose meaning did not change between opset 9 and 13: a model using only these is moved to 13. */
@@ -76,6 +82,29 @@ const UPGRADABLE = new Set([
 /** IR version a default-domain opset needs at least. */
 function irVersionFor(opset: number): bigint {
   return opset >= 15 ? 8n : 7n;
+}
+
+/**
+ * The logits behind a classifier output: through a final Softmax or LogSoftmax over the class axis, or
+ * Log(Softmax) (log-probabilities written in two ops), as exporters write `F.softmax(model(x), 1)`. Anything
+ * else is taken as the logits themselves.
+ */
+function logitsBehind(out: Value, info: ShapeInfo): { logits: Value; skipped: string[] } {
+  const lastAxis = (n: Node, x: Value): boolean => {
+    const rank = info.shape(x)?.length ?? 2;
+    const axis = Number(n.attr('axis')?.asInt() ?? -1);
+    return axis === -1 || axis === rank - 1;
+  };
+  const p = out.producer;
+  const std = (n: Node | null | undefined): n is Node => !!n && (n.domain === '' || n.domain === 'ai.onnx');
+  if (std(p) && (p.opType === 'Softmax' || p.opType === 'LogSoftmax') && p.inputs[0] && lastAxis(p, p.inputs[0])) {
+    return { logits: p.inputs[0], skipped: [`${p.opType} '${p.label}'`] };
+  }
+  const q = std(p) && p.opType === 'Log' ? p.inputs[0]?.producer : null;
+  if (std(p) && std(q) && q.opType === 'Softmax' && q.inputs[0] && lastAxis(q, q.inputs[0])) {
+    return { logits: q.inputs[0], skipped: [`Log '${p.label}'`, `Softmax '${q.label}'`] };
+  }
+  return { logits: out, skipped: [] };
 }
 
 function cloneModel(model: Model): Model {
@@ -199,7 +228,9 @@ export function buildGradientModel(model: Model, options: GradientOptions): Mode
     });
     grads = differentiate({ graph, e, info, opset, kappa, wrt: leaves, seeds, requireOpset });
   } else {
-    const logits = ofs[0]!;
+    const found = logitsBehind(ofs[0]!, info);
+    const logits = found.logits;
+    if (found.skipped.length > 0) signature.logitsFrom = { output: ofs[0]!.name, skipped: found.skipped, logits: logits.name };
     const t = typeOf(logits);
     if (t.shape && t.shape.length !== 2) throw new UsageError(`mode ${mode} needs logits of rank 2 [batch, classes]; '${logits.name}' has rank ${t.shape.length}`);
     const batch = t.shape?.[0] ?? 'N';

@@ -49,6 +49,9 @@ export function gradOptions(y: Argv): Argv<GradArgs> {
 
 export function formatSignature(s: GradientSignature): string {
   const lines = [`mode ${s.mode}, opset ${s.opset}`];
+  if (s.logitsFrom) {
+    lines.push(`'${s.logitsFrom.output}' holds (log-)probabilities: the loss is taken on the logits '${s.logitsFrom.logits}' before ${s.logitsFrom.skipped.join(' and ')}`);
+  }
   const ins = [
     ...Object.entries(s.inputs.cotangents ?? {}).map(([of, name]) => `${name} (cotangent of ${of})`),
     ...(s.inputs.labels ? [`${s.inputs.labels} (int64 labels [N])`] : []),

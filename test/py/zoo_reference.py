@@ -10,6 +10,7 @@ and little-endian float32 files, shapes in shapes.json:
   logits, loss [N], vjp_grad, ce_grad [N, 3, S, S], ld_grad [N, k, 3, S, S], differences [N, k]
   labels, candidates     as JSON in meta.json (with the opset, image size, parameter count, κ)
   pre<i>                 the input of the i-th ReLU / ReLU6 call (kinds in meta.json "activations")
+  pool<i>                the input of the i-th F.max_pool2d call (count in meta.json "pools")
 and, for models that have ReLUs, the same gradients of the model with every ReLU replaced by JumpReLU
 z·1[z > κ] (derivative 1[z > κ]) in jump_*.f32, for the test to compare with the ONNX model retrofitted
 by the project's own pass.
@@ -198,10 +199,14 @@ class Activations:
     def __init__(self, kappa: float | None):
         self.kappa = kappa
         self.record: list[tuple[str, torch.Tensor]] | None = []
+        # The input of every F.max_pool2d call (nn.MaxPool2d calls it), in call order: the test checks that ONNX
+        # Runtime and PyTorch pick the same arg-max in every window (a near-tie decided differently moves a
+        # whole gradient entry, as a kink flip does).
+        self.pools: list[torch.Tensor] | None = []
 
     def __enter__(self):
-        self.saved = (F.relu, torch.relu, torch.relu_, F.hardtanh)
-        relu, hardtanh = torch.relu, F.hardtanh  # F.relu itself calls torch.relu
+        self.saved = (F.relu, torch.relu, torch.relu_, F.hardtanh, F.max_pool2d)
+        relu, hardtanh, max_pool2d = torch.relu, F.hardtanh, F.max_pool2d  # F.relu itself calls torch.relu
 
         def jump_or_relu(x, inplace=False):
             if self.record is not None:
@@ -213,6 +218,12 @@ class Activations:
                 self.record.append((f"clip:{min_val}:{max_val}", x.detach().clone()))
             return hardtanh(x, min_val, max_val)
 
+        def max_pool2d_recorded(x, *args, **kwargs):
+            if self.pools is not None:
+                self.pools.append(x.detach().clone())
+            return max_pool2d(x, *args, **kwargs)
+
+        F.max_pool2d = max_pool2d_recorded
         F.relu = jump_or_relu
         torch.relu = lambda x: jump_or_relu(x)
         torch.relu_ = lambda x: jump_or_relu(x)
@@ -220,7 +231,7 @@ class Activations:
         return self
 
     def __exit__(self, *exc):
-        F.relu, torch.relu, torch.relu_, F.hardtanh = self.saved
+        F.relu, torch.relu, torch.relu_, F.hardtanh, F.max_pool2d = self.saved
 
 
 def calibrate(model: nn.Module, size: int) -> None:
@@ -242,8 +253,8 @@ def calibrate(model: nn.Module, size: int) -> None:
 def gradients(model: nn.Module, x: torch.Tensor, cot: torch.Tensor, labels: torch.Tensor, candidates: torch.Tensor, acts: Activations) -> dict:
     xg = x.clone().requires_grad_(True)
     logits = model(xg)
-    pre = acts.record
-    acts.record = None
+    pre, pools = acts.record, acts.pools
+    acts.record = acts.pools = None
     (vjp,) = torch.autograd.grad((logits * cot).sum(), xg)
     xg = x.clone().requires_grad_(True)
     logits = model(xg)
@@ -260,6 +271,8 @@ def gradients(model: nn.Module, x: torch.Tensor, cot: torch.Tensor, labels: torc
     }
     for i, (_, z) in enumerate(pre):
         out[f"pre{i}"] = z
+    for i, z in enumerate(pools):
+        out[f"pool{i}"] = z
     return out, [kind for kind, _ in pre]
 
 
@@ -304,7 +317,7 @@ def build(name: str, out: Path) -> dict:
     meta = {
         "name": name, "opset": opset, "exporter": exporter, "size": size, "batch": BATCH, "classes": CLASSES, "kappa": KAPPA if has_relu else None,
         "labels": labels.tolist(), "candidates": candidates.tolist(), "parameters": sum(p.numel() for p in model.parameters()),
-        "activations": kinds, "torch": torch.__version__, "torchvision": torchvision.__version__, "export_s": round(export_s, 2),
+        "activations": kinds, "pools": sum(1 for k in outputs if k.startswith("pool")), "torch": torch.__version__, "torchvision": torchvision.__version__, "export_s": round(export_s, 2),
         "shapes": {k: list(v.shape) for k, v in outputs.items()},
     }
     (d / "meta.json").write_text(json.dumps(meta))
