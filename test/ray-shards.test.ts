@@ -81,7 +81,7 @@ describe('with a local Ray head', { skip: missing ?? false }, () => {
 
   // the job-API and shard-runner checks run side by side: most of a job's seconds are Ray starting its
   // supervisor process, which overlaps well
-  test('job API: version, submit, status, logs, stop, delete and its error codes; the shard runner\'s failures', async () => {
+  test('job API: version, submit, status, logs, stop, delete and its error codes; the shard runner\'s failures and retries', async () => {
     await Promise.all([apiChecks(), runnerChecks()]);
   });
 
@@ -114,7 +114,8 @@ describe('with a local Ray head', { skip: missing ?? false }, () => {
     assert.ok((await client.list()).some((j) => j.submissionId === failing));
   }
 
-  /** A usage error (exit 2) is not retried; a job without its report is ray-shard-output; an abort stops the jobs. */
+  /** A usage error (exit 2) is not retried; a job without its report is ray-shard-output; an abort stops the
+   * jobs; a killed shard process is retried. */
   async function runnerChecks(): Promise<void> {
     const root = join(work, 'fake');
     await mkdir(root, { recursive: true });
@@ -132,6 +133,13 @@ describe('with a local Ray head', { skip: missing ?? false }, () => {
         (e: unknown) => e instanceof RayError && e.code === 'ray-shard-failed' && /shard 1 failed with exit status 2 .*not retried.*attempt 1 of 3/.test(e.message) && /broken-shard/.test(e.message)),
       assert.rejects(runShardsOnRay({ client, shards: 1, retries: 0, root, pollMs: 300, cpusPerShard: 0.5, runId: 'silent', entrypoint: () => 'true' }),
         (e: unknown) => e instanceof RayError && e.code === 'ray-shard-output' && /shard-1-of-1/.test(e.message)),
+      // a shard whose process dies (SIGKILL, as when its worker is lost) on the first attempt is retried
+      (async () => {
+        const r = await runShardsOnRay({ client, shards: 1, retries: 1, root: join(root, 'killed'), pollMs: 300, cpusPerShard: 0.5, runId: 'killed',
+          entrypoint: (j) => (j.attempt === 0 ? 'kill -9 $$' : `mkdir -p '${j.dir}' && echo '{}' > '${j.dir}/report.json'`) });
+        assert.deepEqual(r.attempts.map((a) => [a.attempt, a.status]), [[0, 'FAILED'], [1, 'SUCCEEDED']]);
+        assert.equal(r.dirs[0], join(root, 'killed', 'shard-1-of-1.retry-1'));
+      })(),
     ]);
     assert.ok(!lines.some((l) => /retry/.test(l)), lines.join('\n'));
     assert.equal((await client.waitFor(sleeper, { timeoutMs: 60_000, intervalMs: 300 })).status, 'STOPPED');
