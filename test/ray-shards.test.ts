@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { RayError, RayJobsClient, dashboardUrl } from '../src/cluster/ray-jobs.js';
 import { runShardsOnRay } from '../src/cluster/ray-shards.js';
 import { evalCommand } from '../src/cli/eval-command.js';
+import { planRayEval, shellQuote } from '../src/cli/ray-eval.js';
 import { JumpReluError, UsageError } from '../src/ir/errors.js';
 import type { Report } from '../src/runtime/report/schema.js';
 import { defaultModelPath, defaultModelsDir } from './fixtures.js';
@@ -45,6 +46,27 @@ test('a closed port is ray-unreachable, a request over its limit ray-timeout', a
   } finally {
     silent.close();
   }
+});
+
+test('eval --ray: each shard runs the command as typed, with --shard i/n and its own --report, from --ray-cwd', async () => {
+  const yargs = (await import('yargs')).default;
+  let parsed: Record<string, unknown> | undefined;
+  await yargs(['eval', 'models/m 1.onnx', '--data', "mnist:/data/it's", '-k', '0,1', '--attack-param', 'pgd.iterations=3', '--attack-param', 'pgd.random_start=true',
+    '--transfer', '--no-allow-no-sites', '--quiet', '--ray', 'http://127.0.0.1:8265', '--shards', '3', '--report', 'out', '--ray-cwd', '/work/x', '--ray-env', 'A=b=c'])
+    .command({ ...evalCommand, handler: (argv) => { parsed = argv as Record<string, unknown>; } }).strict().parseAsync();
+  const plan = planRayEval(parsed as never, parsed!);
+  assert.equal(plan.out, '/work/x/out');
+  assert.equal(plan.root, '/work/x/out/shards');
+  assert.deepEqual(plan.runtimeEnv, { env_vars: { A: 'b=c' } });
+  const cmd = plan.entrypoint(2, '/work/x/out/shards/shard-2-of-3');
+  assert.ok(cmd.startsWith("cd /work/x && jumprelu eval 'models/m 1.onnx' "), cmd);
+  assert.ok(cmd.endsWith(' --shard 2/3 --report /work/x/out/shards/shard-2-of-3'), cmd);
+  for (const part of ["--data 'mnist:/data/it'\\''s'", '--kappa 0,1', '--attack-param pgd.iterations=3 --attack-param pgd.random_start=true', '--transfer', '--no-allow-no-sites', '--threads 1', '--mode white-box']) {
+    assert.ok(cmd.includes(` ${part}`), `${part} in ${cmd}`);
+  }
+  // what the driver consumes does not reach the workers
+  for (const gone of ['--ray ', '--shards', '--ray-cwd', '--ray-env', '--quiet', ' -k ', '--report out']) assert.ok(!cmd.includes(gone), `${gone} not in ${cmd}`);
+  assert.equal(shellQuote("a'b"), `'a'\\''b'`);
 });
 
 const missing = rayMissing();
