@@ -89,7 +89,7 @@ test('bad data files and data that do not fit the model: one line, exit 1, befor
     const bad = BigInt64Array.from(ds.labels.subarray(0, N), (v) => BigInt(v));
     bad[7] = 12n;
     await refused(['--data', `npy:${write('x.npy', xs)},${write('bad-y.npy', npy('<i8', [N], new Uint8Array(bad.buffer)))}`], 'data-labels', /1 label\(s\) reach 12, but the model has 10 classes/);
-    await refused(['--data', `npy:${write('small.npy', npy('|u1', [N, 14, 14], px.subarray(0, N * 196)))},${join(dir, 'y.npy')}`], 'data-shape', /the data are 1×14×14 images but the model takes 1×28×28/);
+    await refused(['--data', `npy:${write('small.npy', npy('|u1', [N, 14, 14], px.subarray(0, N * 196)))},${join(dir, 'y.npy')}`], 'data-shape', /the data are 1×14×14 images but the model's declared input \[batch,1,28,28\] takes neither 1×14×14 \(NCHW\) nor 14×14×1 \(NHWC\)/);
     await refused(['--data', `npy:${join(dir, 'x.npy')},${write('short-y.npy', npy('<i8', [N - 1], lab.subarray(0, 8 * (N - 1))))}`], 'data-format', /20 images but 19 labels/);
 
     // through the real command line: one plain line on stderr (NO_COLOR or not), exit 1, no report written
