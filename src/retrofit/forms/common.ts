@@ -3,14 +3,15 @@
 // an activation.
 
 import { Attribute, AttributeType } from '../../ir/attribute.js';
-import { type JumpReluError, UnsupportedModelError, UsageError } from '../../ir/errors.js';
+import { InvalidModelError, type JumpReluError, UnsupportedModelError, UsageError } from '../../ir/errors.js';
+import type { Graph } from '../../ir/graph.js';
 import type { Model } from '../../ir/model.js';
 import { Node } from '../../ir/node.js';
 import { DataType, Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
 import { ValueInfo } from '../../ir/value-info.js';
-import type { Kappa, Target } from '../record.js';
-import type { CheckContext, LoweringContext } from './form.js';
+import type { Kappa, SiteRecord, Target } from '../record.js';
+import type { CheckContext, JumpSpec, LoweringContext } from './form.js';
 
 export const ELEM_NAMES: Record<number, string> = {
   [DataType.FLOAT]: 'float32', [DataType.FLOAT16]: 'float16', [DataType.DOUBLE]: 'float64', [DataType.BFLOAT16]: 'bfloat16',
@@ -152,4 +153,28 @@ export function replaceConstant(ctx: LoweringContext, user: Node, index: number,
 /** Whether `node` is `output`'s op (ai.onnx spelled either way). */
 export function isOutputNode(output: { opType: string; domain: string }, node: { opType: string; domain: string }): boolean {
   return node.opType === output.opType && (node.domain === 'ai.onnx' ? '' : node.domain) === output.domain;
+}
+
+/** The record of a site a form has just lowered (the form adds its own fields, e.g. where's mask). */
+export function loweredRecord(ctx: LoweringContext, target: Target, spec: JumpSpec): SiteRecord {
+  const record: SiteRecord = { graph: ctx.graphPath, node: spec.name, target, kappa: spec.kappa };
+  if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+  return record;
+}
+
+/** The record of a site after an in-place κ update: the old one with the new κ and gradient κ. */
+export function updatedRecord(old: SiteRecord, spec: Omit<JumpSpec, 'name'>): SiteRecord {
+  const record: SiteRecord = { ...old, kappa: spec.kappa };
+  delete record.grad_kappa;
+  if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+  return record;
+}
+
+/** Removes a recorded site's output node; its activation is input `at`, the other inputs become orphans. */
+export function removeSiteNode(graph: Graph, node: Node, record: SiteRecord, at: number, orphansFrom: number): { x: Value; orphans: Value[] } {
+  const x = node.inputs[at] ?? null;
+  if (!x) throw new InvalidModelError(`recorded JumpReLU site '${record.node}' has no input`, { code: 'invalid-node' });
+  const orphans = node.inputs.slice(orphansFrom).filter((v): v is Value => v !== null);
+  graph.remove(node, true);
+  return { x, orphans };
 }

@@ -3,15 +3,11 @@
 // axis 1.
 
 import { Attribute } from '../../ir/attribute.js';
-import { InvalidModelError } from '../../ir/errors.js';
 import { Node } from '../../ir/node.js';
 import { DataType } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
-import { CUSTOM_DOMAIN, JUMPRELU_OP, type SiteRecord } from '../record.js';
-import {
-  activationType, caught, constant, elementTypeError, ensureFunctionImport, ensureOpsetImport, isOutputNode,
-  kappaTensorDims, opsetError, replaceConstant, setFloat,
-} from './common.js';
+import { CUSTOM_DOMAIN, JUMPRELU_OP } from '../record.js';
+import { activationType, caught, constant, isOutputNode, kappaTensorDims, elementTypeError, loweredRecord, ensureFunctionImport, ensureOpsetImport, opsetError, removeSiteNode, replaceConstant, setFloat, updatedRecord } from './common.js';
 import type { JumpReluForm } from './form.js';
 
 export const customForm: JumpReluForm = {
@@ -41,8 +37,7 @@ export const customForm: JumpReluForm = {
     ensureOpsetImport(ctx.model, CUSTOM_DOMAIN);
     ensureFunctionImport(ctx, CUSTOM_DOMAIN);
     for (const n of nodes) ctx.graph.insertBefore(anchor, n);
-    const record: SiteRecord = { graph: ctx.graphPath, node: spec.name, target: this.target, kappa: spec.kappa };
-    if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+    const record = loweredRecord(ctx, this.target, spec);
     return { nodes, record };
   },
 
@@ -63,18 +58,12 @@ export const customForm: JumpReluForm = {
     }
     const g = spec.gradKappa ?? spec.kappa;
     setFloat(node, 'grad_kappa', Array.isArray(g) ? 0 : g);
-    const record: SiteRecord = { ...old, kappa: spec.kappa };
-    delete record.grad_kappa;
-    if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+    const record = updatedRecord(old, spec);
     return record;
   },
 
   unlower(graph, node, record) {
-    const x = node.inputs[0] ?? null;
-    if (!x) throw new InvalidModelError(`recorded JumpReLU site '${record.node}' has no input`, { code: 'invalid-node' });
-    const orphans = node.inputs.slice(1).filter((v): v is Value => v !== null);
-    graph.remove(node, true);
-    return { x, orphans };
+    return removeSiteNode(graph, node, record, 0, 1);
   },
 
   gradient(node) {

@@ -4,7 +4,7 @@
 // only. Model-local functions are an IR 8 feature. One scalar κ.
 
 import { Attribute, AttributeType } from '../../ir/attribute.js';
-import { InvalidModelError, UnsupportedModelError } from '../../ir/errors.js';
+import { UnsupportedModelError } from '../../ir/errors.js';
 import { IrFunction } from '../../ir/function.js';
 import { Graph } from '../../ir/graph.js';
 import type { Model } from '../../ir/model.js';
@@ -12,8 +12,8 @@ import { Node } from '../../ir/node.js';
 import { DataType } from '../../ir/tensor.js';
 import { Value } from '../../ir/value.js';
 import { ValueInfo } from '../../ir/value-info.js';
-import { FUNCTION_DOMAIN, JUMPRELU_OP, type SiteRecord } from '../record.js';
-import { activationType, elementTypeError, ensureFunctionImport, ensureOpsetImport, isOutputNode, opsetError, perChannelError, setFloat } from './common.js';
+import { FUNCTION_DOMAIN, JUMPRELU_OP } from '../record.js';
+import { activationType, isOutputNode, elementTypeError, loweredRecord, ensureFunctionImport, ensureOpsetImport, opsetError, perChannelError, removeSiteNode, setFloat, updatedRecord } from './common.js';
 import type { JumpReluForm } from './form.js';
 
 /** Constant(value_float) needs opset 12; CastLike (a type-generic body) needs 15. */
@@ -44,8 +44,7 @@ export const functionForm: JumpReluForm = {
     const node = new Node(JUMPRELU_OP, [x], { domain: FUNCTION_DOMAIN, name: spec.name, outputs: [y], attributes: attrs });
     ensureFunctionImport(ctx, FUNCTION_DOMAIN);
     ctx.graph.insertBefore(anchor, node);
-    const record: SiteRecord = { graph: ctx.graphPath, node: spec.name, target: this.target, kappa: spec.kappa };
-    if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+    const record = loweredRecord(ctx, this.target, spec);
     return { nodes: [node], record };
   },
 
@@ -62,18 +61,12 @@ export const functionForm: JumpReluForm = {
     setFloat(node, 'kappa', spec.kappa);
     if (spec.gradKappa !== undefined && !Array.isArray(spec.gradKappa)) setFloat(node, 'grad_kappa', spec.gradKappa);
     else node.attributes.delete('grad_kappa');
-    const record: SiteRecord = { ...old, kappa: spec.kappa };
-    delete record.grad_kappa;
-    if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+    const record = updatedRecord(old, spec);
     return record;
   },
 
   unlower(graph, node, record) {
-    const x = node.inputs[0] ?? null;
-    if (!x) throw new InvalidModelError(`recorded JumpReLU site '${record.node}' has no input`, { code: 'invalid-node' });
-    const orphans = node.inputs.slice(1).filter((v): v is Value => v !== null);
-    graph.remove(node, true);
-    return { x, orphans };
+    return removeSiteNode(graph, node, record, 0, 1);
   },
 
   gradient(node, functionDefault) {

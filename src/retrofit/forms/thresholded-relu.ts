@@ -2,11 +2,9 @@
 // TensorRT); one scalar κ.
 
 import { Attribute } from '../../ir/attribute.js';
-import { InvalidModelError } from '../../ir/errors.js';
 import { Node } from '../../ir/node.js';
 import { DataType } from '../../ir/tensor.js';
-import type { SiteRecord } from '../record.js';
-import { activationType, elementTypeError, isOutputNode, opsetError, perChannelError, setFloat } from './common.js';
+import { activationType, isOutputNode, elementTypeError, loweredRecord, opsetError, perChannelError, removeSiteNode, setFloat, updatedRecord } from './common.js';
 import type { JumpReluForm } from './form.js';
 
 export const thresholdedReluForm: JumpReluForm = {
@@ -29,8 +27,7 @@ export const thresholdedReluForm: JumpReluForm = {
     if (err) throw err;
     const node = new Node('ThresholdedRelu', [x], { name: spec.name, outputs: [y], attributes: [Attribute.float('alpha', spec.kappa as number)] });
     ctx.graph.insertBefore(anchor, node);
-    const record: SiteRecord = { graph: ctx.graphPath, node: spec.name, target: this.target, kappa: spec.kappa };
-    if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+    const record = loweredRecord(ctx, this.target, spec);
     return { nodes: [node], record };
   },
 
@@ -45,17 +42,12 @@ export const thresholdedReluForm: JumpReluForm = {
   update(_ctx, node, old, spec) {
     if (Array.isArray(spec.kappa) || Array.isArray(old.kappa)) return null;
     setFloat(node, 'alpha', spec.kappa);
-    const record: SiteRecord = { ...old, kappa: spec.kappa };
-    delete record.grad_kappa;
-    if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+    const record = updatedRecord(old, spec);
     return record;
   },
 
   unlower(graph, node, record) {
-    const x = node.inputs[0] ?? null;
-    if (!x) throw new InvalidModelError(`recorded JumpReLU site '${record.node}' has no input`, { code: 'invalid-node' });
-    graph.remove(node, true);
-    return { x, orphans: [] };
+    return removeSiteNode(graph, node, record, 0, node.inputs.length);
   },
 
   gradient(node) {

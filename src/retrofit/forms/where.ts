@@ -3,15 +3,11 @@
 // The record names the Greater node (mask_node) and the κ value it reads (kappa_value).
 
 import { Attribute } from '../../ir/attribute.js';
-import { InvalidModelError } from '../../ir/errors.js';
 import { Node } from '../../ir/node.js';
 import { constantOf } from '../../ir/analysis/constants.js';
 import { DataType } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
-import type { SiteRecord } from '../record.js';
-import {
-  ELEM_NAMES, activationType, caught, constant, elementTypeError, isOutputNode, kappaTensorDims, opsetError, replaceConstant,
-} from './common.js';
+import { activationType, caught, constant, ELEM_NAMES, isOutputNode, kappaTensorDims, elementTypeError, loweredRecord, opsetError, removeSiteNode, replaceConstant, updatedRecord } from './common.js';
 import type { JumpReluForm } from './form.js';
 
 export const whereForm: JumpReluForm = {
@@ -48,8 +44,7 @@ export const whereForm: JumpReluForm = {
     nodes.push(greater);
     nodes.push(new Node('Where', [greater.outputs[0]!, x, zero], { name: spec.name, outputs: [y] }));
     for (const n of nodes) ctx.graph.insertBefore(anchor, n);
-    const record: SiteRecord = { graph: ctx.graphPath, node: spec.name, target: this.target, kappa: spec.kappa };
-    if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+    const record = loweredRecord(ctx, this.target, spec);
     record.mask_node = maskName;
     record.kappa_value = k.name;
     return { nodes, record };
@@ -73,20 +68,14 @@ export const whereForm: JumpReluForm = {
     if (!mask || !k || k.name !== old.kappa_value || mask.name !== old.mask_node) return null;
     const now = replaceConstant(ctx, mask, 1, typeof spec.kappa === 'number' ? [spec.kappa] : spec.kappa);
     if (!now) return null;
-    const record: SiteRecord = { ...old, kappa: spec.kappa };
-    delete record.grad_kappa;
-    if (spec.gradKappa !== undefined) record.grad_kappa = spec.gradKappa;
+    const record = updatedRecord(old, spec);
     record.kappa_value = now.name;
     return record;
   },
 
   unlower(graph, node, record) {
     // Where(mask, x, zero): the mask's Greater node and the κ and zero constants become orphans.
-    const x = node.inputs[1] ?? null;
-    if (!x) throw new InvalidModelError(`recorded JumpReLU site '${record.node}' has no input`, { code: 'invalid-node' });
-    const orphans = node.inputs.filter((v): v is Value => v !== null);
-    graph.remove(node, true);
-    return { x, orphans };
+    return removeSiteNode(graph, node, record, 1, 0);
   },
 
   /** The pattern Where(Greater(x, κ), x, 0) with constant κ and zero, recorded or not. */
