@@ -22,7 +22,7 @@ import * as ort from 'onnxruntime-node';
 import { JumpReluError, UsageError } from '../src/ir/errors.js';
 import type { Report } from '../src/runtime/report/schema.js';
 import { repoRoot, torchPython } from './fixtures.js';
-import { runCommands } from './helpers/cli.js';
+import { captureStdout, runCommands } from './helpers/cli.js';
 
 const script = join(repoRoot(), 'test', 'py', 'interface_models.py');
 const hasOnnx = spawnSync('python3', ['-c', 'import onnx, onnxruntime, numpy'], { stdio: 'ignore' }).status === 0;
@@ -61,31 +61,9 @@ async function ensure(part: 'onnx' | 'torch', py: string, marker: string): Promi
   return dir;
 }
 
-/**
- * eval --json in-process. Only string writes are captured: the test runner's own messages to its parent go
- * through process.stdout as buffers and may land while a run awaits.
- */
-/** Runs `fn` capturing only string writes to stdout. */
-async function captureStrings(fn: () => Promise<unknown>): Promise<string> {
-  const write = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    if (typeof chunk === 'string') {
-      out += chunk;
-      return true;
-    }
-    return (write as (c: Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-  }) as typeof process.stdout.write;
-  try {
-    await fn();
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
-
+/** eval --json in-process (captureStdout takes string writes only, so the test runner's own messages pass). */
 async function evalJson(dir: string, extra: string[], data = dir): Promise<Report> {
-  const out = await captureStrings(() => runCommands([evalCommand], [
+  const out = await captureStdout(() => runCommands([evalCommand], [
     'eval', join(dir, 'model.onnx'), '--data', `npy:${join(data, 'x.npy')},${join(data, 'y.npy')}`,
     ...(extra.includes('--attacks') ? [] : ['--attacks', 'fgsm']), '--limit', '6', '--threads', '1', '--json', ...extra,
   ]));
@@ -118,7 +96,7 @@ describe('eval on models as they come', { skip: hasOnnx ? false : 'python3 with 
     const work = mkdtempSync(join(tmpdir(), 'jumprelu-grad-'));
     process.chdir(work);
     try {
-      await captureStrings(() => runCommands([gradCommand], ['grad', join(m('external'), 'model.onnx'), 'grad.onnx', '--wrt', 'input', '--of', 'logits']));
+      await captureStdout(() => runCommands([gradCommand], ['grad', join(m('external'), 'model.onnx'), 'grad.onnx', '--wrt', 'input', '--of', 'logits']));
       const s = await ort.InferenceSession.create(join(work, 'grad.onnx'));
       assert.deepEqual([...s.inputNames].sort(), ['input', 'logits_cotangent']);
       await s.release();
@@ -167,7 +145,7 @@ describe('eval on models as they come', { skip: hasOnnx ? false : 'python3 with 
 
   test('detect reads the interface the same way (NHWC model)', async () => {
     const d = m('nhwc');
-    const out = await captureStrings(() => runCommands([detectCommand], [
+    const out = await captureStdout(() => runCommands([detectCommand], [
       'detect', join(d, 'model.onnx'), '--data', `npy:${join(d, 'x.npy')},${join(d, 'y.npy')}`, '--attacks', 'fgsm', '--mode', 'white-box',
       '--batch', '6', '--k', '2', '--folds', '2', '--bootstrap', '10', '--threads', '1', '--json', '-q',
     ]));

@@ -21,20 +21,9 @@ import { fromArrays, toAttackSpace } from '../src/runtime/dataset.js';
 import type { Report } from '../src/runtime/report/schema.js';
 import { defaultModelPath, defaultModelsDir } from './fixtures.js';
 import { captureStdout, runCommands } from './helpers/cli.js';
+import { comparable } from './helpers/comparable-report.js';
 
 const cli = (args: string[]) => captureStdout(() => runCommands([evalCommand, tuneCommand, mergeCommand], args));
-
-/** The report without what may differ between a merged and an unsharded run: timings and provenance. */
-function comparable(r: Report): unknown {
-  const strip = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(strip);
-    if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).filter(([k]) => !['created', 'wall_s', 'merged_from', 'resources'].includes(k)).map(([k, x]) => [k, strip(x)]));
-    }
-    return v;
-  };
-  return strip(r);
-}
 
 async function refusal(args: string[]): Promise<{ code: string; exit: number; message: string }> {
   try {

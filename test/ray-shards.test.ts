@@ -19,6 +19,7 @@ import { JumpReluError, UsageError } from '../src/ir/errors.js';
 import type { Report } from '../src/runtime/report/schema.js';
 import { defaultModelPath, defaultModelsDir } from './fixtures.js';
 import { captureStdout, runCommands } from './helpers/cli.js';
+import { comparable } from './helpers/comparable-report.js';
 import { type LocalRay, rayMissing, startLocalRay } from './helpers/ray-head.js';
 
 test('dashboard addresses: host:port, URLs, and the ray:// client address refused', () => {
@@ -72,18 +73,6 @@ test('eval --ray: each shard runs the command as typed, with --shard i/n and its
 const missing = rayMissing();
 const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'jumprelu.js');
 const cli = (args: string[]) => captureStdout(() => runCommands([evalCommand], args));
-
-/** The report without what may differ between a merged and an unsharded run: timings, peak memory and provenance. */
-function comparable(r: Report): unknown {
-  const strip = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(strip);
-    if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).filter(([k]) => !['created', 'wall_s', 'merged_from', 'resources'].includes(k)).map(([k, x]) => [k, strip(x)]));
-    }
-    return v;
-  };
-  return strip(r);
-}
 
 describe('with a local Ray head', { skip: missing ?? false }, () => {
   let ray: LocalRay;
