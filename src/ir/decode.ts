@@ -8,7 +8,8 @@ import { IrFunction } from './function.js';
 import { Graph, type LayoutEntry } from './graph.js';
 import { type MetadataEntry, Model, type OpsetImport } from './model.js';
 import { Node } from './node.js';
-import { makeOrigin } from './origin.js';
+import { canonicalOrigin, makeOrigin } from './origin.js';
+import { nodeSourceIsCanonical } from './node-canonical.js';
 import { Tensor } from './tensor.js';
 import { Value } from './value.js';
 import { ValueInfo } from './value-info.js';
@@ -139,6 +140,8 @@ interface PendingNode {
   graphAttrs: Array<{ attr: Attribute; raws: RawField[] }>;
   attributeSources: Array<{ attr: Attribute; src: Uint8Array }>;
   src: Uint8Array;
+  /** The source bytes are what encodeNode writes for this node now (node-canonical.ts). */
+  canonical: boolean;
 }
 
 /**
@@ -258,7 +261,8 @@ function decodeNodeShell(bytes: Uint8Array): PendingNode {
   const attributeSources: PendingNode['attributeSources'] = [];
   const unknown: RawField[] = [];
   let sawOpType = false;
-  for (const f of parseFields(bytes)) {
+  const fields = parseFields(bytes);
+  for (const f of fields) {
     switch (f.no) {
       case NodeField.input: inputNames.push(asString(f)); break;
       case NodeField.output: outputNames.push(asString(f)); break;
@@ -283,7 +287,8 @@ function decodeNodeShell(bytes: Uint8Array): PendingNode {
   node.docString = docString;
   node.unknownFields = unknown;
   // Inputs are set once every name of the scope is known.
-  return { node, inputNames, graphAttrs, attributeSources, src: bytes };
+  const canonical = nodeSourceIsCanonical(fields, node.attributes.size);
+  return { node, inputNames, graphAttrs, attributeSources, src: bytes, canonical };
 }
 
 function decodeAttribute(bytes: Uint8Array): { attr: Attribute; graphRaws: RawField[] | null; src: Uint8Array } {
@@ -469,6 +474,6 @@ function finishNodes(pending: PendingNode[], scope: DecodeScope): void {
   }
   for (const p of pending) {
     for (const { attr, src } of p.attributeSources) attr.origin = makeOrigin(src, encodeAttribute(attr));
-    p.node.origin = makeOrigin(p.src, encodeNode(p.node));
+    p.node.origin = p.canonical ? canonicalOrigin(p.src) : makeOrigin(p.src, encodeNode(p.node));
   }
 }

@@ -18,6 +18,11 @@ export function makeOrigin(src: Uint8Array, canonAtDecode: Uint8Array): Origin {
   return { src, canon: bytesEqual(src, canonAtDecode) ? null : canonAtDecode };
 }
 
+/** The origin of a message whose source bytes are known to be its canonical encoding at decode time. */
+export function canonicalOrigin(src: Uint8Array): Origin {
+  return { src, canon: null };
+}
+
 /** The bytes to emit for a message whose canonical encoding now is `current`. */
 export function emitWithOrigin(origin: Origin | null | undefined, current: Uint8Array): Uint8Array {
   if (!origin) return current;
