@@ -4,6 +4,7 @@
 // graph are refused; the convention stands in report.json.
 
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,6 +165,41 @@ test('a model converted already (custom-op sites at κ = 0.5): the sweep\'s κ r
     assert.match(note, /already holds 4 JumpReLU site\(s\) \(κ = 0\.5\): each κ of the sweep replaces/);
     assert.match(note, /4 com\.jumprelu::JumpRelu site\(s\) run as ThresholdedRelu/);
     assert.ok(!plain.warnings.some((x) => /already holds/.test(x)));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('--kappa-map and --only-mapped act at every κ > 0 of the sweep, as in the converter; κ = 0 stays the ReLU model; recorded in the report', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'jumprelu-input-'));
+  try {
+    const { images, labels } = defaultHeldoutPaths();
+    const common = ['eval', defaultModelPath(), '--data', `mnist:${images},${labels}`, '--attacks', 'fgsm,deepfool2', '--limit', '40'];
+    const write = (name: string, map: unknown) => {
+      const p = join(dir, name);
+      writeFileSync(p, JSON.stringify(map));
+      return p;
+    };
+    const row = (r: Report, kappa: number) => figures(r).filter((f) => f[0] === kappa).map((f) => f.slice(1));
+    const plain = await json([...common, '--kappa', '0,1']);
+    // every site mapped to κ = 1: the κ = 3 row is the plain κ = 1 row, the κ = 0 row the ReLU model's
+    const all = await json([...common, '--kappa', '0,3', '--kappa-map', write('all.json', { '/.*/': 1 })]);
+    assert.deepEqual(row(all, 3), row(plain, 1));
+    assert.deepEqual(row(all, 0), row(plain, 0));
+    assert.deepEqual(all.settings.retrofit?.kappa_map, { '/.*/': 1 });
+    // one site mapped, the rest left as ReLU: the global κ no longer matters; without --only-mapped it does
+    const one = write('one.json', { '#0': 1.5 });
+    const onlyA = await json([...common, '--kappa', '0,1', '--kappa-map', one, '--only-mapped']);
+    const onlyB = await json([...common, '--kappa', '0,4', '--kappa-map', one, '--only-mapped']);
+    assert.deepEqual(row(onlyA, 1), row(onlyB, 4));
+    assert.notDeepEqual(row(onlyA, 1), row(plain, 1), 'one site at κ = 1.5 is not every site at κ = 1');
+    assert.equal(onlyA.settings.retrofit?.only_mapped, true);
+    const mixed = await json([...common, '--kappa', '0,4', '--kappa-map', one]);
+    assert.notDeepEqual(row(mixed, 4), row(onlyB, 4));
+    // a map that covers nothing under --only-mapped, and --only-mapped alone, are refused
+    await assert.rejects(cli([...common, '--kappa', '0,1', '--kappa-map', write('none.json', { nothing: 1 }), '--only-mapped']),
+      (e: Error) => e instanceof JumpReluError && (e as JumpReluError).code === 'no-relu-sites' && /covers none of the model's 4 ReLU-like site/.test(e.message));
+    await assert.rejects(cli([...common, '--only-mapped']), (e: Error) => e instanceof UsageError && /--only-mapped needs --kappa-map/.test(e.message));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -8,7 +8,7 @@ import { JumpReluError, UsageError } from '../ir/errors.js';
 // (start-up time: docs/converter.md).
 import type { RetrofitOptions, SiteReport } from '../passes/jumprelu.js';
 import { type Coverage, checkRequirement, coverageOf, coverageWarning } from '../passes/coverage.js';
-import { parseSiteArgs } from './site-options.js';
+import { parseSiteArgs, readKappaMap } from './site-options.js';
 import { parseKappaMap } from '../passes/kappa-map.js';
 import type { Target } from '../passes/retrofit-record.js';
 import { CONVERT_OPTIONS, CONVERT_POSITIONALS, type ConvertArgs, strictNumber } from './convert-options.js';
@@ -29,20 +29,6 @@ export function convertOptions(y: Argv): Argv<ConvertArgs> {
     });
   }
   return b as unknown as Argv<ConvertArgs>;
-}
-
-function readKappaMap(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new UsageError(`cannot read kappa map '${file}'`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`kappa map '${file}' is not valid JSON: ${(e as Error).message}`);
-  }
 }
 
 function retrofitOptions(a: ConvertArgs): RetrofitOptions {

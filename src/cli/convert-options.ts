@@ -7,7 +7,7 @@
 
 import { UsageError } from '../ir/errors.js';
 import { TARGETS } from '../retrofit/record.js';
-import { SITE_OPTIONS } from './site-options.js';
+import { KAPPA_MAP_OPTIONS, SITE_OPTIONS } from './site-options.js';
 
 export interface ConvertArgs {
   input: string;
@@ -50,8 +50,7 @@ export const CONVERT_POSITIONALS = [
 
 export const CONVERT_OPTIONS: readonly ConvertOption[] = [
   { name: 'kappa', alias: 'k', type: 'string', number: true, describe: 'κ for every ReLU site (finite, ≥ 0)' },
-  { name: 'kappa-map', type: 'string', describe: 'JSON file: node name, /regex/ or #index → κ (or {kappa, grad_kappa})' },
-  { name: 'only-mapped', type: 'boolean', describe: 'sites the kappa map does not cover stay ReLU' },
+  ...KAPPA_MAP_OPTIONS,
   { name: 'grad-kappa', type: 'string', number: true, describe: 'κ used for gradients (recorded for the gradient compiler)' },
   { name: 'target', type: 'string', choices: TARGETS, default: 'thresholded-relu', describe: 'how JumpReLU is written in ONNX' },
   ...SITE_OPTIONS,

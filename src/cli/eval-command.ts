@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { JumpReluError, UsageError } from '../ir/errors.js';
-import { type SiteArgs, parseSiteArgs, siteOptions } from './site-options.js';
+import { type KappaMapArgs, type SiteArgs, kappaMapOptions, parseKappaMapArgs, parseSiteArgs, siteOptions } from './site-options.js';
 import { type InterfaceArgs, interfaceOptions, parseInterfaceArgs } from './interface-options.js';
 import { ATTACK_NAMES, parseAttackParams } from '../runtime/attacks/registry.js';
 import { type Dataset, checkPreprocessing, loadDataset } from '../runtime/dataset.js';
@@ -18,7 +18,7 @@ import { parseShard } from '../runtime/shard.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../runtime/execution-provider.js';
 import { SINGLE_THREAD_MAX_BATCH, formatSize, parseSize } from '../runtime/resources.js';
 
-export interface HarnessArgs extends SiteArgs, InterfaceArgs {
+export interface HarnessArgs extends SiteArgs, KappaMapArgs, InterfaceArgs {
   model: string;
   data: string;
   split: string;
@@ -65,7 +65,7 @@ export function numberList(value: string, what: string, { min = -Infinity }: { m
 }
 
 export function harnessOptions(y: Argv, defaults: { attacks: string; mode: string }): Argv<HarnessArgs> {
-  return interfaceOptions(siteOptions(y))
+  return interfaceOptions(kappaMapOptions(siteOptions(y)))
     .positional('model', { type: 'string', describe: 'ONNX classifier (one image input: [N,C,H,W], [N,H,W,C], [C,H,W] or [N,C·H·W]; logits out)', demandOption: true })
     .option('data', { type: 'string', demandOption: true, describe: 'KIND:PATH — mnist:DIR, fashion-mnist:DIR, cifar10:FILE, npy:X.npy,Y.npy, npz:FILE, pb:X.pb,Y.pb' })
     .option('split', { type: 'string', choices: ['test', 'train'], default: 'test', describe: 'idx split (mnist, fashion-mnist)' })
@@ -130,7 +130,7 @@ export async function harnessSetup(a: HarnessArgs): Promise<{ dataset: Dataset; 
   return {
     dataset,
     options: {
-      modelPath: a.model, dataset, sites: parseSiteArgs(a),
+      modelPath: a.model, dataset, sites: { ...parseSiteArgs(a), ...parseKappaMapArgs(a) },
       modelInterface: parseInterfaceArgs(a), preprocess: a.preprocessing as PreprocessMode, preprocessing, ...(a.space ? { space: a.space as InputSpace } : {}),
       clamp: (a.clamp ?? 'batch-minmax') as ClampRule,
       attacks, attackParams: parseAttackParams(a.attackParam ?? []), modes, limit: a.limit ?? null, batch: a.batch,

@@ -3,18 +3,64 @@
 // --help must stay light: test/cli-startup.test.ts). SITE_OPTIONS is plain data so that the `jumprelu-convert`
 // bin's own parser (convert-options.ts) reads the same definitions without yargs.
 
+import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
+import { UsageError } from '../ir/errors.js';
 import { type Requirement, parseRequirement } from '../passes/coverage.js';
+import { type KappaMap, parseKappaMap } from '../passes/kappa-map.js';
 
 export interface SiteArgs {
   relu6?: boolean;
   require?: string;
 }
 
+/** The per-site κ flags: the converter's, and the harness's (where they apply to every κ > 0 of the sweep). */
+export interface KappaMapArgs {
+  kappaMap?: string;
+  onlyMapped?: boolean;
+}
+
 export const SITE_OPTIONS = [
   { name: 'relu6', type: 'boolean', describe: 'also convert Clip(min=0[, max]) sites (ReLU6)' },
   { name: 'require', type: 'string', describe: "fail (exit 1, nothing written or run) unless 'all' ReLU-like sites, or this many, are converted" },
 ] as const;
+
+export const KAPPA_MAP_OPTIONS = [
+  { name: 'kappa-map', type: 'string', describe: 'JSON file: node name, /regex/ or #index → κ (or {kappa, grad_kappa})' },
+  { name: 'only-mapped', type: 'boolean', describe: 'sites the kappa map does not cover stay ReLU' },
+] as const;
+
+/** The harness's per-site κ flags (eval, tune, detect): the converter's, applied at every κ > 0 of the sweep. */
+export function kappaMapOptions<T>(y: Argv<T>): Argv<T & KappaMapArgs> {
+  let b: Argv<T> = y;
+  for (const o of KAPPA_MAP_OPTIONS) {
+    b = b.option(o.name, { type: o.type, describe: o.name === 'kappa-map' ? `${o.describe}, applied at every κ > 0 of the sweep (κ = 0 stays the ReLU model)` : o.describe });
+  }
+  return b as unknown as Argv<T & KappaMapArgs>;
+}
+
+/** The kappa map file's JSON (a usage error when unreadable or not JSON: it is an argument). */
+export function readKappaMap(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new UsageError(`cannot read kappa map '${file}'`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`kappa map '${file}' is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** The harness's parsed per-site κ flags. */
+export function parseKappaMapArgs(a: KappaMapArgs): { kappaMap?: KappaMap; kappaMapJson?: unknown; onlyMapped?: boolean } {
+  if (a.onlyMapped && a.kappaMap === undefined) throw new UsageError('--only-mapped needs --kappa-map');
+  if (a.kappaMap === undefined) return {};
+  const json = readKappaMap(a.kappaMap);
+  return { kappaMap: parseKappaMap(json), kappaMapJson: json, ...(a.onlyMapped ? { onlyMapped: true } : {}) };
+}
 
 export function siteOptions<T>(y: Argv<T>): Argv<T & SiteArgs> {
   let b: Argv<T> = y;

@@ -196,7 +196,10 @@ async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> 
     kappas: [...o.kappas], attacks: attackParams, modes: [...o.modes], limit: o.limit, batch, ort_threads: threads, ort_threads_rule: threadRule, seed,
     examples_per_result: nExamples, execution_provider: ep,
   };
-  if (input.sitePlan) settings.retrofit = { relu6: !!o.sites?.relu6, sites_changed: input.sitePlan.changed, activations: formatCensus(input.sitePlan.census) };
+  if (input.sitePlan) settings.retrofit = {
+    relu6: !!o.sites?.relu6, sites_changed: input.sitePlan.changed, activations: formatCensus(input.sitePlan.census),
+    ...(o.sites?.kappaMap ? { kappa_map: o.sites.kappaMapJson ?? null, only_mapped: !!o.sites.onlyMapped } : {}),
+  };
   if (memoryRule && o.maxMemory) settings.max_memory = { bytes: o.maxMemory, batch_rule: memoryRule };
   const criterion = o.criterion ?? misclassification;
   if (criterion !== misclassification) settings.criterion = criterion.name;

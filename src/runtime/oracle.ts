@@ -134,8 +134,13 @@ export function retrofittedModel(source: string | ModelSource, kappa: number, ka
   const m = loadModel(src.path);
   if (src.interface) adaptInterface(m, src.interface);
   prepareClassifier(m);
+  // the user's --kappa-map acts at every κ > 0 of the sweep (κ = 0 is the ReLU baseline); a map given here (tune's
+  // scale-aware candidates) comes first
+  const sites = src.sites;
+  const map = kappaMap ?? (kappa > 0 ? sites?.kappaMap : undefined);
   retrofit(m, {
-    kappa, target: harnessTarget(m), ...(kappaMap ? { kappaMap } : {}), ...(gradKappa !== undefined ? { gradKappa } : {}), ...(src.sites?.relu6 ? { relu6: true } : {}),
+    kappa, target: harnessTarget(m), ...(map ? { kappaMap: map } : {}), ...(gradKappa !== undefined ? { gradKappa } : {}), ...(sites?.relu6 ? { relu6: true } : {}),
+    ...(map && !kappaMap && sites?.onlyMapped ? { onlyMapped: true } : {}),
   });
   if (src.interface?.run === 'one') oneAtATime.add(m);
   return m;

@@ -10,6 +10,7 @@ import { type Coverage, type Requirement, checkRequirement, coverageOf, coverage
 import { planRetrofit } from '../passes/jumprelu.js';
 import { CUSTOM_DOMAIN, clipBounds, findSites } from '../passes/sites.js';
 import type { Target } from '../retrofit/record.js';
+import type { KappaMap } from '../passes/kappa-map.js';
 import { UnsupportedModelError } from '../ir/errors.js';
 import { ModelMismatchError } from './data-checks.js';
 
@@ -19,6 +20,12 @@ export interface SiteOptions {
   relu6?: boolean;
   /** Refuse unless every ReLU-like site ('all') or this many are retrofitted. */
   require?: Requirement;
+  /** Per-site κ (the converter's --kappa-map), applied at every κ > 0 of the sweep; κ = 0 stays the ReLU model. */
+  kappaMap?: KappaMap;
+  /** The map file's JSON as given (recorded in the report). */
+  kappaMapJson?: unknown;
+  /** With kappaMap: the sites it does not cover stay ReLU. */
+  onlyMapped?: boolean;
 }
 
 export interface ActivationCount {
@@ -128,12 +135,16 @@ export interface SitePlan {
  * ModelMismatchError (code 'no-relu-sites') when it changes no site and `--require`'s error when unmet.
  */
 export function checkRetrofitSites(model: Model, sites: SiteOptions = {}): SitePlan {
-  const plan = planRetrofit(model, { kappa: 1, target: harnessTarget(model), ...(sites.relu6 ? { relu6: true } : {}) });
+  const plan = planRetrofit(model, {
+    kappa: 1, target: harnessTarget(model), ...(sites.relu6 ? { relu6: true } : {}),
+    ...(sites.kappaMap ? { kappaMap: sites.kappaMap } : {}), ...(sites.onlyMapped ? { onlyMapped: true } : {}),
+  });
   const coverage = coverageOf(plan);
   const changed = plan.filter((s) => s.action === 'converted' || s.action === 'updated' || s.action === 'unchanged').length;
   const census = activationCensus(model);
   if (changed === 0) {
     const uses = census.length ? `the model uses ${formatCensus(census)}` : 'the model has no activation ops the harness knows';
+    if (sites.onlyMapped && coverage.sites > 0) throw new ModelMismatchError(`the retrofit changes no site: --only-mapped and the kappa map covers none of the model's ${coverage.sites} ReLU-like site(s) with κ > 0 (see jumprelu convert --list for their names and #indices)`, { code: 'no-relu-sites' });
     throw new ModelMismatchError(`the retrofit changes no site (no ReLU${sites.relu6 ? ' and no Clip(min=0)' : ''} for JumpReLU to replace): ${uses}: every κ would give the same model, so there is nothing to evaluate`, { code: 'no-relu-sites' });
   }
   checkRequirement(coverage, sites.require);

@@ -56,6 +56,7 @@ export async function tune(o: TuneOptions): Promise<EvalRun> {
   let grid: number[];
   let mapsFor: (candidates: number[]) => Promise<Map<number, KappaMap> | undefined> = async () => undefined;
   const perLayer: Record<string, Record<string, number>> = {};
+  if (o.scaleAware && o.sites?.kappaMap) throw new UsageError('--scale-aware chooses a κ per layer itself: drop --kappa-map');
   if (o.scaleAware) {
     grid = [...(o.scaleAware.quantiles ?? DEFAULT_QUANTILES)];
     if (grid.some((q) => !(q >= 0 && q < 1))) throw new UsageError('--quantiles must lie in [0, 1)');

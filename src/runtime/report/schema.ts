@@ -95,7 +95,11 @@ export interface ReportSettings {
   /** The ONNX Runtime execution provider the sessions ran on ('cpu', 'cuda'). Optional (absent: cpu). */
   execution_provider?: string;
   /** The retrofit's site options and what they reach (site-check.ts). Optional. */
-  retrofit?: { relu6: boolean; sites_changed: number; activations: string };
+  retrofit?: {
+    relu6: boolean; sites_changed: number; activations: string;
+    /** --kappa-map's JSON as given, applied at every κ > 0 (κ = 0 stays the ReLU model), and --only-mapped. */
+    kappa_map?: unknown; only_mapped?: boolean;
+  };
 }
 
 export interface CleanResult {
