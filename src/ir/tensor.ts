@@ -229,11 +229,8 @@ export class Tensor {
     return w.toBytes();
   }
 
-  /**
-   * A copy with `raw` as its raw_data and no external-data fields: for handing a model to a runtime from memory,
-   * which would resolve external locations against its own working directory, not the model's folder.
-   */
-  withInlineData(raw: Uint8Array): Tensor {
+  /** This tensor's fields (its current name included) without its data and external-data fields, to add new ones to. */
+  private withoutData(): ChunkWriter {
     const w = new ChunkWriter();
     for (const f of this.fields) {
       if (f.no === TensorField.name) { w.stringField(TensorField.name, this.name); continue; }
@@ -241,6 +238,15 @@ export class Tensor {
       w.push(f.bytes);
     }
     if (!this.fields.some((f) => f.no === TensorField.name)) w.stringField(TensorField.name, this.name);
+    return w;
+  }
+
+  /**
+   * A copy with `raw` as its raw_data and no external-data fields: for handing a model to a runtime from memory,
+   * which would resolve external locations against its own working directory, not the model's folder.
+   */
+  withInlineData(raw: Uint8Array): Tensor {
+    const w = this.withoutData();
     w.bytesField(TensorField.rawData, raw);
     return Tensor.decode(w.toBytes());
   }
@@ -250,13 +256,7 @@ export class Tensor {
    * added). Used when saving with --external-data.
    */
   withExternalData(location: string, offset: number, length: number): Tensor {
-    const w = new ChunkWriter();
-    for (const f of this.fields) {
-      if (f.no === TensorField.name) { w.stringField(TensorField.name, this.name); continue; }
-      if (isDataField(f.no) || f.no === TensorField.externalData || f.no === TensorField.dataLocation) continue;
-      w.push(f.bytes);
-    }
-    if (!this.fields.some((f) => f.no === TensorField.name)) w.stringField(TensorField.name, this.name);
+    const w = this.withoutData();
     for (const [k, v] of [['location', location], ['offset', String(offset)], ['length', String(length)]] as const) {
       const kv = new ChunkWriter();
       kv.stringField(1, k);
