@@ -39,30 +39,26 @@ const hardSwish: Rule = (c) => {
   return [c.e.one('Mul', [gy0(c), d])];
 };
 
-/** Elu: y = x for x > 0, α·(eˣ − 1) else; dy/dx = 1 or y + α. */
-const elu: Rule = (c) => {
-  const x = input(c, 0);
-  const y = c.node.outputs[0]!;
-  const elem = elemOf(c, x);
-  const alpha = attrFloat(c.node, 'alpha', 1);
-  const d = c.e.one('Where', [
-    c.e.one('Greater', [x, c.e.scalar(0, elem)]), c.e.scalar(1, elem), c.e.one('Add', [y, c.e.scalar(alpha, elem)]),
-  ]);
-  return [c.e.one('Mul', [gy0(c), d])];
-};
+/** γ·Elu_α: y = γ·x for x > 0, γ·α·(eˣ − 1) else; dy/dx = γ or y + γ·α (Elu is γ = 1, Selu fixes both). */
+function scaledElu(alphaDefault: number, gammaDefault: number | null): Rule {
+  return (c) => {
+    const x = input(c, 0);
+    const y = c.node.outputs[0]!;
+    const elem = elemOf(c, x);
+    const alpha = attrFloat(c.node, 'alpha', alphaDefault);
+    const gamma = gammaDefault === null ? 1 : attrFloat(c.node, 'gamma', gammaDefault);
+    const d = c.e.one('Where', [
+      c.e.one('Greater', [x, c.e.scalar(0, elem)]), c.e.scalar(gamma, elem), c.e.one('Add', [y, c.e.scalar(gamma * alpha, elem)]),
+    ]);
+    return [c.e.one('Mul', [gy0(c), d])];
+  };
+}
 
-/** Selu: y = γ·x for x > 0, γ·α·(eˣ − 1) else; dy/dx = γ or y + γ·α. */
-const selu: Rule = (c) => {
-  const x = input(c, 0);
-  const y = c.node.outputs[0]!;
-  const elem = elemOf(c, x);
-  const alpha = attrFloat(c.node, 'alpha', 1.67326319217681884765625);
-  const gamma = attrFloat(c.node, 'gamma', 1.05070102214813232421875);
-  const d = c.e.one('Where', [
-    c.e.one('Greater', [x, c.e.scalar(0, elem)]), c.e.scalar(gamma, elem), c.e.one('Add', [y, c.e.scalar(gamma * alpha, elem)]),
-  ]);
-  return [c.e.one('Mul', [gy0(c), d])];
-};
+/** Elu (no γ attribute). */
+const elu = scaledElu(1, null);
+
+/** Selu, with ONNX's default α and γ. */
+const selu = scaledElu(1.67326319217681884765625, 1.05070102214813232421875);
 
 /** Softplus: y = log(1 + eˣ); dy/dx = sigmoid(x). */
 const softplus: Rule = (c) => [c.e.one('Mul', [gy0(c), c.e.one('Sigmoid', [input(c, 0)])])];
