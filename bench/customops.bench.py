@@ -97,6 +97,7 @@ def main() -> None:
                     print(f"{label:9} batch {batch:2} threads {threads}: relu {med['relu'] * 1e3:8.3f} ms | " +
                           " | ".join(f"{k} {row['ratio_to_relu'][k]:.3f}x" for k in TARGETS) +
                           f" | custom/thresholded-relu {med['custom'] / med['thresholded-relu']:.3f}", flush=True)
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f} (the ratios are fairer than the times on a shared machine)")
     print("\n| model | batch | threads | ReLU ms | " + " | ".join(TARGETS) + " | custom / thresholded-relu |")
     print("|---|---|---|---|" + "---|" * len(TARGETS) + "---|")
     for r in results:
@@ -105,7 +106,8 @@ def main() -> None:
               " | ".join(f"{r['ratio_to_relu'][k]:.2f}×" for k in TARGETS) +
               f" | {m['custom'] / m['thresholded-relu']:.2f} |")
     if a.json:
-        pathlib.Path(a.json).write_text(json.dumps({"onnxruntime": ort.__version__, "results": results}, indent=2))
+        pathlib.Path(a.json).write_text(json.dumps({"onnxruntime": ort.__version__, "load_average_end": os.getloadavg()[0],
+                                                    "results": results}, indent=2))
 
 
 if __name__ == "__main__":
