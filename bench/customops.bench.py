@@ -21,23 +21,13 @@ import os
 import pathlib
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
 import onnxruntime as ort
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-TARGETS = ["thresholded-relu", "where", "function", "custom"]
-MODELS = [("LeNetLike", "lenet_baseline", 1.0, (1, 28, 28)), ("ResNet-20", "resnet20_baseline", 0.05, (3, 32, 32))]
-
-
-def convert(src: pathlib.Path, dest: pathlib.Path, kappa: float, target: str) -> None:
-    cli = REPO / "dist" / "src" / "cli" / "jumprelu-convert.js"
-    subprocess.run(["node", str(cli), str(src), str(dest), "--kappa", str(kappa), "--target", target], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+from customops_common import CACHE, MODELS, PREBUILT_LIB, TARGETS, convert, require_inputs
 
 
 def session(path: pathlib.Path, lib: str, threads: int) -> ort.InferenceSession:
@@ -50,23 +40,18 @@ def session(path: pathlib.Path, lib: str, threads: int) -> ort.InferenceSession:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--lib", default=str(REPO / "customops" / "prebuilt" / "linux-x64" / "libjumprelu_customops.so"))
+    p.add_argument("--lib", default=str(PREBUILT_LIB))
     p.add_argument("--rounds-small", type=int, default=300, help="rounds at batch 1")
     p.add_argument("--rounds-large", type=int, default=15, help="rounds at batch 64")
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args()
-    cache = REPO / "fixtures" / ".cache"
-    if not os.path.exists(a.lib):
-        sys.exit(f"no custom-op library at {a.lib}: run `npm run build:prebuilt` (or pass --lib)")
-    missing = [f for _, f, _, _ in MODELS if not (cache / f"{f}.onnx").exists()]
-    if missing:
-        sys.exit(f"missing {', '.join(missing)} in {cache}: run `npm run fixtures:authors` (needs ../shared/data)")
+    require_inputs(a.lib, MODELS)
     print(f"onnxruntime {ort.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; library {a.lib}")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, stem, kappa, chw in MODELS:
-            files = {"relu": cache / f"{stem}.onnx"}
+            files = {"relu": CACHE / f"{stem}.onnx"}
             for t in TARGETS:
                 files[t] = pathlib.Path(tmp) / f"{stem}-{t}.onnx"
                 convert(files["relu"], files[t], kappa, t)

@@ -28,26 +28,16 @@ import json
 import os
 import pathlib
 import statistics
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-TARGETS = ["thresholded-relu", "where", "function", "custom"]
-MODELS = [("LeNetLike", "lenet_baseline", 1.0, (1, 28, 28)), ("ResNet-20", "resnet20_baseline", 0.05, (3, 32, 32))]
+from customops_common import CACHE, MODELS, PREBUILT_LIB, TARGETS, convert, require_inputs
 LEVELS = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL, "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED}
 CATEGORIES = ["conv", "reorder", "activation", "add", "other", "executor"]
 ACTIVATIONS = {"Relu", "ThresholdedRelu", "Greater", "Where", "JumpRelu"}
-
-
-def convert(src: pathlib.Path, dest: pathlib.Path, kappa: float, target: str) -> None:
-    cli = REPO / "dist" / "src" / "cli" / "jumprelu-convert.js"
-    subprocess.run(["node", str(cli), str(src), str(dest), "--kappa", str(kappa), "--target", target], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def relu_then_threshold(src: pathlib.Path, dest: pathlib.Path) -> None:
@@ -127,7 +117,7 @@ def per_run_categories(profile: pathlib.Path) -> list[dict[str, float]]:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--lib", default=str(REPO / "customops" / "prebuilt" / "linux-x64" / "libjumprelu_customops.so"))
+    p.add_argument("--lib", default=str(PREBUILT_LIB))
     p.add_argument("--batches", default="1,64")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--runs-small", type=int, default=200, help="profiled runs per session at batch 1")
@@ -136,13 +126,8 @@ def main() -> None:
     p.add_argument("--keep", help="write the converted and the optimised models here")
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args()
-    cache = REPO / "fixtures" / ".cache"
-    if not os.path.exists(a.lib):
-        sys.exit(f"no custom-op library at {a.lib}: run `npm run build:prebuilt` (or pass --lib)")
     models = [m for m in MODELS if m[0] in a.models.split(",")]
-    missing = [f for _, f, _, _ in models if not (cache / f"{f}.onnx").exists()]
-    if missing:
-        sys.exit(f"missing {', '.join(missing)} in {cache}: run `npm run fixtures:authors` (needs ../shared/data)")
+    require_inputs(a.lib, models)
     print(f"onnxruntime {ort.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
           f"{a.threads} intra-op thread(s); library {a.lib}")
     results = []
@@ -150,7 +135,7 @@ def main() -> None:
         work = pathlib.Path(a.keep or tmpdir)
         work.mkdir(parents=True, exist_ok=True)
         for label, stem, kappa, chw in models:
-            files = {"relu": cache / f"{stem}.onnx"}
+            files = {"relu": CACHE / f"{stem}.onnx"}
             for t in TARGETS:
                 files[t] = work / f"{stem}-{t}.onnx"
                 convert(files["relu"], files[t], kappa, t)
