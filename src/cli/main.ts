@@ -5,14 +5,11 @@ import { hideBin } from 'yargs/helpers';
 import { UsageError } from '../ir/errors.js';
 import { toolVersion } from '../runtime/version.js';
 import { isVerbose, reportError } from './errors.js';
+import { exitQuietlyOnEpipe } from './stdout-epipe.js';
 
 export async function runCli(prog: string, configure: (y: Argv) => Argv): Promise<void> {
   const argv = hideBin(process.argv);
-  // `jumprelu-convert m.onnx --list | head`: a reader that stops early is not an error.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    throw e;
-  });
+  exitQuietlyOnEpipe();
   const verbose = isVerbose(argv);
   try {
     await configure(yargs(argv).scriptName(prog))
