@@ -45,16 +45,48 @@ function formatKappa(k: SiteReport['kappa']): string {
   return Array.isArray(k) ? `[${k.length} channels]` : String(k);
 }
 
-export function formatSiteTable(sites: SiteReport[]): string {
-  const rows = [['#', 'kind', 'op', 'graph', 'node', 'κ', 'grad κ', 'target', 'action']];
+const TABLE_HEADER = ['#', 'kind', 'op', 'graph', 'node', 'κ', 'grad κ', 'target', 'action'] as const;
+
+/** The cells of one site's row, in TABLE_HEADER's order. */
+function siteCells(s: SiteReport, cells: string[]): void {
+  cells[0] = s.index >= 0 ? String(s.index) : '-';
+  cells[1] = s.kind;
+  cells[2] = s.op;
+  cells[3] = s.graph;
+  cells[4] = s.node || '(unnamed)';
+  cells[5] = formatKappa(s.kappa);
+  cells[6] = formatKappa(s.gradKappa);
+  cells[7] = s.target ?? '-';
+  cells[8] = s.note ? `${s.action}: ${s.note}` : s.action;
+}
+
+/**
+ * The site table: columns padded to their widest cell, two spaces apart, the last one unpadded. Two passes
+ * over the sites with reused cell arrays (widths, then lines), no array per row: a 128k-site table
+ * otherwise builds over a million small arrays. Loops, never Math.max(...column): spreading 128k
+ * arguments overflows the stack.
+ */
+export function formatSiteTable(sites: readonly SiteReport[]): string {
+  const columns = TABLE_HEADER.length;
+  const widths = TABLE_HEADER.map((h) => h.length);
+  const cells = new Array<string>(columns).fill('');
   for (const s of sites) {
-    rows.push([s.index >= 0 ? String(s.index) : '-', s.kind, s.op, s.graph, s.node || '(unnamed)', formatKappa(s.kappa),
-      formatKappa(s.gradKappa), s.target ?? '-', s.action + (s.note ? `: ${s.note}` : '')]);
+    siteCells(s, cells);
+    for (let c = 0; c < columns - 1; c++) if (cells[c]!.length > widths[c]!) widths[c] = cells[c]!.length;
   }
-  // A loop, not Math.max(...column): spreading 128k rows as arguments overflows the stack.
-  const widths = rows[0]!.map(() => 0);
-  for (const r of rows) r.forEach((cell, c) => { if (cell.length > widths[c]!) widths[c] = cell.length; });
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n');
+  const padded = new Array<string>(columns);
+  const line = (row: readonly string[]): string => {
+    for (let c = 0; c < columns - 1; c++) padded[c] = row[c]!.padEnd(widths[c]!);
+    padded[columns - 1] = row[columns - 1]!;
+    return padded.join('  ');
+  };
+  const lines = new Array<string>(sites.length + 1);
+  lines[0] = line(TABLE_HEADER);
+  for (let i = 0; i < sites.length; i++) {
+    siteCells(sites[i]!, cells);
+    lines[i + 1] = line(cells);
+  }
+  return lines.join('\n');
 }
 
 /** Identifies the shape of `--json` output (documented in docs/converter.md); bumped on any incompatible change. */

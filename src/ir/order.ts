@@ -31,6 +31,20 @@ export function dependencies(graph: Graph, node: Node): Node[] {
   return deps;
 }
 
+/** Whether every node's dependencies (see `dependencies`) come before it. */
+function inOrder(graph: Graph, nodes: readonly Node[], index: ReadonlyMap<Node, number>): boolean {
+  const before = (v: Value | null, i: number): boolean => {
+    const p = v?.producer;
+    return !p || p.graph !== graph || index.get(p)! < i;
+  };
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i]!;
+    for (const v of node.inputs) if (!before(v, i)) return false;
+    if (node.attributes.size > 0) for (const sub of node.subgraphs) for (const v of outerUses(sub)) if (!before(v, i)) return false;
+  }
+  return true;
+}
+
 /**
  * A topological order of the graph's nodes that is stable: dependencies are placed in their original
  * order, and a graph already in order keeps its order exactly. Returns null when there is a cycle.
@@ -39,16 +53,15 @@ export function topologicalOrder(graph: Graph): Node[] | null {
   const nodes = graph.nodes;
   const index = new Map<Node, number>();
   for (let i = 0; i < nodes.length; i++) index.set(nodes[i]!, i);
-  // One pass collects every node's dependencies; a graph already in order (the usual case) ends here.
+  // A graph already in order (the usual case) ends after one pass that allocates nothing per node.
+  if (inOrder(graph, nodes, index)) return [...nodes];
+  // Otherwise one pass collects every node's dependencies.
   const deps: Node[][] = new Array<Node[]>(nodes.length);
-  let sorted = true;
   for (let i = 0; i < nodes.length; i++) {
     const d = dependencies(graph, nodes[i]!);
     if (d.length > 1) d.sort((a, b) => index.get(a)! - index.get(b)!);
-    for (const x of d) if (index.get(x)! >= i) sorted = false;
     deps[i] = d;
   }
-  if (sorted) return [...nodes];
   const state = new Uint8Array(nodes.length); // 0: unseen, 1: on the stack, 2: placed
   const order: Node[] = [];
   const stack: Array<{ i: number; next: number }> = [];

@@ -22,6 +22,7 @@ import {
   RECORD_KEY, type Kappa, type SiteRecord, type Target, TARGETS, isZeroKappa, readRecord, sameKappa, writeRecord,
 } from '../retrofit/record.js';
 import { ActivationTypes, type JumpSpec, type LoweringContext, activationInput, formFor } from '../retrofit/forms/index.js';
+import { SiteRecords } from './site-records.js';
 import { CUSTOM_DOMAIN, FUNCTION_DOMAIN, type Site, findSites } from './sites.js';
 
 export interface RetrofitOptions {
@@ -144,14 +145,13 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
   const names = NameAuthority.lazy(model);
   const types = new ActivationTypes(model);
   const oldRecord = readRecord(model);
-  const records = new Map<string, SiteRecord>();
+  const records = new SiteRecords();
   // Records of nodes that no longer exist (edited away by another tool) are dropped.
   for (const site of sites) {
     if (!site.record) continue;
     site.record = currentRecord(site);
-    records.set(`${site.record.graph}\u0000${site.record.node}`, site.record);
+    records.set(site.record);
   }
-  const keyOf = (r: SiteRecord): string => `${r.graph}\u0000${r.node}`;
 
   // Everything that can make a site fail is checked before anything changes: a library caller never
   // gets a half-converted model back with the error.
@@ -164,16 +164,22 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
     const failure = formFor(p.target).check({ graph: site.graph, graphPath: site.graphPath, opset, types }, x, { kappa: p.kappa!, name: p.node || site.node.label });
     if (failure) throw failure;
   }
-  const nameCounts = new Map<Graph, Map<string, number>>();
+  // Node names used more than once in each graph holding a site, as the graphs are before any edit.
+  const repeatedNames = new Map<Graph, Set<string>>();
   for (const site of sites) {
-    if (nameCounts.has(site.graph)) continue;
-    const counts = new Map<string, number>();
-    for (const n of site.graph.nodes) counts.set(n.name, (counts.get(n.name) ?? 0) + 1);
-    nameCounts.set(site.graph, counts);
+    if (repeatedNames.has(site.graph)) continue;
+    const repeated = new Set<string>();
+    const seen = new Set<string>();
+    for (const n of site.graph.nodes) {
+      const before = seen.size;
+      seen.add(n.name);
+      if (seen.size === before) repeated.add(n.name);
+    }
+    repeatedNames.set(site.graph, repeated);
   }
   const siteName = (site: Site): string => {
     const own = site.node.name;
-    if (own !== '' && nameCounts.get(site.graph)!.get(own) === 1) return own;
+    if (own !== '' && !repeatedNames.get(site.graph)!.has(own)) return own;
     return names.fresh(own !== '' ? own : `jumprelu_${site.index}`);
   };
 
@@ -188,7 +194,7 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
         if (spec.gradKappa !== undefined && !isZeroKappa(spec.gradKappa)) {
           const name = siteName(site);
           site.node.name = name;
-          records.set(keyOf({ graph: site.graphPath, node: name } as SiteRecord), { graph: site.graphPath, node: name, target: 'relu', kappa: 0, grad_kappa: spec.gradKappa });
+          records.set({ graph: site.graphPath, node: name, target: 'relu', kappa: 0, grad_kappa: spec.gradKappa });
         }
         continue;
       }
@@ -197,7 +203,7 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
       const { nodes, record } = formFor(p.target!).lower(ctx, x, requireOutput(site), site.node, jumpSpec(spec, name));
       carryNodeMetadata(site.node, nodes[nodes.length - 1]!);
       site.graph.remove(site.node, true);
-      records.set(keyOf(record), record);
+      records.set(record);
     } else if (site.kind === 'clip') {
       if (p.target === 'relu') continue; // κ = 0: J₀ before Clip(min=0) changes nothing
       const x = requireInput(site);
@@ -206,14 +212,14 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
       const { record } = formFor(p.target!).lower(ctx, x, y, site.node, jumpSpec(spec, name));
       site.node.setInput(0, y);
       if (site.node.name) record.clip_node = site.node.name;
-      records.set(keyOf(record), record);
+      records.set(record);
     } else if (site.kind === 'jumprelu') {
       const old = site.record!;
       const target = p.target!;
-      records.delete(keyOf(old));
+      records.delete(old);
       const updated = old.target === target && target !== 'relu' ? formFor(target).update(ctx, site.node, old, spec) : null;
       if (updated) {
-        records.set(keyOf(updated), updated);
+        records.set(updated);
         continue;
       }
       const x = old.target === 'relu' ? requireInput(site) : unlowerInput(site, old);
@@ -238,13 +244,13 @@ export function retrofit(model: Model, options: RetrofitOptions): RetrofitReport
       if (old.clip_node) record.clip_node = old.clip_node;
       unlower(site, old);
       // A κ = 0 site without gradient κ is an ordinary Relu again: nothing to remember.
-      if (!(record.target === 'relu' && record.grad_kappa === undefined)) records.set(keyOf(record), record);
+      if (!(record.target === 'relu' && record.grad_kappa === undefined)) records.set(record);
     }
   }
 
   pruneUnusedDefinitions(model);
   topologicalSort(model);
-  const newSites = [...records.values()];
+  const newSites = records.values();
   if (oldRecord && newSites.length === 0) {
     model.deleteMetadata(RECORD_KEY); // every site is a plain ReLU again
   } else if (newSites.length > 0) {

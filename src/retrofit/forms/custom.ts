@@ -25,8 +25,6 @@ export const customForm: JumpReluForm = {
   },
 
   lower(ctx, x, y, anchor, spec) {
-    const err = this.check(ctx, x, spec);
-    if (err) throw err;
     const nodes: Node[] = [];
     const inputs: Value[] = [x];
     const perChannel = Array.isArray(spec.kappa);

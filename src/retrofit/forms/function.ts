@@ -36,8 +36,6 @@ export const functionForm: JumpReluForm = {
   },
 
   lower(ctx, x, y, anchor, spec) {
-    const err = this.check(ctx, x, spec);
-    if (err) throw err;
     ensureJumpReluFunction(ctx.model, ctx.model.opsetVersion('') ?? ctx.opset);
     const attrs = [Attribute.float('kappa', spec.kappa as number)];
     if (spec.gradKappa !== undefined && !Array.isArray(spec.gradKappa)) attrs.push(Attribute.float('grad_kappa', spec.gradKappa));

@@ -23,8 +23,6 @@ export const thresholdedReluForm: JumpReluForm = {
   },
 
   lower(ctx, x, y, anchor, spec) {
-    const err = this.check(ctx, x, spec);
-    if (err) throw err;
     const node = new Node('ThresholdedRelu', [x], { name: spec.name, outputs: [y], attributes: [Attribute.float('alpha', spec.kappa as number)] });
     ctx.graph.insertBefore(anchor, node);
     const record = loweredRecord(ctx, this.target, spec);

@@ -23,8 +23,6 @@ export const whereForm: JumpReluForm = {
   },
 
   lower(ctx, x, y, anchor, spec) {
-    const err = this.check(ctx, x, spec);
-    if (err) throw err;
     const nodes: Node[] = [];
     const { elem } = activationType(ctx, x);
     let k = constant(ctx, `${spec.name}_kappa`, kappaTensorDims(ctx, x, spec.kappa, true), typeof spec.kappa === 'number' ? [spec.kappa] : spec.kappa, nodes);
