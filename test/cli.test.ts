@@ -1,6 +1,8 @@
 // The CLI (issue 2, "CLI behaviour" and the passes' options): --list/--dry-run/--json, `jumprelu convert`
 // = `jumprelu-convert`, --kappa-map (name, /regex/, #index, {kappa, grad_kappa}) and --only-mapped,
 // --grad-kappa in the metadata record, --relu6, and Relu sites inside If branches and local functions.
+// Every option of every command that takes a path: a missing or unreadable file is an io error (exit 1,
+// code file-not-found / not-a-file / io / the output's code) on one line, never a usage error (exit 2).
 
 import assert from 'node:assert/strict';
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
@@ -15,6 +17,7 @@ import type { Node } from '../src/ir/node.js';
 import { RECORD_KEY, type RetrofitRecord, type SiteRecord, type Target } from '../src/passes/retrofit-record.js';
 import { ModelBuilder, countOps, sitesModel } from './helpers/build-model.js';
 import { bytesOf, runModel } from './helpers/ort.js';
+import { defaultHeldoutPaths, defaultModelPath } from './fixtures.js';
 
 const BIN = fileURLToPath(new URL('../src/cli/', import.meta.url));
 
@@ -301,5 +304,107 @@ describe('jumprelu-convert CLI', () => {
     const none = run('jumprelu', []);
     assert.notEqual(none.status, 0);
     assert.ok(!fs.existsSync(out('junk-out.onnx')) && !fs.existsSync(out('u.onnx')));
+  });
+});
+
+describe('options that take a path: a missing or unusable file is io (exit 1), one line, never usage (exit 2)', () => {
+  let tmp: string;
+  let missing: string;
+  let folder: string;
+  let file: string;
+  const model = defaultModelPath();
+  const { images, labels } = defaultHeldoutPaths();
+  const data = `mnist:${images},${labels}`;
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'jumprelu-paths-'));
+    missing = path.join(tmp, 'missing');
+    folder = path.join(tmp, 'folder');
+    fs.mkdirSync(folder);
+    file = path.join(tmp, 'file');
+    fs.writeFileSync(file, 'x');
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  /** The run's stderr is exactly `line` (one line), it exits 1, and (for `writes`) wrote nothing there. */
+  function refused(bin: 'jumprelu-convert' | 'jumprelu', args: string[], line: string, writes?: string): void {
+    const r = run(bin, args);
+    assert.equal(r.error, undefined);
+    assert.equal(r.stderr, `${line}\n`, `${bin} ${args.join(' ')}`);
+    assert.equal(r.status, 1, `${bin} ${args.join(' ')}: exit 1 (io), not 2 (usage)`);
+    if (writes) assert.ok(!fs.existsSync(writes), `nothing written to ${writes}`);
+  }
+
+  for (const [bin, pre, prog] of [['jumprelu-convert', [], 'jumprelu-convert'], ['jumprelu', ['convert'], 'jumprelu']] as const) {
+    test(`${[bin, ...pre].join(' ')}: the model, --kappa-map, the output, --emit-customops`, () => {
+      const o = path.join(tmp, `${bin}-out.onnx`);
+      refused(bin, [...pre, `${missing}.onnx`, o, '--kappa', '1'], `${prog}: error: cannot read '${missing}.onnx': no such file [file-not-found]`, o);
+      refused(bin, [...pre, folder, o, '--kappa', '1'], `${prog}: error: cannot read '${folder}': not a regular file [not-a-file]`, o);
+      refused(bin, [...pre, model, o, '--kappa-map', `${missing}.json`], `${prog}: error: --kappa-map: cannot read '${missing}.json': no such file [file-not-found]`, o);
+      refused(bin, [...pre, model, '--list', '--kappa-map', `${missing}.json`], `${prog}: error: --kappa-map: cannot read '${missing}.json': no such file [file-not-found]`);
+      refused(bin, [...pre, model, o, '--kappa-map', folder], `${prog}: error: --kappa-map: cannot read '${folder}': it is a folder, not a file [not-a-file]`, o);
+      refused(bin, [...pre, model, path.join(missing, 'o.onnx'), '--kappa', '1'],
+        `${prog}: error: cannot write '${path.join(missing, 'o.onnx')}': folder '${missing}' does not exist [output-path]`);
+      refused(bin, [...pre, model, o, '--kappa', '1', '--target', 'custom', '--emit-customops', file],
+        `${prog}: error: --emit-customops ${file} is not a folder [emit-customops-dir]`, o);
+      // the control: the same lines with the paths fixed succeed
+      const map = path.join(tmp, 'map.json');
+      fs.writeFileSync(map, JSON.stringify({ '/.*/': 0.5 }));
+      ok(run(bin, [...pre, model, o, '--kappa-map', map]));
+      assert.ok(fs.existsSync(o));
+    });
+  }
+
+  test('an unreadable --kappa-map is io too (not checked as root, who reads any file)', { skip: process.getuid?.() === 0 ? 'running as root' : false }, () => {
+    const locked = path.join(tmp, 'locked.json');
+    fs.writeFileSync(locked, '{}');
+    fs.chmodSync(locked, 0o000);
+    refused('jumprelu-convert', [model, path.join(tmp, 'l.onnx'), '--kappa-map', locked], `jumprelu-convert: error: --kappa-map: cannot read '${locked}': permission denied [io]`);
+  });
+
+  test('jumprelu grad: the model and the output', () => {
+    const o = path.join(tmp, 'g.onnx');
+    refused('jumprelu', ['grad', `${missing}.onnx`, o, '--wrt', 'input', '--of', 'logits'], `jumprelu: error: cannot read '${missing}.onnx': no such file [file-not-found]`, o);
+    refused('jumprelu', ['grad', '--check', `${missing}.onnx`], `jumprelu: error: cannot read '${missing}.onnx': no such file [file-not-found]`);
+    refused('jumprelu', ['grad', model, path.join(missing, 'g.onnx'), '--wrt', 'input', '--of', 'logits'],
+      `jumprelu: error: cannot write '${path.join(missing, 'g.onnx')}': folder '${missing}' does not exist [output-path]`);
+  });
+
+  test('jumprelu eval: the model, every --data kind, --kappa-map, --report, --resume', () => {
+    const e = (extra: string[], m = model, d = data): string[] => ['eval', m, '--data', d, '--limit', '2', '--attacks', 'fgsm', '--quiet', ...extra];
+    refused('jumprelu', e([], `${missing}.onnx`), `jumprelu: error: cannot read '${missing}.onnx': no such file [file-not-found]`);
+    refused('jumprelu', e([], folder), `jumprelu: error: cannot read '${folder}': not a regular file [not-a-file]`);
+    const nf = (f: string, what = 'file') => `jumprelu: error: --data: cannot read '${f}': no such ${what} [file-not-found]`;
+    refused('jumprelu', e([], model, `npy:${missing}.npy,${labels}`), nf(`${missing}.npy`));
+    refused('jumprelu', e([], model, `pb:${missing}.pb,${labels}`), nf(`${missing}.pb`));
+    refused('jumprelu', e([], model, `mnist:${images},${missing}`), nf(missing));
+    refused('jumprelu', e([], model, `mnist:${missing}`), nf(missing, 'folder'));
+    refused('jumprelu', e([], model, `fashion-mnist:${folder}`), `jumprelu: error: --data: no t10k-images-idx3-ubyte[.gz] in ${folder} [file-not-found]`);
+    refused('jumprelu', e([], model, `cifar10:${missing}.bin`), nf(`${missing}.bin`));
+    refused('jumprelu', e([], model, `npz:${missing}.npz`), nf(`${missing}.npz`));
+    refused('jumprelu', e([], model, `npz:${folder}`), `jumprelu: error: --data: cannot read '${folder}': it is a folder, not a file [not-a-file]`);
+    refused('jumprelu', e(['--kappa', '0,1', '--kappa-map', `${missing}.json`]), `jumprelu: error: --kappa-map: cannot read '${missing}.json': no such file [file-not-found]`);
+    refused('jumprelu', e(['--report', path.join(file, 'out')]),
+      `jumprelu: error: --report ${path.join(file, 'out')}: cannot write there (a path component is not a folder) [report-write]`);
+    // --resume: refused before anything runs, and the missing folder is not created
+    refused('jumprelu', e(['--resume', missing]), `jumprelu: error: --resume: cannot read '${missing}': no such folder [file-not-found]`, missing);
+    refused('jumprelu', e(['--resume', folder]), `jumprelu: error: --resume ${folder}: no interrupted run there (no .checkpoint/run.json) [file-not-found]`);
+  });
+
+  test('jumprelu tune and detect: --data, --kappa-map, --report', () => {
+    const line = `jumprelu: error: --data: cannot read '${missing}.npy': no such file [file-not-found]`;
+    refused('jumprelu', ['tune', model, '--data', `npy:${missing}.npy,${labels}`, '--quiet'], line);
+    refused('jumprelu', ['tune', model, '--data', data, '--limit', '2', '--kappa-map', `${missing}.json`, '--quiet'],
+      `jumprelu: error: --kappa-map: cannot read '${missing}.json': no such file [file-not-found]`);
+    refused('jumprelu', ['detect', `${missing}.onnx`, '--data', data, '--quiet'], `jumprelu: error: cannot read '${missing}.onnx': no such file [file-not-found]`);
+    refused('jumprelu', ['detect', model, '--data', `npy:${missing}.npy,${labels}`, '--quiet'], line);
+    refused('jumprelu', ['detect', model, '--data', data, '--limit', '2', '--report', path.join(file, 'out'), '--quiet'],
+      `jumprelu: error: --report ${path.join(file, 'out')}: cannot write there (a path component is not a folder) [report-write]`);
+  });
+
+  test('jumprelu merge and demo: the shard folders, --out', () => {
+    const out = path.join(tmp, 'merged');
+    refused('jumprelu', ['merge', missing, '--report', out], `jumprelu: error: merge: cannot read '${missing}': no such folder [file-not-found]`, out);
+    refused('jumprelu', ['merge', folder, '--report', out], `jumprelu: error: merge: ${folder} holds no report.json (not a report folder) [file-not-found]`, out);
+    refused('jumprelu', ['demo', '--out', file, '--kappa', '0'], `jumprelu: error: --out ${file}: cannot create the folder (a file is in the way) [output-path]`);
   });
 });

@@ -10,7 +10,7 @@ import onnxProto from 'onnx-proto';
 
 import { evalCommand } from '../src/cli/eval-command.js';
 import { tuneCommand } from '../src/cli/tune-command.js';
-import { UsageError } from '../src/ir/errors.js';
+import { JumpReluError, UsageError } from '../src/ir/errors.js';
 import { parseNpy, parseNpz, parseTensorProto } from '../src/runtime/data/index.js';
 import { fromArrays, loadDataset, parseDataSpec } from '../src/runtime/dataset.js';
 import type { Report } from '../src/runtime/report/schema.js';
@@ -89,7 +89,9 @@ test('eval on the default model: report.json (schema fields), report.html, per-s
     const html = await readFile(join(report, 'report.html'), 'utf8');
     assert.match(html, /<html/i);
     await assert.rejects(cli(['eval', defaultModelPath(), '--data', `mnist:${data}`, '--mode', 'black-box']), /--mode 'black-box'/);
-    await assert.rejects(cli(['eval', defaultModelPath(), '--data', `cifar10:${join(dir, 'missing.bin')}`]), UsageError);
+    // a missing data file is io (exit 1), not a usage error
+    await assert.rejects(cli(['eval', defaultModelPath(), '--data', `cifar10:${join(dir, 'missing.bin')}`]),
+      (e: unknown) => e instanceof JumpReluError && !(e instanceof UsageError) && e.kind === 'io' && e.code === 'file-not-found');
     await assert.rejects(cli(['eval', defaultModelPath(), '--data', `mnist:${data}`, '--attacks', 'cw']), /unknown attack 'cw'/);
     // tune: picks a κ within the budget; scale-aware per-layer quantiles
     const tuneOut = await captureStdout(() => cli(['tune', defaultModelPath(), '--data', `mnist:${data}`, '--kappa', '0,0.5,1', '--limit', '40',

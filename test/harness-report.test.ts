@@ -67,7 +67,7 @@ test('kill -INT mid-run, then --resume: the same report as an uninterrupted run'
     assert.equal(readFileSync(join(cut, 'per-sample.jsonl'), 'utf8'), readFileSync(join(whole, 'per-sample.jsonl'), 'utf8'));
     // a complete report has nothing to resume
     const other = spawnSync(process.execPath, [bin, ...args.map((a) => (a === '100' ? '90' : a)), '--resume', whole], { encoding: 'utf8' });
-    assert.equal(other.status, 2);
+    assert.equal(other.status, 1); // a missing checkpoint is a missing file (io), not a usage error
     assert.match(other.stderr, /no interrupted run there .*its report is complete/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -79,7 +79,7 @@ test('an unwritable --report folder is refused before the first attack', () => {
   try {
     writeFileSync(join(dir, 'file'), 'x');
     const r = spawnSync(process.execPath, [bin, ...args, '--report', join(dir, 'file', 'out')], { encoding: 'utf8' });
-    assert.equal(r.status, 2);
+    assert.equal(r.status, 1); // io (report-write), not usage
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0]!, /--report .*: cannot write there/);

@@ -109,7 +109,8 @@ test('eval --shard i/n ×3 merged = the unsharded run, field for field; refusals
     assert.deepEqual(await refusal(['merge', shards[0]!, shards[1]!, '--report', out]).then((r) => [r.code, r.exit]), ['merge-missing', 2]);
     assert.deepEqual(await refusal(['merge', ...shards, shards[1]!, '--report', out]).then((r) => [r.code, r.exit]), ['merge-overlap', 2]);
     assert.deepEqual(await refusal(['merge', join(dir, 'full'), '--report', out]).then((r) => [r.code, r.exit]), ['merge-not-shard', 2]);
-    assert.deepEqual(await refusal(['merge', join(dir, 'nowhere'), '--report', out]).then((r) => r.code), 'merge-not-shard');
+    // a folder that is not there is a missing file: io, exit 1, like every path option's
+    assert.deepEqual(await refusal(['merge', join(dir, 'nowhere'), '--report', out]).then((r) => [r.code, r.exit]), ['file-not-found', 1]);
     assert.deepEqual(await refusal(['merge', ...shards, '--report', shards[0]!]).then((r) => r.code), 'merge-output');
 
     // shards of other runs: another seed (settings), another model (hash), other data (fewer samples)

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { ArgumentsCamelCase, CommandModule } from 'yargs';
 import { encodeModel } from '../ir/encode.js';
+import { JumpReluError } from '../ir/errors.js';
 import { loadModel, saveModel } from '../ir/io.js';
 import { retrofit } from '../index.js';
 import { packageRoot } from '../package-root.js';
@@ -35,7 +36,14 @@ async function runDemo(a: DemoArgs): Promise<void> {
   const data = await readIdxImageSet(path.join(dir, 'mnist-heldout-1000-images-idx3-ubyte.gz'), path.join(dir, 'mnist-heldout-1000-labels-idx1-ubyte.gz'));
   const x = normalise(data, MNIST_NORMALISATION);
   const shape = nchwShape(data, data.count);
-  fs.mkdirSync(a.out, { recursive: true });
+  try {
+    fs.mkdirSync(a.out, { recursive: true });
+  } catch (e) {
+    // a path the user gave that cannot be a folder: io (exit 1), with saveModel's code for an unusable output path
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' ? 'a file is in the way' : code === 'ENOTDIR' ? 'a path component is not a folder' : code === 'EACCES' ? 'permission denied' : code ?? (e as Error).message;
+    throw new JumpReluError(`--out ${a.out}: cannot create the folder (${why})`, { code: 'output-path' });
+  }
   for (const variant of ['baseline', 'robust']) {
     const file = path.join(dir, `lenet_mnist_${variant}.onnx`);
     process.stdout.write(`\n${path.relative(process.cwd(), file)} — clean accuracy on ${data.count} held-out digits\n`);

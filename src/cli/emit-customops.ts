@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JumpReluError, UsageError } from '../ir/errors.js';
+import { JumpReluError } from '../ir/errors.js';
 import { packageRoot } from '../package-root.js';
 
 /** What build-prebuilt.sh writes next to the libraries (MANIFEST.json). */
@@ -104,8 +104,9 @@ function copyAtomic(from: string, to: string): void {
 }
 
 export function emitCustomOps(destDir: string): EmittedCustomOps {
+  // the folder the user named first: a file in its place is refused whether or not the libraries are built
+  if (fs.existsSync(destDir) && !fs.statSync(destDir).isDirectory()) throw new JumpReluError(`--emit-customops ${destDir} is not a folder`, { code: 'emit-customops-dir' });
   const { dir, manifest } = prebuiltCustomOps();
-  if (fs.existsSync(destDir) && !fs.statSync(destDir).isDirectory()) throw new UsageError(`--emit-customops ${destDir} is not a folder`, { code: 'emit-customops-dir' });
   try {
     fs.mkdirSync(destDir, { recursive: true });
   } catch (e) {

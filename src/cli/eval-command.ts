@@ -1,7 +1,7 @@
 // `jumprelu eval MODEL --data KIND:PATH --kappa 0,0.5,1 --attacks ifgsm,deepfool2 --mode white-box --report DIR`:
 // attack the model retrofitted at each κ and report accuracy, fooling rate and ρ̃ (see docs/harness.md).
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { JumpReluError, UsageError } from '../ir/errors.js';
 import { type KappaMapArgs, type SiteArgs, kappaMapOptions, parseKappaMapArgs, parseSiteArgs, siteOptions } from './site-options.js';
@@ -101,8 +101,9 @@ export function harnessOptions(y: Argv, defaults: { attacks: string; mode: strin
 
 /** Everything but the κ list and the run kind, from the shared options. */
 export async function harnessSetup(a: HarnessArgs): Promise<{ dataset: Dataset; options: Omit<EvalOptions, 'kappas'> }> {
-  // the same error (kind io, exit 1) as every other command's missing model file
+  // the same errors (kind io, exit 1) as every other command's missing model file (loadModel), before the data is read
   if (!existsSync(a.model)) throw new JumpReluError(`cannot read '${a.model}': no such file`, { code: 'file-not-found' });
+  if (!statSync(a.model).isFile()) throw new JumpReluError(`cannot read '${a.model}': not a regular file`, { code: 'not-a-file' });
   const modes = a.mode.split(',').map((s) => s.trim()).filter(Boolean) as AttackMode[];
   for (const m of modes) if (!MODES.includes(m)) throw new UsageError(`--mode '${m}': one of ${MODES.join(', ')}`);
   if (modes.length === 0) throw new UsageError('--mode needs at least one mode');

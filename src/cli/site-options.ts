@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { UsageError } from '../ir/errors.js';
+import { fileReadError } from '../ir/file-errors.js';
 import { type Requirement, parseRequirement } from '../passes/coverage.js';
 import { type KappaMap, parseKappaMap } from '../passes/kappa-map.js';
 
@@ -39,13 +40,16 @@ export function kappaMapOptions<T>(y: Argv<T>): Argv<T & KappaMapArgs> {
   return b as unknown as Argv<T & KappaMapArgs>;
 }
 
-/** The kappa map file's JSON (a usage error when unreadable or not JSON: it is an argument). */
+/**
+ * The kappa map file's JSON. A file that is missing or unreadable is an io error (exit 1, like a missing
+ * model); JSON that does not parse is a usage error (exit 2): the map is options the user wrote.
+ */
 export function readKappaMap(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
-  } catch {
-    throw new UsageError(`cannot read kappa map '${file}'`);
+  } catch (e) {
+    throw fileReadError(file, e, '--kappa-map');
   }
   try {
     return JSON.parse(text);

@@ -12,6 +12,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { JumpReluError, UsageError } from '../ir/errors.js';
+import { fileNotFound, fileReadError } from '../ir/file-errors.js';
 import {
   type ImageSet, type NdArray, DataFormatError, readIdxImageSet, readCifarBinary, normalise, scaleTo01, readNpy, readNpz, readTensorProto, toNumbers,
   MNIST_NORMALISATION, CIFAR10_NORMALISATION,
@@ -52,7 +53,7 @@ function idxFile(dir: string, stem: string): string {
     const p = join(dir, f);
     if (existsSync(p)) return p;
   }
-  throw new UsageError(`no ${stem}[.gz] in ${dir}`);
+  throw new JumpReluError(`--data: no ${stem}[.gz] in ${dir}`, { code: 'file-not-found' });
 }
 
 function fromImageSet(kind: DataKind, path: string, set: ImageSet, defaults: Preprocessing): Dataset {
@@ -114,7 +115,7 @@ function pickArray(arrays: Map<string, NdArray>, names: string[], rank: (r: numb
   for (const k of names) if (arrays.has(k)) return arrays.get(k)!;
   const fits = [...arrays.values()].filter((a) => rank(a.shape.length));
   if (arrays.size === 2 && fits.length === 1) return fits[0]!;
-  throw new UsageError(`${path}: no ${what} array (name it ${names.join(' or ')}; found ${[...arrays.keys()].join(', ')})`);
+  throw new DataFormatError(`${path}: no ${what} array (name it ${names.join(' or ')}; found ${[...arrays.keys()].join(', ')})`);
 }
 
 export async function loadDataset(spec: string, options: { split?: 'test' | 'train'; layout?: 'NCHW' | 'NHWC' } = {}): Promise<Dataset> {
@@ -132,8 +133,8 @@ export async function loadDataset(spec: string, options: { split?: 'test' | 'tra
       case 'fashion-mnist': {
         // A folder of t10k-/train- files, or IMAGES,LABELS: two idx files (e.g. the bundled held-out digits).
         const files = path.includes(',') ? two() : null;
-        if (!files && !existsSync(path)) throw new UsageError(`--data: folder ${path} does not exist`);
-        for (const f of files ?? []) if (!existsSync(f)) throw new UsageError(`--data: file ${f} does not exist`);
+        if (!files && !existsSync(path)) throw fileNotFound(path, '--data', 'folder');
+        for (const f of files ?? []) if (!existsSync(f)) throw fileNotFound(f, '--data');
         const set = files
           ? await readIdxImageSet(files[0], files[1])
           : await readIdxImageSet(idxFile(path, `${prefix}-images-idx3-ubyte`), idxFile(path, `${prefix}-labels-idx1-ubyte`));
@@ -141,7 +142,7 @@ export async function loadDataset(spec: string, options: { split?: 'test' | 'tra
         return fromImageSet(kind, path, set, pre(norm.mean, norm.std));
       }
       case 'cifar10': {
-        if (!existsSync(path)) throw new UsageError(`--data: file ${path} does not exist`);
+        if (!existsSync(path)) throw fileNotFound(path, '--data');
         return fromImageSet(kind, path, await readCifarBinary(path), pre(CIFAR10_NORMALISATION.mean, CIFAR10_NORMALISATION.std));
       }
       case 'npy': {
@@ -160,11 +161,10 @@ export async function loadDataset(spec: string, options: { split?: 'test' | 'tra
       }
     }
   } catch (e) {
-    if (e instanceof JumpReluError) throw e; // usage errors (exit 2) and DataFormatError (exit 1)
+    if (e instanceof JumpReluError) throw e; // usage errors (exit 2), DataFormatError and missing files (exit 1)
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') throw new UsageError(`--data: ${err.path ?? path} does not exist`);
-    if (err.code === 'EISDIR') throw new UsageError(`--data: ${err.path ?? path} is a folder, not a file`);
-    if (err.code === 'EACCES') throw new UsageError(`--data: cannot read ${err.path ?? path} (permission denied)`);
+    // a file that is missing, a folder or unreadable: io (exit 1), like a missing model
+    if (typeof err.code === 'string' && typeof err.syscall === 'string') throw fileReadError(err.path ?? path, e, '--data');
     throw e;
   }
 }

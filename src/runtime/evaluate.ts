@@ -37,7 +37,7 @@ import type {
 import { Clamp, type ImageShape, SpaceMap } from './space.js';
 import { toolVersion } from './version.js';
 import { type Criterion, misclassification } from './criterion.js';
-import { CHECKPOINT_DIR, Checkpoint } from './report/checkpoint.js';
+import { CHECKPOINT_DIR, Checkpoint, checkResumable } from './report/checkpoint.js';
 import { PER_SAMPLE_FILE, ReportWriteError, perSampleLine, prepareReportDir, writeFileAtomic, writeReportFiles } from './report/write.js';
 import { SHARD_SCHEME, type ShardSpec, shardRange } from './shard.js';
 import { type ExecutionProvider, checkExecutionProvider } from './execution-provider.js';
@@ -130,6 +130,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalRun> {
 
 async function evaluateWith(o: EvalOptions, pool: OraclePool): Promise<EvalRun> {
   const progress = o.progress ?? silentProgress;
+  if (o.report?.resume) checkResumable(o.report.dir); // before prepareReportDir, which would create the folder
   if (o.report) prepareReportDir(o.report.dir); // an unwritable folder is refused before anything runs
   const ds = o.dataset;
   const total = o.limit === null ? ds.count : Math.min(o.limit, ds.count);

@@ -14,6 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JumpReluError, UsageError } from '../ir/errors.js';
+import { fileNotFound, fileReadError } from '../ir/file-errors.js';
 import { makeAttack, isAttackName } from './attacks/registry.js';
 import type { EvalRun, PerSampleRow } from './evaluate.js';
 import { maskingWarnings } from './evaluate.js';
@@ -38,7 +39,9 @@ const cellKey = (r: { kappa: number; attack: string; mode: string }) => `${r.kap
 
 function readShard(dir: string): Shard {
   const file = join(dir, 'report.json');
-  if (!existsSync(file)) throw new UsageError(`merge: ${dir} holds no report.json (not a report folder)`, { code: 'merge-not-shard' });
+  // a missing folder or report is a missing file (io, exit 1), as for every path option
+  if (!existsSync(dir)) throw fileNotFound(dir, 'merge', 'folder');
+  if (!existsSync(file)) throw new JumpReluError(`merge: ${dir} holds no report.json (not a report folder)`, { code: 'file-not-found' });
   let report: Report;
   try {
     report = JSON.parse(readFileSync(file, 'utf8')) as Report;
@@ -55,7 +58,7 @@ function readShard(dir: string): Shard {
   try {
     text = readFileSync(rowsFile, 'utf8');
   } catch (e) {
-    throw new ShardDataError(`merge: cannot read ${rowsFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw fileReadError(rowsFile, e, 'merge');
   }
   const rows: PerSampleRow[] = [];
   let line = 0;

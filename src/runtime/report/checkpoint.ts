@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync, inflateSync } from 'node:zlib';
-import { UsageError } from '../../ir/errors.js';
+import { DataError, JumpReluError, UsageError } from '../../ir/errors.js';
+import { fileNotFound, fileReadError } from '../../ir/file-errors.js';
 import type { AttackOutput } from '../attacks/common.js';
 import { ReportWriteError, removeTree, writeFileAtomic } from './write.js';
 
@@ -20,6 +21,18 @@ export const CHECKPOINT_DIR = '.checkpoint';
 export interface Craft {
   out: AttackOutput;
   wall: number;
+}
+
+/**
+ * Refuses a --resume folder that holds no interrupted run, before anything runs or is created there. A folder
+ * or checkpoint that is not there is a missing file (io, exit 1, code file-not-found), as for every path option.
+ */
+export function checkResumable(reportDir: string): void {
+  if (!existsSync(reportDir)) throw fileNotFound(reportDir, '--resume', 'folder');
+  if (!existsSync(join(reportDir, CHECKPOINT_DIR, 'run.json'))) {
+    throw new JumpReluError(`--resume ${reportDir}: no interrupted run there (no ${CHECKPOINT_DIR}/run.json)${existsSync(join(reportDir, 'report.json')) ? '; its report is complete' : ''}`,
+      { code: 'file-not-found' });
+  }
 }
 
 export class Checkpoint {
@@ -40,18 +53,22 @@ export class Checkpoint {
     return new Checkpoint(dir, x);
   }
 
-  /** Continues the run checkpointed in `reportDir`; refuses when its settings differ from these. */
+  /** Continues the run checkpointed in `reportDir`; refuses when its settings differ from these (checkResumable first). */
   static resume(reportDir: string, fingerprint: Record<string, unknown>, x: Float32Array): Checkpoint {
     const dir = join(reportDir, CHECKPOINT_DIR);
     const runFile = join(dir, 'run.json');
-    if (!existsSync(runFile)) {
-      throw new UsageError(`--resume ${reportDir}: no interrupted run there (no ${CHECKPOINT_DIR}/run.json)${existsSync(join(reportDir, 'report.json')) ? '; its report is complete' : ''}`);
+    checkResumable(reportDir);
+    let text: string;
+    try {
+      text = readFileSync(runFile, 'utf8');
+    } catch (e) {
+      throw fileReadError(runFile, e, '--resume');
     }
     let saved: Record<string, unknown>;
     try {
-      saved = JSON.parse(readFileSync(runFile, 'utf8')) as Record<string, unknown>;
+      saved = JSON.parse(text) as Record<string, unknown>;
     } catch {
-      throw new UsageError(`--resume ${reportDir}: ${runFile} is unreadable; start the run again without --resume`);
+      throw new DataError(`--resume ${reportDir}: ${runFile} is not valid JSON; start the run again without --resume`, { code: 'checkpoint-corrupt' });
     }
     const differ = Object.keys({ ...saved, ...fingerprint }).filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(fingerprint[k]));
     if (differ.length) {

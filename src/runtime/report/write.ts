@@ -4,7 +4,7 @@
 
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { JumpReluError, UsageError } from '../../ir/errors.js';
+import { JumpReluError } from '../../ir/errors.js';
 import type { PerSampleRow } from '../evaluate.js';
 import { renderReportHtml } from './html.js';
 import type { Report } from './schema.js';
@@ -53,7 +53,7 @@ export function writeFileAtomic(file: string, chunks: Iterable<string | Uint8Arr
 
 /**
  * Makes sure the report folder can be written, before the first attack: creates it, and writes and removes a
- * probe file. An unwritable folder is a usage error (exit 2): nothing has run yet.
+ * probe file. An unwritable folder is an io error (exit 1, code report-write), refused before anything runs.
  */
 export function prepareReportDir(dir: string): void {
   try {
@@ -64,7 +64,7 @@ export function prepareReportDir(dir: string): void {
     unlinkSync(probe);
   } catch (e) {
     const reason = e instanceof ReportWriteError ? e.message.replace(/^cannot write [^:]*: /, '') : why(e);
-    throw new UsageError(`--report ${dir}: cannot write there (${reason})`);
+    throw new ReportWriteError(`--report ${dir}: cannot write there (${reason})`);
   }
 }
 
