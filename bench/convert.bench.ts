@@ -1,6 +1,7 @@
 // Converter throughput and memory against `cp` of the same bytes, in the same run.
 //   npm run bench            (writes ~7 GB of temporary files under $TMPDIR/jumprelu-bench; --skip-large: ~1 GB)
 //   node dist/bench/convert.bench.js --sites-only    only the sites sweep (1k…128k-node Relu chains)
+//   node dist/bench/convert.bench.js --inline-only [RUNS]  only the two inline models (100 and 236 MB), RUNS rounds (default 5)
 // Models: a ResNet-50-sized chain (~100 MB of float32 weights, inline) and a >2 GiB model whose
 // weights live in external data. Figures: median of 5 runs (3 for the big model).
 
@@ -66,20 +67,44 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function timeCmd(cmd: string, args: string[]): number {
-  const t0 = performance.now();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  if (r.status !== 0) throw new Error(`${cmd} failed`);
-  return performance.now() - t0;
+// CPU time (user + sys) of a child comes from /usr/bin/time where there is one (10 ms resolution): on a
+// loaded machine it varies far less than wall time, which waits for the CPU other work holds.
+const TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
+interface Timed {
+  wall: number;
+  cpu: number | null;
 }
 
-function convert(input: string, output: string): { wallMs: number; ms: number; rss: number } {
+function timeCmd(cmd: string, args: string[]): Timed {
+  const [exe, argv] = TIME ? [TIME, ['-f', 'cpu %U %S', cmd, ...args]] : [cmd, args];
+  const t0 = performance.now();
+  const r = spawnSync(exe, argv, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const wall = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+  const m = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+  return { wall, cpu: m ? (Number(m[1]) + Number(m[2])) * 1000 : null };
+}
+
+interface Once {
+  wallMs: number;
+  cpuMs: number;
+  startMs: number;
+  importMs: number;
+  loadMs: number;
+  retrofitMs: number;
+  saveMs: number;
+  ms: number;
+  rss: number;
+}
+
+function convert(input: string, output: string): Once {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [convertOnce, input, output], { encoding: 'utf8' });
   const wallMs = performance.now() - t0;
   if (r.status !== 0) throw new Error(`convert failed: ${r.stderr}`);
-  const j = JSON.parse(r.stdout) as { ms: number; maxRssBytes: number };
-  return { wallMs, ms: j.ms, rss: j.maxRssBytes };
+  const j = JSON.parse(r.stdout) as Omit<Once, 'wallMs' | 'rss'> & { maxRssBytes: number };
+  return { ...j, wallMs, rss: j.maxRssBytes };
 }
 
 function nodeBaselineRss(): number {
@@ -87,38 +112,66 @@ function nodeBaselineRss(): number {
   return Number(r.stdout);
 }
 
+const cli = path.join(here, '..', 'src', 'cli', 'jumprelu-convert.js');
+const loadAverage = (): string => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+
 let baseRss = 0;
+/**
+ * `cp`, `node -e ''`, the `jumprelu-convert` CLI and convert-once.ts (which times its steps) on the same
+ * file, each from a clean output folder after `sync`, in an order that alternates run by run; medians.
+ */
 function bench(name: string, input: string, dataFiles: string[], outDir: string, runs: number): void {
   const bytes = [input, ...dataFiles].reduce((a, f) => a + fs.statSync(f).size, 0);
-  const cpT: number[] = [];
-  const conv: Array<ReturnType<typeof convert>> = [];
+  const cpT: Timed[] = [];
+  const nodeT: Timed[] = [];
+  const cliT: Timed[] = [];
+  const conv: Once[] = [];
   fs.mkdirSync(outDir, { recursive: true });
+  const out = path.join(outDir, path.basename(input));
   const clearOutputs = (): void => {
     for (const f of [input, ...dataFiles]) fs.rmSync(path.join(outDir, path.basename(f)), { force: true });
-    // Flush dirty pages first, so neither side pays for the other's write-back.
+    // Flush dirty pages first, so no step pays for another's write-back.
     spawnSync('sync');
   };
+  const steps: Record<string, () => void> = {
+    cp: () => cpT.push(timeCmd('cp', [input, ...dataFiles, outDir])),
+    node: () => nodeT.push(timeCmd(process.execPath, ['-e', ''])),
+    cli: () => cliT.push(timeCmd(process.execPath, [cli, input, out, '--kappa', '0.07'])),
+    convert: () => conv.push(convert(input, out)),
+  };
+  const load0 = loadAverage();
   for (let i = 0; i < runs; i++) {
-    // Alternate which goes first: the second of a pair runs with a warmer cache.
-    const order = i % 2 === 0 ? ['cp', 'convert'] : ['convert', 'cp'];
+    // Alternate the order: the later steps of a round run with a warmer cache.
+    const order = i % 2 === 0 ? Object.keys(steps) : Object.keys(steps).reverse();
     for (const which of order) {
       clearOutputs();
-      if (which === 'cp') cpT.push(timeCmd('cp', [input, ...dataFiles, outDir]));
-      else conv.push(convert(input, path.join(outDir, path.basename(input))));
+      steps[which]!();
     }
   }
-  const cp = median(cpT);
-  const wall = median(conv.map((c) => c.wallMs));
-  const inproc = median(conv.map((c) => c.ms));
-  const rss = median(conv.map((c) => c.rss));
+  const cp = median(cpT.map((t) => t.wall));
+  const m = (f: (c: Once) => number): number => median(conv.map(f));
+  const cpuOf = (ts: Timed[]): number | null => (ts.every((t) => t.cpu !== null) ? median(ts.map((t) => t.cpu!)) : null);
+  const cpCpu = cpuOf(cpT);
+  const wall = m((c) => c.wallMs);
+  const inproc = m((c) => c.ms);
+  const rss = m((c) => c.rss);
   const proto = fs.statSync(input).size;
   const mb = bytes / 1e6;
-  console.log(`\n${name}: ${mb.toFixed(1)} MB on disk (${(proto / 1e6).toFixed(1)} MB protobuf), median of ${runs}`);
-  console.log(`  cp                     ${cp.toFixed(0).padStart(7)} ms  ${(mb / (cp / 1000)).toFixed(0).padStart(6)} MB/s`);
-  console.log(`  jumprelu-convert wall  ${wall.toFixed(0).padStart(7)} ms  ${(mb / (wall / 1000)).toFixed(0).padStart(6)} MB/s  ratio ${(wall / cp).toFixed(2)}× cp (process start included)`);
-  console.log(`  load+retrofit+save     ${inproc.toFixed(0).padStart(7)} ms  ${(mb / (inproc / 1000)).toFixed(0).padStart(6)} MB/s  ratio ${(inproc / cp).toFixed(2)}× cp`);
+  const cpuText = (cpu: number | null): string => (cpu === null || cpCpu === null ? ''
+    : `   CPU ${cpu.toFixed(0).padStart(5)} ms = ${cpCpu > 0 ? (cpu / cpCpu).toFixed(2) : '∞'}× cp's`);
+  const row = (label: string, ms: number, cpu: number | null, ratio = true): string =>
+    `  ${label.padEnd(28)} ${ms.toFixed(0).padStart(7)} ms  ${(mb / (ms / 1000)).toFixed(0).padStart(6)} MB/s${ratio ? `  ratio ${(ms / cp).toFixed(2)}× cp` : '             '}${cpuText(cpu)}`;
+  console.log(`\n${name}: ${mb.toFixed(1)} MB on disk (${(proto / 1e6).toFixed(1)} MB protobuf), median of ${runs}; load average ${load0} → ${loadAverage()}`);
+  console.log(row('cp', cp, cpCpu, false));
+  console.log(row("node -e ''", median(nodeT.map((t) => t.wall)), cpuOf(nodeT)));
+  console.log(row('jumprelu-convert (CLI)', median(cliT.map((t) => t.wall)), cpuOf(cliT)));
+  console.log(row('convert-once wall', wall, null));
+  console.log(row('load+retrofit+save', inproc, m((c) => c.cpuMs)));
+  console.log(`  steps (convert-once, medians): node start ${m((c) => c.startMs).toFixed(0)} ms, imports ${m((c) => c.importMs).toFixed(0)}, ` +
+    `load ${m((c) => c.loadMs).toFixed(0)}, retrofit ${m((c) => c.retrofitMs).toFixed(0)}, save ${m((c) => c.saveMs).toFixed(0)}, ` +
+    `exit ${m((c) => c.wallMs - c.startMs - c.importMs - c.ms).toFixed(0)} (wall − the rest)`);
   const above = Math.max(0, rss - baseRss);
-  console.log(`  peak RSS               ${(rss / 1e6).toFixed(0).padStart(7)} MB  (${(above / 1e6).toFixed(0)} MB above a bare node process) = ` +
+  console.log(`  peak RSS                     ${(rss / 1e6).toFixed(0).padStart(7)} MB  (${(above / 1e6).toFixed(0)} MB above a bare node process) = ` +
     `${(rss / bytes).toFixed(2)}× the model's ${mb.toFixed(0)} MB; ${(above / proto).toFixed(2)}× the protobuf file above the baseline`);
 }
 
@@ -135,7 +188,6 @@ function sitesSweep(): void {
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed`);
     return performance.now() - t0;
   };
-  const cli = path.join(here, '..', 'src', 'cli', 'jumprelu-convert.js');
   const sweepDir = path.join(dir, 'sites');
   fs.mkdirSync(sweepDir, { recursive: true });
   const nodeStart = median([0, 1, 2, 3, 4].map(() => timeQuiet(process.execPath, ['-e', ''])));
@@ -172,14 +224,17 @@ baseRss = nodeBaselineRss();
 console.log(`node ${process.version}, ${os.cpus().length} cores; bare node process peak RSS ${(baseRss / 1e6).toFixed(0)} MB`);
 
 // ResNet-50 has ~25.6 M parameters (~102 MB float32): 43 blocks of 256×256×3×3 ≈ 101 MB.
+const inlineOnly = process.argv.indexOf('--inline-only');
+const inlineRuns = inlineOnly >= 0 && process.argv[inlineOnly + 1] ? Number(process.argv[inlineOnly + 1]) : 5;
 const small = path.join(dir, 'chain100.onnx');
 fs.writeFileSync(small, encodeModel(buildChain(43, 256, null)).toBytes());
-bench('ResNet-50-sized model (inline weights)', small, [], path.join(dir, 'out100'), 5);
+bench('ResNet-50-sized model (inline weights)', small, [], path.join(dir, 'out100'), inlineRuns);
 
 // The 236 MB inline model of issue 10: 100 blocks of 256×256×3×3 float32.
 const mid = path.join(dir, 'chain236.onnx');
 fs.writeFileSync(mid, encodeModel(buildChain(100, 256, null)).toBytes());
-bench('236 MB model (inline weights)', mid, [], path.join(dir, 'out236'), 5);
+bench('236 MB model (inline weights)', mid, [], path.join(dir, 'out236'), inlineRuns);
+if (inlineOnly >= 0) process.exit(0);
 
 if (!process.argv.includes('--skip-large')) {
   // 57 blocks of 1024×1024×3×3 float32 = 2.15 GB of external data.

@@ -5,13 +5,19 @@
 // must lie inside the file, and a declared length must agree with the tensor's dims and type.
 // Saving is atomic: everything is written to temporary files first and renamed at the end, so a
 // failure leaves no partial output and never damages the input.
+//
+// Big inline initializers are not read at load time (model-image.ts): their raw_data stays in the input
+// file, and saving copies those byte ranges from the input to the output (file-span.ts), after checking
+// the input has not changed since it was loaded.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeModel } from './decode.js';
 import { encodeModel } from './encode.js';
 import { ExternalDataError, JumpReluError, ModelFormatError } from './errors.js';
+import { copyBytes, FileSpan, SpanSource, stampOf } from './file-span.js';
 import type { Model } from './model.js';
+import { readModelImage } from './model-image.js';
 import type { ExternalBytes, Tensor } from './tensor.js';
 import { AttributeType } from './attribute.js';
 
@@ -29,11 +35,36 @@ export function loadModel(file: string): Model {
   if (stat.size > PROTOBUF_LIMIT) {
     throw new ModelFormatError(`'${file}' is ${stat.size} bytes, over protobuf's 2 GiB limit: not a valid ONNX file`, { code: 'model-too-large' });
   }
-  const buf = fs.readFileSync(file);
-  const model = decodeModel(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), path.dirname(path.resolve(file)));
-  model.sourceFile = fs.realpathSync(file);
-  validateTensors(model);
-  return model;
+  const real = fs.realpathSync(file);
+  const fd = fs.openSync(real, 'r');
+  try {
+    const image = readModelImage(fd, real, stampOf(fs.fstatSync(fd, { bigint: true })));
+    const model = decodeModel(image.bytes, path.dirname(path.resolve(file)));
+    model.sourceFile = real;
+    leaveOnDisk(model, image.bytes, image.spans, fd);
+    validateTensors(model);
+    return model;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Hands each span the image left unread to the tensor whose raw_data it is. A span no tensor claims (the
+ * decoder read the file differently from the scan, which it should not) is read into the image after all,
+ * so the decoded views are complete either way.
+ */
+function leaveOnDisk(model: Model, image: Uint8Array, spans: readonly FileSpan[], fd: number): void {
+  if (spans.length === 0) return;
+  const byOffset = new Map(spans.map((s) => [s.offset, s]));
+  for (const v of model.graph.initializers.values()) v.initializer?.leaveDataOnDisk(image, byOffset);
+  for (const s of byOffset.values()) {
+    for (let done = 0; done < s.length;) {
+      const n = fs.readSync(fd, image, s.offset + done, s.length - done, s.offset + done);
+      if (n === 0) throw new JumpReluError(`'${s.file}' became shorter while it was being read`, { code: 'input-changed' });
+      done += n;
+    }
+  }
 }
 
 /** Every tensor of the model (initializers, sparse initializers' parts, tensor attributes, all graphs). */
@@ -195,16 +226,24 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
       externalFiles.push(dataFile);
     }
     copyExistingExternalData(model, outDir, replacements, stage, externalFiles, createdDirs);
-    const chunks = encodeModel(model, (t) => (replacements.get(t) ?? t).encode());
+    const holes = new Holes();
+    const chunks = encodeModel(model, (t) => {
+      const r = replacements.get(t);
+      if (r) return r.encode();
+      const e = t.encodeLeavingData();
+      if (e.hole) holes.add(t, e.bytes, e.hole.at, e.hole.span);
+      return e.bytes;
+    });
     if (chunks.length > PROTOBUF_LIMIT) {
       throw new JumpReluError(
         `the model would be ${chunks.length} bytes, over protobuf's 2 GiB limit; save with external data (--external-data)`,
         { kind: 'unsupported-model', code: 'output-too-large' });
     }
-    writeChunks(stage(outFile), chunks.chunks);
+    const written = writeChunks(stage(outFile), chunks.chunks, holes);
     for (const s of staged) fs.renameSync(s.tmp, s.final);
     staged.length = 0;
     done = true;
+    if (model.sourceFile === realOrSelf(outFile)) holes.moveTo(outFile, written);
     return { modelBytes: chunks.length, externalFiles };
   } catch (e) {
     // File-system failures (permissions, full disk, a path component that is a file) are the user's
@@ -278,7 +317,7 @@ function writeExternalData(model: Model, tmp: string, location: string, threshol
       for (const v of g.initializers.values()) {
         const t = v.initializer;
         if (!t) continue;
-        const size = t.external ? t.externalBytes?.length ?? 0 : t.inlineRawData?.length ?? -1;
+        const size = t.external ? t.externalBytes?.length ?? 0 : t.inlineRawLength ?? -1;
         // Data that was external moves to the new file whatever its size, so the output references one
         // file only (and an old data file may be replaced safely when the input is).
         if (!t.externalBytes && (size < 0 || size < threshold || size < MIN_EXTERNAL_BYTES)) continue;
@@ -286,6 +325,7 @@ function writeExternalData(model: Model, tmp: string, location: string, threshol
         if (pad) fs.writeSync(fd, new Uint8Array(pad), 0, pad, offset);
         offset += pad;
         if (t.externalBytes) copyRange(t.externalBytes, fd, offset);
+        else if (t.dataOnDisk) copySpan(t.dataOnDisk, fd, offset);
         else writeAll(fd, t.inlineRawData!, offset);
         replacements.set(t, t.withExternalData(location, offset, size));
         offset += size;
@@ -319,18 +359,22 @@ function copyExistingExternalData(
 }
 
 function copyRange(src: ExternalBytes, fd: number, at: number): void {
-  const CHUNK = 16 << 20;
-  const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(src.length, 1)));
   const inFd = fs.openSync(src.file, 'r');
   try {
-    for (let done = 0; done < src.length;) {
-      const n = fs.readSync(inFd, buf, 0, Math.min(buf.length, src.length - done), src.offset + done);
-      if (n === 0) throw new ExternalDataError(`'${src.file}' is shorter than declared`, { code: 'external-data-range' });
-      writeAll(fd, buf.subarray(0, n), at + done);
-      done += n;
-    }
+    copyBytes(inFd, src.offset, src.length, fd, at,
+      () => new ExternalDataError(`'${src.file}' is shorter than declared`, { code: 'external-data-range' }));
   } finally {
     fs.closeSync(inFd);
+  }
+}
+
+function copySpan(span: FileSpan, fd: number, at: number): void {
+  const src = SpanSource.open(span);
+  try {
+    src.copyTo(span.offset, span.length, fd, at);
+    src.check();
+  } finally {
+    src.close();
   }
 }
 
@@ -338,25 +382,141 @@ function writeAll(fd: number, bytes: Uint8Array, at: number): void {
   for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done, bytes.length - done, at + done);
 }
 
+/**
+ * The tensors encoded with data left on disk: where in the encoded chunks the unread bytes are (by the
+ * ArrayBuffer they are views of, and the offset in it) and which span of which file replaces them.
+ */
+class Holes {
+  private readonly byBuffer = new Map<ArrayBufferLike, Array<{ start: number; span: FileSpan; tensor: Tensor }>>();
+  private readonly sources = new Map<string, SpanSource>();
+  /** Bytes the holes hold, all of which writeChunks must copy from their spans. */
+  total = 0;
+
+  add(tensor: Tensor, bytes: Uint8Array, at: number, span: FileSpan): void {
+    let list = this.byBuffer.get(bytes.buffer);
+    if (!list) this.byBuffer.set(bytes.buffer, (list = []));
+    list.push({ start: bytes.byteOffset + at, span, tensor });
+    this.total += span.length;
+    this.sorted = false;
+  }
+
+  private sorted = true;
+
+  get empty(): boolean {
+    return this.total === 0;
+  }
+
+  /** The holes inside `chunk`, in order, as [offset in chunk, length, span, offset in span]. */
+  within(chunk: Uint8Array): Array<{ at: number; length: number; span: FileSpan; from: number }> {
+    const list = this.byBuffer.get(chunk.buffer);
+    if (!list) return [];
+    if (!this.sorted) {
+      for (const l of this.byBuffer.values()) l.sort((a, b) => a.start - b.start);
+      this.sorted = true;
+    }
+    const lo = chunk.byteOffset;
+    const hi = lo + chunk.length;
+    // Holes of one buffer do not overlap: find the first that ends after `lo`, then walk while they start before `hi`.
+    let a = 0;
+    let b = list.length;
+    while (a < b) {
+      const m = (a + b) >> 1;
+      if (list[m]!.start + list[m]!.span.length <= lo) a = m + 1;
+      else b = m;
+    }
+    const out: Array<{ at: number; length: number; span: FileSpan; from: number }> = [];
+    for (let i = a; i < list.length && list[i]!.start < hi; i++) {
+      const h = list[i]!;
+      const s = Math.max(lo, h.start);
+      const e = Math.min(hi, h.start + h.span.length);
+      out.push({ at: s - lo, length: e - s, span: h.span, from: s - h.start });
+    }
+    return out;
+  }
+
+  /** The open, checked input file of a span (opened once per file for the whole save). */
+  source(span: FileSpan): SpanSource {
+    let src = this.sources.get(span.file);
+    if (!src) this.sources.set(span.file, (src = SpanSource.open(span)));
+    return src;
+  }
+
+  /** Checks every input file is still as loaded (nothing changed it while it was copied) and closes them. */
+  finish(): void {
+    try {
+      for (const s of this.sources.values()) s.check();
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    for (const s of this.sources.values()) s.close();
+    this.sources.clear();
+  }
+
+  /**
+   * After saving over the model's own file: the tensors' data is now in the new file, at the offsets
+   * writeChunks reported (`written`: span → offset in the output).
+   */
+  moveTo(file: string, written: Map<FileSpan, number>): void {
+    if (this.empty) return;
+    const stamp = stampOf(fs.statSync(file, { bigint: true }));
+    const real = fs.realpathSync(file);
+    for (const list of this.byBuffer.values()) {
+      for (const h of list) h.tensor.movedOnDisk(new FileSpan(real, written.get(h.span)!, h.span.length, stamp));
+    }
+  }
+}
+
 // No fsync: the rename already makes the output all-or-nothing for a crash of this process, and
 // like `cp` we leave durability against power loss to the file system.
-function writeChunks(file: string, chunks: readonly Uint8Array[]): void {
+/** Writes the chunks, copying holes from their spans; returns where each span's bytes went in the file. */
+function writeChunks(file: string, chunks: readonly Uint8Array[], holes: Holes): Map<FileSpan, number> {
+  const written = new Map<FileSpan, number>();
   const fd = fs.openSync(file, 'w');
   try {
-    // writev in batches: IOV_MAX is 1024 on Linux.
-    for (let i = 0; i < chunks.length; i += 1024) {
-      const batch = chunks.slice(i, i + 1024);
-      let remaining = batch.reduce((a, c) => a + c.length, 0);
-      let views = batch;
-      while (remaining > 0) {
-        const n = fs.writevSync(fd, views);
-        remaining -= n;
-        views = advance(views, n);
+    let pos = 0;
+    let batch: Uint8Array[] = [];
+    const flush = (): void => {
+      // writev in batches: IOV_MAX is 1024 on Linux.
+      for (let i = 0; i < batch.length; i += 1024) {
+        let views = batch.slice(i, i + 1024);
+        let remaining = views.reduce((a, c) => a + c.length, 0);
+        while (remaining > 0) {
+          const n = fs.writevSync(fd, views);
+          remaining -= n;
+          views = advance(views, n);
+        }
       }
+      batch = [];
+    };
+    let copied = 0;
+    for (const c of chunks) {
+      const inside = holes.empty ? [] : holes.within(c);
+      let at = 0;
+      for (const h of inside) {
+        if (h.at > at) batch.push(c.subarray(at, h.at));
+        for (const b of batch) pos += b.length;
+        flush();
+        holes.source(h.span).copyTo(h.span.offset + h.from, h.length, fd, null);
+        if (h.from === 0) written.set(h.span, pos);
+        pos += h.length;
+        copied += h.length;
+        at = h.at + h.length;
+      }
+      if (at < c.length) batch.push(at === 0 ? c : c.subarray(at));
     }
+    flush();
+    // Every unread byte must have been replaced: a hole the chunks no longer show (an encoder that copied
+    // a tensor's bytes instead of keeping its view) would otherwise leave junk in the output.
+    if (copied !== holes.total) throw new Error(`internal error: ${holes.total} bytes left on disk, ${copied} copied`);
+    holes.finish();
   } finally {
+    holes.close();
     fs.closeSync(fd);
   }
+  return written;
 }
 
 function advance(views: Uint8Array[], n: number): Uint8Array[] {

@@ -1,8 +1,10 @@
 // A TensorProto kept as the bytes it was read from. Its header (name, type, dims, where the data
 // lives) is parsed eagerly; its values only when a pass asks (`float32Data()`), so a 2 GiB model's
-// weights are never turned into JS numbers.
+// weights are never turned into JS numbers. A big raw_data payload may even stay on disk (model-image.ts):
+// then the tensor reads it when asked for it, and the saver copies it file to file.
 
 import { ExternalDataError, ModelFormatError } from './errors.js';
+import { type FileSpan, readSpan } from './file-span.js';
 import {
   type RawField, ChunkWriter, WireType, appendFloats, appendInt64s, asInt, asString, parseFields,
 } from './wire.js';
@@ -57,6 +59,12 @@ export class Tensor {
   private readonly fields: readonly RawField[];
   private readonly src: Uint8Array;
   private readonly srcName: string;
+  /**
+   * Set when the loader left the raw_data payload on disk at `span`: then `src` holds unread bytes where
+   * the payload would be, from `at` on, and those are never handed out (only to writeChunks in io.ts,
+   * with the span, through encodeLeavingData).
+   */
+  private onDisk: { span: FileSpan; at: number } | null = null;
 
   private constructor(src: Uint8Array, fields: RawField[]) {
     this.src = src;
@@ -132,20 +140,61 @@ export class Tensor {
     return rawByteSize(this.dataType, this.elementCount);
   }
 
-  /** The raw_data payload as a view of the source bytes, or null when the data is elsewhere. */
-  get inlineRawData(): Uint8Array | null {
-    for (const f of this.fields) if (f.no === TensorField.rawData) return f.payload;
+  private get rawField(): RawField | null {
+    for (const f of this.fields) if (f.no === TensorField.rawData) return f;
     return null;
+  }
+
+  /**
+   * The raw_data payload, or null when the data is elsewhere: a view of the source bytes, or read from the
+   * model file now when the loader left it there (`dataOnDisk`; reading checks the file is unchanged).
+   */
+  get inlineRawData(): Uint8Array | null {
+    const raw = this.rawField;
+    if (!raw) return null;
+    return this.onDisk ? readSpan(this.onDisk.span) : raw.payload;
+  }
+
+  /** Length of the raw_data payload (without reading it), or null when there is none. */
+  get inlineRawLength(): number | null {
+    return this.rawField?.payload.length ?? null;
+  }
+
+  /** Where the raw_data payload is when the loader left it in the model file; null when it is in memory. */
+  get dataOnDisk(): FileSpan | null {
+    return this.onDisk?.span ?? null;
+  }
+
+  /**
+   * Called by the loader for each tensor decoded from `image` (a buffer holding the file's bytes at their
+   * offsets, model-image.ts): when the raw_data payload is one of `spans` (keyed by file offset), the
+   * tensor takes it as left on disk and removes it from `spans`. Returns whether it did.
+   */
+  leaveDataOnDisk(image: Uint8Array, spans: Map<number, FileSpan>): boolean {
+    const raw = this.rawField;
+    if (this.onDisk || this.external || !raw || raw.payload.buffer !== image.buffer) return false;
+    const offset = raw.payload.byteOffset - image.byteOffset;
+    const span = spans.get(offset);
+    if (!span || span.length !== raw.payload.length) return false;
+    spans.delete(offset);
+    this.onDisk = { span, at: raw.payload.byteOffset - this.src.byteOffset };
+    return true;
+  }
+
+  /** After the model was saved over its own file: the same bytes, now at `span` of the new file. */
+  movedOnDisk(span: FileSpan): void {
+    if (!this.onDisk || span.length !== this.onDisk.span.length) throw new Error(`tensor '${this.name}': no data on disk to move`);
+    this.onDisk = { span, at: this.onDisk.at };
   }
 
   /** Checks the declared shape against the stored data; throws on any disagreement. */
   validateInlineData(): void {
     const expected = this.expectedByteLength;
-    const raw = this.inlineRawData;
+    const rawLength = this.inlineRawLength;
     if (this.external || expected === null) return;
     let stored: bigint;
-    if (raw) {
-      stored = BigInt(raw.length);
+    if (rawLength !== null) {
+      stored = BigInt(rawLength);
     } else {
       const count = this.typedFieldCount();
       if (count === null) return;
@@ -217,16 +266,35 @@ export class Tensor {
     return Float32Array.from(out);
   }
 
-  /** The TensorProto bytes: the original ones unless the tensor was renamed. */
+  /** The TensorProto bytes: the original ones unless the tensor was renamed (data left on disk read now). */
   encode(): Uint8Array {
-    if (this.name === this.srcName) return this.src;
+    const src = this.onDisk ? this.loadedSource(this.onDisk) : this.src;
+    if (this.name === this.srcName) return src;
     const w = new ChunkWriter();
-    for (const f of this.fields) {
+    for (const f of this.onDisk ? parseFields(src) : this.fields) {
       if (f.no === TensorField.name) w.stringField(TensorField.name, this.name);
       else w.push(f.bytes);
     }
     if (!this.fields.some((f) => f.no === TensorField.name)) w.stringField(TensorField.name, this.name);
     return w.toBytes();
+  }
+
+  /**
+   * The TensorProto bytes for a writer that copies data left on disk itself: when `hole` is set, `bytes`
+   * holds `hole.span.length` unread bytes at `hole.at`, to be replaced by the span's bytes.
+   */
+  encodeLeavingData(): { bytes: Uint8Array; hole: { at: number; span: FileSpan } | null } {
+    if (this.onDisk && this.name === this.srcName) return { bytes: this.src, hole: this.onDisk };
+    return { bytes: this.encode(), hole: null };
+  }
+
+  /** The source bytes with the payload left on disk read into a copy. */
+  private loadedSource(onDisk: { span: FileSpan; at: number }): Uint8Array {
+    const out = new Uint8Array(this.src.length);
+    out.set(this.src.subarray(0, onDisk.at));
+    const after = onDisk.at + onDisk.span.length;
+    out.set(this.src.subarray(after), after);
+    return readSpan(onDisk.span, out, onDisk.at);
   }
 
   /** This tensor's fields (its current name included) without its data and external-data fields, to add new ones to. */

@@ -1,0 +1,258 @@
+// Big inline initializers left on disk by the loader (model-image.ts, file-span.ts): the saved bytes are
+// exactly those of the eager path (the whole file decoded from memory), values read back are the file's,
+// and a model file changed, truncated or replaced between load and save is refused with `input-changed`
+// and leaves no output behind.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { decodeModel } from '../src/ir/decode.js';
+import { encodeModel } from '../src/ir/encode.js';
+import { JumpReluError } from '../src/ir/errors.js';
+import { SpanSource, readSpan } from '../src/ir/file-span.js';
+import { allTensors, loadModel, saveModel } from '../src/ir/io.js';
+import type { Model } from '../src/ir/model.js';
+import { SPAN_MIN } from '../src/ir/model-image.js';
+import { Tensor } from '../src/ir/tensor.js';
+import { retrofit } from '../src/index.js';
+import { ChunkWriter } from '../src/ir/wire.js';
+import { ModelBuilder } from './helpers/build-model.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/jumprelu-convert.js', import.meta.url));
+
+/** Four Conv 256×256×3×3 (2.36 MB of weights each: left on disk) + Relu blocks; biases of 1 KB stay in memory. */
+function bigConvNet(): Uint8Array {
+  const mb = new ModelBuilder({ seed: 3 });
+  const g = mb.main;
+  let x = g.input('x', [1, 256, 4, 4]);
+  for (let i = 0; i < 4; i++) x = g.relu(g.conv(x, 256, 3, 1, { name: `conv${i}` }), { name: `relu${i}` });
+  g.output(x);
+  return mb.bytes();
+}
+
+/** The eager path: the whole file decoded from memory, as the loader did before spans. */
+function eager(file: string): Model {
+  return decodeModel(new Uint8Array(fs.readFileSync(file)), path.dirname(file));
+}
+
+function onDisk(m: Model): Tensor[] {
+  return [...allTensors(m)].filter((t) => t.dataOnDisk !== null);
+}
+
+function expectInputChanged(fn: () => unknown): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof JumpReluError, `not a JumpReluError: ${String(e)}`);
+    assert.equal(e.code, 'input-changed');
+    assert.equal(e.kind, 'io');
+    assert.ok(!e.message.includes('\n'), 'one line');
+    return true;
+  });
+}
+
+describe('initializers left on disk', () => {
+  let tmp: string;
+  let bytes: Uint8Array;
+  let input: string;
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'jumprelu-spans-'));
+    bytes = bigConvNet();
+    input = path.join(tmp, 'big.onnx');
+    fs.writeFileSync(input, bytes);
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  const fresh = (name: string): string => {
+    const f = path.join(tmp, name);
+    fs.writeFileSync(f, bytes);
+    return f;
+  };
+  /** Files in the folder other than the ones given: temp files left behind would show here. */
+  const others = (...keep: string[]): string[] => fs.readdirSync(tmp).filter((f) => !keep.includes(f)).sort();
+
+  test('the big weights stay on disk, the rest is in memory; values read back are the file\'s', () => {
+    const m = loadModel(input);
+    const e = eager(input);
+    const lazy = onDisk(m);
+    assert.equal(lazy.length, 4);
+    for (const t of lazy) assert.ok(t.dataOnDisk!.length >= SPAN_MIN && t.name.startsWith('conv_w'));
+    const eagerByName = new Map([...allTensors(e)].map((t) => [t.name, t]));
+    for (const t of allTensors(m)) {
+      const ref = eagerByName.get(t.name)!;
+      assert.deepEqual(t.inlineRawData, ref.inlineRawData, t.name);
+      assert.deepEqual(t.encode(), ref.encode(), t.name);
+      assert.deepEqual(t.float32Data(() => new Uint8Array()), ref.float32Data(() => new Uint8Array()), t.name);
+    }
+  });
+
+  test('load, retrofit, save: byte-identical to the eager path, through the library and the CLI', () => {
+    const m = loadModel(input);
+    retrofit(m, { kappa: 0.07 });
+    const out = path.join(tmp, 'lib.onnx');
+    saveModel(m, out);
+    const e = eager(input);
+    retrofit(e, { kappa: 0.07 });
+    const want = encodeModel(e).toBytes();
+    assert.ok(Buffer.from(want).equals(fs.readFileSync(out)), 'library output differs from the eager path');
+    assert.ok(onDisk(m).length === 4, 'the data is still read from the input');
+
+    const cliOut = path.join(tmp, 'cli.onnx');
+    const r = spawnSync(process.execPath, [CLI, input, cliOut, '--kappa', '0.07'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(Buffer.from(want).equals(fs.readFileSync(cliOut)), 'CLI output differs from the eager path');
+    assert.deepEqual(others('big.onnx', 'lib.onnx', 'cli.onnx'), []);
+    fs.rmSync(out);
+    fs.rmSync(cliOut);
+  });
+
+  test('a renamed tensor whose data is on disk is saved like the eager one', () => {
+    const m = loadModel(input);
+    const e = eager(input);
+    for (const model of [m, e]) {
+      const t = [...allTensors(model)].find((x) => x.name === 'conv_w__1')!;
+      t.name = 'renamed';
+    }
+    const out = path.join(tmp, 'renamed.onnx');
+    saveModel(m, out);
+    assert.ok(Buffer.from(encodeModel(e).toBytes()).equals(fs.readFileSync(out)));
+    fs.rmSync(out);
+  });
+
+  test('saving with --external-data copies the data from the input into the data file', () => {
+    const m = loadModel(input);
+    const e = eager(input);
+    const dirs = ['ext-lazy', 'ext-eager'].map((d) => path.join(tmp, d));
+    for (const [i, model] of [m, e].entries()) {
+      fs.mkdirSync(dirs[i]!);
+      saveModel(model, path.join(dirs[i]!, 'm.onnx'), { externalData: { threshold: 1024 } });
+    }
+    for (const f of ['m.onnx', 'm.onnx.data']) {
+      assert.ok(fs.readFileSync(path.join(dirs[0]!, f)).equals(fs.readFileSync(path.join(dirs[1]!, f))), f);
+    }
+    assert.ok(fs.statSync(path.join(dirs[0]!, 'm.onnx.data')).size > 4 * SPAN_MIN);
+    // And that model (external data now) loads and saves back inline like the original.
+    const back = loadModel(path.join(dirs[0]!, 'm.onnx'));
+    assert.equal(onDisk(back).length, 0);
+    for (const d of dirs) fs.rmSync(d, { recursive: true });
+  });
+
+  test('saving over the input file, then saving again: the data follows to the new file', () => {
+    const f = fresh('inplace.onnx');
+    const m = loadModel(f);
+    retrofit(m, { kappa: 0.5 });
+    saveModel(m, f);
+    for (const t of onDisk(m)) assert.equal(t.dataOnDisk!.file, fs.realpathSync(f));
+    const again = path.join(tmp, 'again.onnx');
+    saveModel(m, again);
+    assert.ok(fs.readFileSync(again).equals(fs.readFileSync(f)));
+    const e = eager(input);
+    retrofit(e, { kappa: 0.5 });
+    assert.ok(Buffer.from(encodeModel(e).toBytes()).equals(fs.readFileSync(f)));
+    fs.rmSync(f);
+    fs.rmSync(again);
+  });
+
+  test('an input rewritten after loading is refused on save and on reading values; no output is left', () => {
+    const f = fresh('changed.onnx');
+    const m = loadModel(f);
+    const t = onDisk(m)[0]!;
+    // Same size, one weight byte different, mtime moved on.
+    const fd = fs.openSync(f, 'r+');
+    fs.writeSync(fd, Uint8Array.of(bytes[t.dataOnDisk!.offset + 100]! ^ 0xff), 0, 1, t.dataOnDisk!.offset + 100);
+    fs.closeSync(fd);
+    fs.utimesSync(f, new Date(), new Date(Date.now() + 5000));
+    const out = path.join(tmp, 'changed-out.onnx');
+    expectInputChanged(() => saveModel(m, out));
+    expectInputChanged(() => t.inlineRawData);
+    expectInputChanged(() => t.encode());
+    assert.deepEqual(others('big.onnx', 'changed.onnx'), []);
+    fs.rmSync(f);
+  });
+
+  test('an input truncated after loading, or replaced by another file, is refused', () => {
+    const f = fresh('truncated.onnx');
+    const m = loadModel(f);
+    fs.truncateSync(f, bytes.length - 10);
+    expectInputChanged(() => saveModel(m, path.join(tmp, 'truncated-out.onnx')));
+
+    const g = fresh('replaced.onnx');
+    const m2 = loadModel(g);
+    const other = fresh('other.onnx'); // same bytes, but another file
+    fs.renameSync(other, g);
+    expectInputChanged(() => saveModel(m2, path.join(tmp, 'replaced-out.onnx')));
+    assert.deepEqual(others('big.onnx', 'truncated.onnx', 'replaced.onnx'), []);
+    fs.rmSync(f);
+    fs.rmSync(g);
+  });
+
+  test('a file truncated before loading gives the one-line format error it always gave', () => {
+    for (const cut of [10, 3 * SPAN_MIN, bytes.length - 5]) {
+      const f = path.join(tmp, 'cut.onnx');
+      fs.writeFileSync(f, bytes.subarray(0, bytes.length - cut));
+      let lazyError: unknown;
+      let eagerError: unknown;
+      try { loadModel(f); } catch (e) { lazyError = e; }
+      try { decodeModel(new Uint8Array(fs.readFileSync(f))); } catch (e) { eagerError = e; }
+      assert.ok(lazyError instanceof JumpReluError && lazyError.kind === 'invalid-model', String(lazyError));
+      assert.equal((lazyError as Error).message, (eagerError as Error).message);
+      const r = spawnSync(process.execPath, [CLI, f, path.join(tmp, 'cut-out.onnx'), '--kappa', '0.5'], { encoding: 'utf8' });
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      fs.rmSync(f);
+    }
+    assert.deepEqual(others('big.onnx'), []);
+  });
+
+  test('a big raw_data the loader may not leave on disk (the tensor also says external) is read after all', () => {
+    // ONNX forbids raw_data with data_location EXTERNAL, but a file can hold both: the tensor stays as it was.
+    const dir = path.join(tmp, 'both');
+    fs.mkdirSync(dir);
+    const m = eager(input);
+    const v = [...m.graph.initializers.values()].find((x) => x.name === 'conv_w')!;
+    const t = v.initializer!;
+    const w = new ChunkWriter();
+    w.push(t.encode());
+    for (const [k, val] of [['location', 'w.bin'], ['offset', '0']]) {
+      const kv = new ChunkWriter();
+      kv.stringField(1, k);
+      kv.stringField(2, val);
+      w.messageField(13, kv);
+    }
+    w.int64Field(14, 1);
+    v.initializer = Tensor.decode(w.toBytes());
+    fs.writeFileSync(path.join(dir, 'w.bin'), t.inlineRawData!);
+    const f = path.join(dir, 'both.onnx');
+    const want = encodeModel(m).toBytes();
+    fs.writeFileSync(f, want);
+    const loaded = loadModel(f);
+    assert.equal(onDisk(loaded).length, 3);
+    const both = [...allTensors(loaded)].find((x) => x.name === 'conv_w')!;
+    assert.equal(both.dataOnDisk, null);
+    assert.deepEqual(both.inlineRawData, t.inlineRawData);
+    const out = path.join(dir, 'out.onnx');
+    saveModel(loaded, out);
+    assert.ok(Buffer.from(want).equals(fs.readFileSync(out)));
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  test('a span source refuses a file that changed under it', () => {
+    const f = fresh('source.onnx');
+    const t = onDisk(loadModel(f))[0]!;
+    const span = t.dataOnDisk!;
+    assert.deepEqual(readSpan(span), bytes.subarray(span.offset, span.offset + span.length));
+    const src = SpanSource.open(span);
+    try {
+      src.check();
+      fs.appendFileSync(f, Uint8Array.of(0));
+      expectInputChanged(() => src.check());
+    } finally {
+      src.close();
+    }
+    expectInputChanged(() => SpanSource.open(span));
+    fs.rmSync(f);
+    expectInputChanged(() => readSpan(span));
+  });
+});
