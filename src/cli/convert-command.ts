@@ -12,6 +12,7 @@ import { parseSiteArgs, readKappaMap } from './site-options.js';
 import { parseKappaMap } from '../passes/kappa-map.js';
 import type { Target } from '../passes/retrofit-record.js';
 import { CONVERT_OPTIONS, CONVERT_POSITIONALS, type ConvertArgs, strictNumber } from './convert-options.js';
+import { withInterruptsHeld } from './interrupt.js';
 
 export type { ConvertArgs } from './convert-options.js';
 
@@ -146,9 +147,12 @@ export async function runConvert(a: ConvertArgs): Promise<void> {
   const saveOptions = a.externalData !== undefined
     ? { externalData: { threshold: checkThreshold(a.externalData), ...(a.externalDataLocation ? { location: a.externalDataLocation } : {}) } }
     : {};
-  // Built first: a library that fails to build must not leave a model behind that nothing can run.
-  const customOps = a.emitCustomops ? emitCustomOps(a.emitCustomops) : undefined;
-  const saved = saveModel(model, output, saveOptions);
+  // Ctrl-C while writing: the writes finish first (interrupt.ts), so no temporary file is left behind.
+  const { customOps, saved } = withInterruptsHeld(output, () => ({
+    // Built first: a library that fails to build must not leave a model behind that nothing can run.
+    customOps: a.emitCustomops ? emitCustomOps(a.emitCustomops) : undefined,
+    saved: saveModel(model, output, saveOptions),
+  }));
   if (report.sites.some((site) => site.target === 'custom' && (site.action === 'converted' || site.action === 'updated' || site.action === 'unchanged'))) {
     process.stderr.write(`note: ${output} needs the JumpReLU custom-op library (libjumprelu_customops.so; --emit-customops DIR copies it), ` +
       'which ONNX Runtime for Python, C and C++ can load but onnxruntime-node and onnxruntime-web cannot: for Node or the browser use ' +

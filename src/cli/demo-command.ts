@@ -13,6 +13,7 @@ import { retrofit } from '../index.js';
 import { packageRoot } from '../package-root.js';
 import { MNIST_NORMALISATION, nchwShape, normalise, readIdxImageSet } from '../runtime/data/index.js';
 import { formatSiteTable } from './convert-command.js';
+import { withInterruptsHeld } from './interrupt.js';
 
 interface DemoArgs { kappa: string; out: string }
 
@@ -52,7 +53,7 @@ async function runDemo(a: DemoArgs): Promise<void> {
       const report = retrofit(model, { kappa });
       const acc = await accuracy(encodeModel(model).toBytes(), x, shape, data.labels);
       const out = path.join(a.out, `lenet_mnist_${variant}.kappa${kappa}.onnx`);
-      saveModel(model, out);
+      withInterruptsHeld(out, () => saveModel(model, out));
       process.stdout.write(`  κ = ${String(kappa).padEnd(4)} accuracy ${(100 * acc).toFixed(1)} %   ${report.counts.converted} ReLU → JumpReLU   → ${path.relative(process.cwd(), out)}\n`);
       if (variant === 'baseline' && kappa === kappas[kappas.length - 1]) {
         process.stdout.write(`${formatSiteTable(report.sites).replace(/^/gm, '    ')}\n`);

@@ -5,6 +5,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UnsupportedModelError, UsageError } from '../ir/errors.js';
 import { loadModel, saveModel } from '../ir/io.js';
 import { customToStandardForm, describeStandardForm } from './standard-form.js';
+import { withInterruptsHeld } from './interrupt.js';
 import {
   GRADIENT_MODES, type GradientMode, type GradientSignature, buildGradientModel, gradientSignature, gradientSupport,
 } from '../autodiff/index.js';
@@ -109,7 +110,7 @@ export async function runGrad(a: GradArgs): Promise<void> {
     ...(a.gradKappa !== undefined ? { gradKappa: a.gradKappa } : {}),
     ...(a.initializers ? { withRespectToInitializers: true } : {}),
   });
-  saveModel(grad, a.output);
+  withInterruptsHeld(a.output, () => saveModel(grad, a.output!));
   const signature = gradientSignature(grad)!;
   if (a.json) process.stdout.write(`${JSON.stringify({ input: a.input, output: a.output, ...signature }, null, 2)}\n`);
   else process.stdout.write(`wrote ${a.output}\n${formatSignature(signature)}\n`);
