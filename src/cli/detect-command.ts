@@ -11,6 +11,7 @@ import { PREPROCESS_MODES } from '../runtime/input-convention.js';
 import { prepareReportDir } from '../runtime/report/write.js';
 import { type HarnessArgs, harnessSetup, numberList } from './eval-command.js';
 import { type SiteArgs, siteOptions } from './site-options.js';
+import { withInterruptsHeld } from './interrupt.js';
 import { type InterfaceArgs, interfaceOptions } from './interface-options.js';
 import { SINGLE_THREAD_MAX_BATCH } from '../runtime/resources.js';
 
@@ -93,7 +94,9 @@ export async function runDetect(a: DetectArgs): Promise<void> {
     ...(options.modelInterface ? { modelInterface: options.modelInterface } : {}), ...(options.sites ? { sites: options.sites } : {}),
   });
   if (a.report) {
-    const w = writeDetectReport(a.report, report);
+    const dir = a.report;
+    // Ctrl-C while the report is written: the atomic writes finish first (interrupt.ts)
+    const w = withInterruptsHeld(dir, () => writeDetectReport(dir, report));
     if (!a.json) process.stderr.write(`wrote ${w.json}, ${w.html}\n`);
   }
   process.stdout.write(a.json ? `${JSON.stringify(report, null, 1)}\n` : `${formatDetectTable(report)}\n`);

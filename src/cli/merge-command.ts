@@ -4,6 +4,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { mergeReports } from '../runtime/merge.js';
 import { formatTable } from './eval-command.js';
+import { withInterruptsHeld } from './interrupt.js';
 
 export interface MergeArgs {
   dirs: string[];
@@ -14,7 +15,9 @@ export interface MergeArgs {
 }
 
 export async function runMerge(a: MergeArgs): Promise<void> {
-  const run = await mergeReports(a.dirs.map(String), a.report);
+  // Ctrl-C while the merged report is written: held until the atomic writes finish (interrupt.ts). mergeReports
+  // reads, merges and writes synchronously (its writes have no await), so the hold covers all of it.
+  const run = await withInterruptsHeld(a.report, () => mergeReports(a.dirs.map(String), a.report));
   if (!a.json && !a.quiet) process.stderr.write(`merged ${a.dirs.length} shards: wrote ${run.written.json}, ${run.written.html}, ${run.written.perSample}\n`);
   process.stdout.write(a.json ? `${JSON.stringify(run.report, null, 1)}\n` : `${formatTable(run.report)}\n`);
 }
