@@ -29,6 +29,9 @@ export type AttributeValue =
   | { type: typeof AttributeType.GRAPHS; value: Graph[] }
   | { type: number; value: null };
 
+/** The subgraphs of an attribute that holds none (shared). */
+const NO_GRAPHS: readonly Graph[] = Object.freeze([]);
+
 export class Attribute {
   name: string;
   data: AttributeValue;
@@ -61,10 +64,10 @@ export class Attribute {
   }
 
   /** Subgraphs held by this attribute (If branches, Loop/Scan bodies). */
-  get subgraphs(): Graph[] {
+  get subgraphs(): readonly Graph[] {
     if (this.data.type === AttributeType.GRAPH) return [this.data.value as Graph];
     if (this.data.type === AttributeType.GRAPHS) return this.data.value as Graph[];
-    return [];
+    return NO_GRAPHS;
   }
 
   asFloat(): number | undefined {

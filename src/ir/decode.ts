@@ -9,12 +9,12 @@ import { Graph, type LayoutEntry } from './graph.js';
 import { type MetadataEntry, Model, type OpsetImport } from './model.js';
 import { Node } from './node.js';
 import { canonicalOrigin, makeOrigin } from './origin.js';
-import { nodeSourceIsCanonical } from './node-canonical.js';
+import { NodeCanonicalCheck } from './node-canonical.js';
 import { Tensor } from './tensor.js';
 import { Value } from './value.js';
 import { ValueInfo } from './value-info.js';
 import {
-  type RawField, WireType, appendFloats, appendInt64s, asFloat, asInt64, asString, parseFields,
+  FieldCursor, type RawField, WireType, appendFloats, appendInt64s, asFloat, asInt64, asString, parseFields,
 } from './wire.js';
 
 export const ModelField = {
@@ -134,16 +134,6 @@ class DecodeScope {
   }
 }
 
-interface PendingNode {
-  node: Node;
-  inputNames: string[];
-  graphAttrs: Array<{ attr: Attribute; raws: RawField[] }>;
-  attributeSources: Array<{ attr: Attribute; src: Uint8Array }>;
-  src: Uint8Array;
-  /** The source bytes are what encodeNode writes for this node now (node-canonical.ts). */
-  canonical: boolean;
-}
-
 /**
  * Subgraph nesting accepted (If inside Loop inside …). Real models nest a few levels; the limit keeps a
  * hostile file from exhausting the stack.
@@ -157,13 +147,24 @@ function decodeGraph(bytes: Uint8Array, parentScope: DecodeScope | null, outer: 
   const graph = new Graph('', outer);
   const scope = new DecodeScope(graph, parentScope);
   const layout: LayoutEntry[] = [];
-  const nodeFields: RawField[] = [];
+  // Node messages as [start, end, wire type] triples: read once the scope's inputs and initializers are known.
+  const nodeBounds: number[] = [];
   const outputFields: RawField[] = [];
   const valueInfoFields: RawField[] = [];
-  for (const f of parseFields(bytes)) {
-    layout.push(GRAPH_KNOWN.has(f.no) ? f.no : f);
-    switch (f.no) {
-      case GraphField.node: nodeFields.push(f); break;
+  const c = new FieldCursor();
+  checkFraming(c, bytes);
+  c.reset(bytes);
+  while (c.next()) {
+    const no = c.no;
+    if (no === GraphField.node) {
+      // A repeated known field is written at its first position (encode.ts writeInLayout): one entry per run.
+      if (layout[layout.length - 1] !== no) layout.push(no);
+      nodeBounds.push(c.payloadStart, c.payloadEnd, c.wireType);
+      continue;
+    }
+    const f = c.raw();
+    layout.push(GRAPH_KNOWN.has(no) ? no : f);
+    switch (no) {
       case GraphField.name: graph.name = asString(f); break;
       case GraphField.docString: graph.docString = asString(f); break;
       case GraphField.initializer: {
@@ -211,7 +212,7 @@ function decodeGraph(bytes: Uint8Array, parentScope: DecodeScope | null, outer: 
     }
   }
 
-  const pending = decodeNodes(graph, scope, nodeFields);
+  const nodes = decodeNodes(graph, scope, bytes, nodeBounds, GraphField.node);
   for (const f of outputFields) {
     const { name, info } = decodeValueInfo(f);
     graph.addOutput(scope.resolve(name), info);
@@ -220,7 +221,7 @@ function decodeGraph(bytes: Uint8Array, parentScope: DecodeScope | null, outer: 
     const { name, info } = decodeValueInfo(f);
     graph.addValueInfo(scope.resolve(name), info);
   }
-  finishNodes(pending, scope);
+  nodes.finish(scope);
   return graph;
 }
 
@@ -246,49 +247,6 @@ function decodeValueInfo(f: RawField): { name: string; info: ValueInfo } {
   }
   info.origin = makeOrigin(f.payload, encodeValueInfo(name, info));
   return { name, info };
-}
-
-function decodeNodeShell(bytes: Uint8Array): PendingNode {
-  const inputNames: string[] = [];
-  const outputNames: string[] = [];
-  let name = '';
-  let opType = '';
-  let domain = '';
-  let overload: string | null = null;
-  let docString: string | null = null;
-  const attrs: Attribute[] = [];
-  const graphAttrs: PendingNode['graphAttrs'] = [];
-  const attributeSources: PendingNode['attributeSources'] = [];
-  const unknown: RawField[] = [];
-  let sawOpType = false;
-  const fields = parseFields(bytes);
-  for (const f of fields) {
-    switch (f.no) {
-      case NodeField.input: inputNames.push(asString(f)); break;
-      case NodeField.output: outputNames.push(asString(f)); break;
-      case NodeField.name: name = asString(f); break;
-      case NodeField.opType: opType = asString(f); sawOpType = true; break;
-      case NodeField.domain: domain = asString(f); break;
-      case NodeField.overload: overload = asString(f); break;
-      case NodeField.docString: docString = asString(f); break;
-      case NodeField.attribute: {
-        const { attr, graphRaws, src } = decodeAttribute(message(f));
-        attrs.push(attr);
-        attributeSources.push({ attr, src });
-        if (graphRaws) graphAttrs.push({ attr, raws: graphRaws });
-        break;
-      }
-      default: unknown.push(f);
-    }
-  }
-  if (!sawOpType) throw new ModelFormatError(`node '${name || outputNames[0] || '?'}' has no op_type`);
-  const node = new Node(opType, [], { domain, name, attributes: attrs, outputNames });
-  node.overload = overload;
-  node.docString = docString;
-  node.unknownFields = unknown;
-  // Inputs are set once every name of the scope is known.
-  const canonical = nodeSourceIsCanonical(fields, node.attributes.size);
-  return { node, inputNames, graphAttrs, attributeSources, src: bytes, canonical };
 }
 
 function decodeAttribute(bytes: Uint8Array): { attr: Attribute; graphRaws: RawField[] | null; src: Uint8Array } {
@@ -387,18 +345,28 @@ function typedFieldNumbers(type: number): Set<number> {
 }
 
 function decodeFunction(f: RawField): IrFunction {
-  const fields = parseFields(message(f));
+  const bytes = message(f);
   const layout: LayoutEntry[] = [];
   let name = '';
   let domain = '';
   const inputNames: string[] = [];
   const outputNames: string[] = [];
-  const nodeFields: RawField[] = [];
+  const nodeBounds: number[] = [];
   const valueInfoFields: RawField[] = [];
   const fn = new IrFunction('', '', new Graph(''));
-  for (const x of fields) {
-    layout.push(FUNCTION_KNOWN.has(x.no) ? x.no : x);
-    switch (x.no) {
+  const c = new FieldCursor();
+  checkFraming(c, bytes);
+  c.reset(bytes);
+  while (c.next()) {
+    const no = c.no;
+    if (no === FunctionField.node) {
+      if (layout[layout.length - 1] !== no) layout.push(no);
+      nodeBounds.push(c.payloadStart, c.payloadEnd, c.wireType);
+      continue;
+    }
+    const x = c.raw();
+    layout.push(FUNCTION_KNOWN.has(no) ? no : x);
+    switch (no) {
       case FunctionField.name: name = asString(x); break;
       case FunctionField.domain: domain = asString(x); break;
       case FunctionField.overload: fn.overload = asString(x); break;
@@ -413,7 +381,6 @@ function decodeFunction(f: RawField): IrFunction {
         break;
       }
       case FunctionField.opsetImport: fn.opsetImports.push(decodeOpsetImport(x)); break;
-      case FunctionField.node: nodeFields.push(x); break;
       case FunctionField.valueInfo: valueInfoFields.push(x); break;
       default: fn.unknownFields.push(x);
     }
@@ -421,15 +388,15 @@ function decodeFunction(f: RawField): IrFunction {
   fn.name = name;
   fn.domain = domain;
   fn.layout = layout;
-  // Rebuild the body as a graph message so the graph decoder does the scoping: inputs and outputs
-  // are plain names in a FunctionProto, so they are recorded as typeless value infos.
-  const body = decodeFunctionBody(inputNames, outputNames, nodeFields, valueInfoFields);
+  // The body is decoded as a graph so the graph decoder does the scoping: inputs and outputs are plain
+  // names in a FunctionProto, so they are recorded as typeless value infos.
+  const body = decodeFunctionBody(inputNames, outputNames, bytes, nodeBounds, valueInfoFields);
   body.name = name;
   fn.body = body;
   return fn;
 }
 
-function decodeFunctionBody(inputs: string[], outputs: string[], nodes: RawField[], valueInfos: RawField[]): Graph {
+function decodeFunctionBody(inputs: string[], outputs: string[], bytes: Uint8Array, nodeBounds: number[], valueInfos: RawField[]): Graph {
   const graph = new Graph('', null);
   const scope = new DecodeScope(graph, null);
   for (const n of inputs) {
@@ -437,7 +404,7 @@ function decodeFunctionBody(inputs: string[], outputs: string[], nodes: RawField
     if (n !== '') scope.define(v);
     graph.addInput(v, new ValueInfo(null));
   }
-  const pending = decodeNodes(graph, scope, nodes);
+  const nodes = decodeNodes(graph, scope, bytes, nodeBounds, FunctionField.node);
   for (const n of outputs) {
     graph.addOutput(scope.resolve(n), new ValueInfo(null));
   }
@@ -445,35 +412,144 @@ function decodeFunctionBody(inputs: string[], outputs: string[], nodes: RawField
     const { name, info } = decodeValueInfo(f);
     graph.addValueInfo(scope.resolve(name), info);
   }
-  finishNodes(pending, scope);
+  nodes.finish(scope);
   return graph;
 }
 
-/** Creates every node and its outputs first, so names resolve whatever the node order is. */
-function decodeNodes(graph: Graph, scope: DecodeScope, nodeFields: RawField[]): PendingNode[] {
-  const pending = nodeFields.map((f) => decodeNodeShell(message(f)));
-  for (const p of pending) {
-    graph.append(p.node);
-    for (const out of p.node.outputs) if (out.name !== '') scope.define(out);
-  }
-  for (const p of pending) {
-    for (const name of p.inputNames) p.node.appendInput(name === '' ? null : scope.resolve(name));
-  }
-  return pending;
+/**
+ * Walks a message's fields once without reading them, so that a malformed message fails with its framing
+ * error before any field is interpreted, in the order parseFields-then-read had.
+ */
+function checkFraming(c: FieldCursor, bytes: Uint8Array): void {
+  c.reset(bytes);
+  while (c.next());
 }
 
-/** Decodes subgraphs (last: they may use any value of the enclosing scope), then records origins. */
-function finishNodes(pending: PendingNode[], scope: DecodeScope): void {
-  for (const p of pending) {
-    for (const { attr, raws } of p.graphAttrs) {
+/**
+ * Creates every node of a scope and its outputs first, then resolves the inputs, so names resolve whatever
+ * the node order is. `bounds` holds [start, end, wire type] of each NodeProto in `bytes`.
+ */
+function decodeNodes(graph: Graph, scope: DecodeScope, bytes: Uint8Array, bounds: readonly number[], fieldNo: number): ScopeNodes {
+  const nodes = new ScopeNodes(bytes);
+  for (let i = 0; i < bounds.length; i += 3) {
+    if (bounds[i + 2] !== WireType.LengthDelimited) throw new ModelFormatError(`field ${fieldNo} should be a message`);
+    nodes.read(bounds[i]!, bounds[i + 1]!);
+  }
+  for (const node of nodes.nodes) {
+    graph.append(node);
+    for (const out of node.outputs) if (out.name !== '') scope.define(out);
+  }
+  nodes.resolveInputs(scope);
+  return nodes;
+}
+
+/**
+ * The nodes of one scope while it is decoded, read field by field with one cursor (nothing allocated
+ * per field; arrays made at their final size): their input names until every name of the scope is
+ * known, the attributes whose origin (and subgraphs) come last, and the nodes whose source bytes need a
+ * re-encode to know their origin (see node-canonical.ts).
+ */
+class ScopeNodes {
+  readonly nodes: Node[] = [];
+  private readonly cursor = new FieldCursor();
+  private readonly canonical = new NodeCanonicalCheck();
+  /** Every node's input names, in node order; `inputCounts[i]` of them belong to node i. */
+  private readonly inputNames: string[] = [];
+  private readonly inputCounts: number[] = [];
+  private readonly attributes: Array<{ attr: Attribute; src: Uint8Array; graphs: RawField[] | null }> = [];
+  private readonly reencode: Array<{ node: Node; src: Uint8Array }> = [];
+
+  constructor(private readonly bytes: Uint8Array) {}
+
+  /** Reads the NodeProto at bytes[start, end). */
+  read(start: number, end: number): void {
+    const bytes = this.bytes;
+    const c = this.cursor;
+    // First the framing (see checkFraming), which also gives the sizes of the node's arrays.
+    let inputs = 0;
+    let outputs = 0;
+    let attributeCount = 0;
+    c.reset(bytes, start, end);
+    while (c.next()) {
+      if (c.no === NodeField.input) inputs++;
+      else if (c.no === NodeField.output) outputs++;
+      else if (c.no === NodeField.attribute) attributeCount++;
+    }
+    const outputValues = new Array<Value>(outputs);
+    const attrs = new Array<Attribute>(attributeCount);
+    let name = '';
+    let opType = '';
+    let domain = '';
+    let overload: string | null = null;
+    let docString: string | null = null;
+    let unknown: RawField[] | null = null;
+    let sawOpType = false;
+    let o = 0;
+    let a = 0;
+    const check = this.canonical;
+    check.reset();
+    c.reset(bytes, start, end);
+    while (c.next()) {
+      check.field(c.no, c.wireType, bytes, c.fieldStart, c.payloadStart, c.payloadEnd);
+      switch (c.no) {
+        case NodeField.input: this.inputNames.push(c.string()); break;
+        case NodeField.output: outputValues[o++] = new Value(c.string()); break;
+        case NodeField.name: name = c.string(); break;
+        case NodeField.opType: opType = c.string(); sawOpType = true; break;
+        case NodeField.domain: domain = c.string(); break;
+        case NodeField.overload: overload = c.string(); break;
+        case NodeField.docString: docString = c.string(); break;
+        case NodeField.attribute: {
+          c.expectMessage();
+          const { attr, graphRaws, src } = decodeAttribute(c.payload());
+          attrs[a++] = attr;
+          this.attributes.push({ attr, src, graphs: graphRaws });
+          break;
+        }
+        default: (unknown ??= []).push(c.raw());
+      }
+    }
+    if (!sawOpType) throw new ModelFormatError(`node '${name || outputValues[0]?.name || '?'}' has no op_type`);
+    const node = new Node(opType, NO_INPUTS, { domain, name, attributes: attrs, outputs: outputValues });
+    node.overload = overload;
+    node.docString = docString;
+    if (unknown) node.unknownFields = unknown;
+    this.inputCounts.push(inputs);
+    const src = bytes.subarray(start, end);
+    if (check.result(node.attributes.size)) node.origin = canonicalOrigin(src);
+    else this.reencode.push({ node, src });
+    this.nodes.push(node);
+  }
+
+  /** Gives every node its inputs, once every name of the scope is defined. */
+  resolveInputs(scope: DecodeScope): void {
+    const names = this.inputNames;
+    let k = 0;
+    for (let i = 0; i < this.nodes.length; i++) {
+      const count = this.inputCounts[i]!;
+      if (count === 0) continue;
+      const values = new Array<Value | null>(count);
+      for (let j = 0; j < count; j++) {
+        const name = names[k++]!;
+        values[j] = name === '' ? null : scope.resolve(name);
+      }
+      this.nodes[i]!._adoptInputs(values);
+    }
+    this.inputNames.length = 0;
+  }
+
+  /** Decodes subgraphs (last: they may use any value of the enclosing scope), then records origins. */
+  finish(scope: DecodeScope): void {
+    for (const { attr, graphs: raws } of this.attributes) {
+      if (!raws) continue;
       const graphs = raws.map((r) => decodeGraph(message(r), scope));
       attr.data = attr.data.type === AttributeType.GRAPH
         ? { type: AttributeType.GRAPH, value: graphs[0]! }
         : { type: AttributeType.GRAPHS, value: graphs };
     }
-  }
-  for (const p of pending) {
-    for (const { attr, src } of p.attributeSources) attr.origin = makeOrigin(src, encodeAttribute(attr));
-    p.node.origin = p.canonical ? canonicalOrigin(p.src) : makeOrigin(p.src, encodeNode(p.node));
+    for (const { attr, src } of this.attributes) attr.origin = makeOrigin(src, encodeAttribute(attr));
+    for (const { node, src } of this.reencode) node.origin = makeOrigin(src, encodeNode(node));
   }
 }
+
+const NO_INPUTS: readonly Value[] = [];

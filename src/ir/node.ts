@@ -15,38 +15,55 @@ export interface NodeInit {
   outputNames?: string[];
 }
 
+/** The attributes of a node that has none (shared, read-only). */
+const NO_ATTRIBUTES: ReadonlyMap<string, Attribute> = new Map();
+/** The unknown fields of a node that has none (shared; a node with some gets its own array). */
+const NO_FIELDS: UnknownFields = Object.freeze([]) as unknown as UnknownFields;
+
+/** The subgraphs of a node without graph attributes (shared). */
+const NO_GRAPHS: readonly Graph[] = Object.freeze([]);
+
 export class Node {
   opType: string;
   domain: string;
   name: string;
   overload: string | null = null;
   docString: string | null = null;
-  readonly attributes = new Map<string, Attribute>();
   /** The graph whose node list holds this node; null once removed. */
   graph: Graph | null = null;
-  unknownFields: UnknownFields = [];
+  /** Fields this code does not model; assign a new array to change them (the empty one is shared). */
+  unknownFields: UnknownFields = NO_FIELDS;
   origin: Origin | null = null;
   /** @internal — neighbours in the owning graph's node list (maintained by Graph). */
   _prev: Node | null = null;
   /** @internal */
   _next: Node | null = null;
-  private readonly _inputs: (Value | null)[] = [];
+  // Arrays are made at their final size and the attribute map only for a node that has attributes: on a
+  // 128k-node graph, arrays grown from [] and an empty Map per node were a large part of the memory.
+  private _attributes: Map<string, Attribute> | null = null;
+  private _inputs: (Value | null)[];
   /** The use-list entry each input slot made in its value (parallel to `_inputs`). */
-  private readonly _useRecords: (Use | null)[] = [];
+  private _useRecords: (Use | null)[];
   private readonly _outputs: Value[];
 
   constructor(opType: string, inputs: readonly (Value | null)[], init: NodeInit = {}) {
     this.opType = opType;
     this.domain = init.domain ?? '';
     this.name = init.name ?? '';
-    for (const a of init.attributes ?? []) this.attributes.set(a.name, a);
-    for (let i = 0; i < inputs.length; i++) {
-      const v = inputs[i]!;
-      this._inputs.push(v);
-      this._useRecords.push(v ? v.addUse(this, i) : null);
+    const attributes = init.attributes;
+    if (attributes && attributes.length > 0) {
+      this._attributes = new Map();
+      for (const a of attributes) this._attributes.set(a.name, a);
     }
+    this._inputs = inputs.slice();
+    this._useRecords = this._inputs.map((v, i) => (v ? v.addUse(this, i) : null));
     this._outputs = init.outputs ?? (init.outputNames ?? []).map((n) => new Value(n));
     for (const out of this._outputs) out.producer = this;
+  }
+
+  /** The attributes by name, in file order (read-only: edit with setAttr / deleteAttr). */
+  get attributes(): ReadonlyMap<string, Attribute> {
+    return this._attributes ?? NO_ATTRIBUTES;
   }
 
   get inputs(): readonly (Value | null)[] {
@@ -105,13 +122,33 @@ export class Node {
   }
 
   setAttr(attribute: Attribute): void {
-    this.attributes.set(attribute.name, attribute);
+    (this._attributes ??= new Map()).set(attribute.name, attribute);
+  }
+
+  deleteAttr(name: string): void {
+    this._attributes?.delete(name);
+  }
+
+  /**
+   * @internal — the decoder's way to give a node created without inputs its input slots, all at once
+   * (the values are resolved after every node of the scope exists).
+   */
+  _adoptInputs(values: (Value | null)[]): void {
+    if (this._inputs.length > 0) throw new Error(`${this.label} already has inputs`);
+    this._inputs = values;
+    const records = new Array<Use | null>(values.length);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      records[i] = v ? v.addUse(this, i) : null;
+    }
+    this._useRecords = records;
   }
 
   /** Subgraphs held by attributes, in attribute order. */
-  get subgraphs(): Graph[] {
+  get subgraphs(): readonly Graph[] {
+    if (!this._attributes) return NO_GRAPHS;
     const out: Graph[] = [];
-    for (const a of this.attributes.values()) for (const g of a.subgraphs) out.push(g);
+    for (const a of this._attributes.values()) for (const g of a.subgraphs) out.push(g);
     return out;
   }
 

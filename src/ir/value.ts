@@ -13,6 +13,8 @@ export interface Use {
   readonly index: number;
 }
 
+const NO_USES: readonly Use[] = Object.freeze([]);
+
 export class Value {
   private _name: string;
   /** The node output that defines this value, if any. */
@@ -21,9 +23,12 @@ export class Value {
   scope: Graph | null = null;
   /** Constant data when the value is an initializer. */
   initializer: Tensor | null = null;
-  // A Set keeps insertion order and removes in O(1): a κ shared by 100k sites has 100k uses.
-  private readonly _uses = new Set<Use>();
-  private _useList: Use[] | null = null;
+  // Most values have one use, kept inline: a Set per value was a large part of a big graph's memory.
+  // From the second use on, a Set holds them all (insertion order, O(1) removal: a κ shared by 100k
+  // sites has 100k uses) and `_use` is null.
+  private _use: Use | null = null;
+  private _uses: Set<Use> | null = null;
+  private _useList: readonly Use[] | null = null;
 
   constructor(name: string) {
     this._name = name;
@@ -44,40 +49,57 @@ export class Value {
 
   /** The uses in the order they were made (a cached array, rebuilt after an edit). */
   get uses(): readonly Use[] {
-    return (this._useList ??= [...this._uses]);
+    return (this._useList ??= this._uses ? [...this._uses] : this._use ? [this._use] : NO_USES);
   }
 
   /** The uses without building an array (for one pass over many values). */
   eachUse(): IterableIterator<Use> {
-    return this._uses.values();
+    if (this._uses) return this._uses.values();
+    return (this._use ? [this._use] : NO_USES).values();
+  }
+
+  /** Calls `f` on each use in order, allocating nothing (the verifier's pass over every value). */
+  forEachUse(f: (use: Use) => void): void {
+    if (this._uses) for (const u of this._uses) f(u);
+    else if (this._use) f(this._use);
   }
 
   get useCount(): number {
-    return this._uses.size;
+    return this._uses ? this._uses.size : this._use ? 1 : 0;
   }
 
   /** @internal — called by Node when an input slot starts referring to this value. */
   addUse(node: Node, index: number): Use {
     const use: Use = { node, index };
-    this._uses.add(use);
+    if (this._uses) this._uses.add(use);
+    else if (this._use) {
+      this._uses = new Set([this._use, use]);
+      this._use = null;
+    } else this._use = use;
     this._useList = null;
     return use;
   }
 
   /** @internal — called by Node when the input slot that made `use` stops referring to this value. */
   removeUse(use: Use): void {
-    if (this._uses.delete(use)) this._useList = null;
+    if (this._uses) {
+      if (this._uses.delete(use)) this._useList = null;
+    } else if (this._use === use) {
+      this._use = null;
+      this._useList = null;
+    }
   }
 
   /** @internal — whether `use` is in this value's use list (the verifier's check). */
   hasUse(use: Use | null | undefined): boolean {
-    return use ? this._uses.has(use) : false;
+    if (!use) return false;
+    return this._uses ? this._uses.has(use) : this._use === use;
   }
 
   /** Points every node input that uses this value at `other` instead (graph outputs included). */
   replaceAllUsesWith(other: Value): void {
     if (other === this) return;
-    for (const use of [...this._uses]) use.node.setInput(use.index, other);
+    for (const use of [...this.uses]) use.node.setInput(use.index, other);
     this.scope?.replaceOutput(this, other);
   }
 

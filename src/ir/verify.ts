@@ -124,9 +124,9 @@ function verifyGraph(graph: Graph, where: string, problems: string[]): Array<{ g
   }
   // And the other direction: every use a value lists must be a live node input holding that value.
   for (const v of graph.definedValues()) {
-    for (const u of v.eachUse()) {
+    v.forEachUse((u) => {
       if (!u.node.graph || u.node.inputs[u.index] !== v) problems.push(`${where}: use list of '${v.name}' names a stale use by ${u.node.label}`);
-    }
+    });
   }
   for (const v of graph.outputs) {
     if (!v.scope || !visible(graph, v)) problems.push(`${where}: graph output '${v.name}' is not defined`);

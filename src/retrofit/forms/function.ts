@@ -58,7 +58,7 @@ export const functionForm: JumpReluForm = {
     if (Array.isArray(spec.kappa) || Array.isArray(old.kappa)) return null;
     setFloat(node, 'kappa', spec.kappa);
     if (spec.gradKappa !== undefined && !Array.isArray(spec.gradKappa)) setFloat(node, 'grad_kappa', spec.gradKappa);
-    else node.attributes.delete('grad_kappa');
+    else node.deleteAttr('grad_kappa');
     const record = updatedRecord(old, spec);
     return record;
   },
