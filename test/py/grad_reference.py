@@ -9,8 +9,10 @@ computes for a float32 NCHW input batch:
   loss [N]            per-sample cross-entropy
   ce_grad [N, ...]    ∂(Σ_n loss_n)/∂x
   ld_grad [N, k, ...] ∂(f_candidate − f_label)/∂x for each of the k candidates
-  pre<i> [N, ...]     the input of the i-th activation (call order), so that a test can tell where the
-                      two float32 implementations put a pre-activation on different sides of κ
+  pre<i> [N, ...]     the input of the i-th activation (call order) in the batch-N pass of the cross-entropy
+                      gradient, so that a test can tell where the two float32 implementations put a
+                      pre-activation on different sides of κ
+  ld_pre<i> [N·k, ...] the same in the batch-N·k pass of the logit differences (input tiled k times)
 Each is written as little-endian float32 to OUT/<name>.f32, with shapes in OUT/shapes.json.
 
 Usage: grad_reference.py --arch lenet|resnet20 --pkl FILE --input FILE.f32 --shape N,C,H,W
@@ -49,7 +51,7 @@ class Jump(torch.autograd.Function):
 
 
 class Act:
-    """The activation; records every pre-activation of the first forward pass (in call order)."""
+    """The activation; records every pre-activation of the current forward pass (in call order)."""
 
     def __init__(self, kappa: float, grad_kappa: float):
         self.kappa, self.grad_kappa = kappa, grad_kappa
@@ -119,11 +121,12 @@ def main() -> int:
     loss = F.cross_entropy(logits, labels, reduction="none")
     (ce_grad,) = torch.autograd.grad(loss.sum(), xg)
     pre = act.record
-    act.record = None
+    act.record = []
 
     n, k = candidates.shape
     xt = x.unsqueeze(1).expand(n, k, *shape[1:]).reshape(n * k, *shape[1:]).clone().requires_grad_(True)
     lt = forward(params, xt, act).reshape(n, k, -1)
+    ld_pre = act.record
     diff = lt.gather(2, candidates.unsqueeze(2)).squeeze(2) - lt.gather(2, labels.view(n, 1, 1).expand(n, k, 1)).squeeze(2)
     (ld_grad,) = torch.autograd.grad(diff.sum(), xt)
 
@@ -134,6 +137,8 @@ def main() -> int:
     }
     for i, z in enumerate(pre):
         outputs[f"pre{i}"] = z
+    for i, z in enumerate(ld_pre):
+        outputs[f"ld_pre{i}"] = z
     for name, t in outputs.items():
         t.numpy().astype("<f4").tofile(a.out / f"{name}.f32")
     (a.out / "shapes.json").write_text(json.dumps({name: list(t.shape) for name, t in outputs.items()}))
