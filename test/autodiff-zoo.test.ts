@@ -27,8 +27,11 @@
 // The dynamo exporter's models (names *_dynamo18/20: torch.onnx.export(..., dynamo=True), weights in external
 // data as it writes them) need torch >= 2.5 with onnxscript: PyPI's torch 2.15, which .ci/run installs into
 // fixtures/.cache/torch2 and the test runs with python3 and that folder on PYTHONPATH (or $JUMPRELU_TORCH2_PYTHON).
-// The models are cached in fixtures/.cache/zoo-<hash of the script>/ (or $JUMPRELU_ZOO_DIR), built once;
-// JUMPRELU_ZOO=all runs every model, JUMPRELU_ZOO=name,name a subset.
+// Configurations are named <model>_ts13, _ts17, _dynamo18, _dynamo20 (ZOO below). They are cached in
+// fixtures/.cache/zoo-<hash of the script>/ (or $JUMPRELU_ZOO_DIR), built once: one Python process per exporter
+// (the two at once), each model built and its autograd reference computed once for both of its opsets, and each
+// configuration checked as soon as it is built. JUMPRELU_ZOO=all runs every configuration, JUMPRELU_ZOO=a,b
+// some (a model name stands for its four configurations).
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -36,7 +39,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'node:test';
+import test, { type TestContext } from 'node:test';
 
 
 import type * as ort from 'onnxruntime-node';
@@ -65,32 +68,45 @@ const U = 2 ** -24;
 const CE_FLOOR = 32 * U;
 
 interface Meta {
-  name: string; opset: number; size: number; batch: number; classes: number; kappa: number | null;
+  name: string; opset: number; size: number; exporter: Exporter; batch: number; classes: number; kappa: number | null;
   labels: number[]; candidates: number[][]; parameters: number; shapes: Record<string, number[]>; activations: string[];
   pools: number;
 }
 
 const script = join(repoRoot(), 'test', 'py', 'zoo_reference.py');
-/**
- * The zoo (ci: in `npm test`, chosen to cover every op family within the test budget; the rest run with
- * JUMPRELU_ZOO=all or by name).
- */
-const ZOO: Record<string, { size: number; opset: number; ci?: true; exporter?: 'dynamo' }> = {
-  resnet18: { size: 32, opset: 13, ci: true }, resnet50: { size: 32, opset: 17 }, mobilenet_v2: { size: 32, opset: 13, ci: true },
-  mobilenet_v3_small: { size: 32, opset: 13 }, mobilenet_v3_large: { size: 32, opset: 17, ci: true }, squeezenet1_1: { size: 64, opset: 17, ci: true },
-  vgg11_bn: { size: 32, opset: 13 }, densenet121: { size: 64, opset: 17 }, googlenet: { size: 64, opset: 13 },
-  efficientnet_b0: { size: 32, opset: 17 }, shufflenet_v2_x0_5: { size: 32, opset: 13 }, regnet_y_400mf: { size: 32, opset: 17 },
-  convnext_narrow: { size: 32, opset: 13, ci: true }, convnext_narrow_17: { size: 32, opset: 17 },
-  vit_b_16_narrow: { size: 64, opset: 13 }, vit_b_16_narrow_17: { size: 64, opset: 17, ci: true }, swin_t_narrow: { size: 32, opset: 17, ci: true },
-  timm_vit_tiny: { size: 32, opset: 17, ci: true }, timm_deit_tiny: { size: 32, opset: 13 },
-  // The dynamo exporter (torch.onnx.export(..., dynamo=True), PyPI torch 2.15 + onnxscript from fixtures/.cache/torch2).
-  ops_mix_dynamo18: { size: 16, opset: 18, exporter: 'dynamo' }, ops_mix_dynamo20: { size: 16, opset: 20, exporter: 'dynamo', ci: true },
-  resnet18_dynamo18: { size: 32, opset: 18, exporter: 'dynamo', ci: true }, vit_b_16_narrow_gelus_dynamo20: { size: 64, opset: 20, exporter: 'dynamo', ci: true },
-  swin_t_narrow_dynamo18: { size: 32, opset: 18, exporter: 'dynamo' }, convnext_narrow_dynamo20: { size: 32, opset: 20, exporter: 'dynamo' },
-  mobilenet_v3_large_dynamo20: { size: 32, opset: 20, exporter: 'dynamo' },
+
+/** The zoo's models and their image sizes (MODELS in zoo_reference.py; each test checks its meta.json against this). */
+const MODELS: Record<string, number> = {
+  resnet18: 32, resnet50: 32, mobilenet_v2: 32, mobilenet_v3_small: 32, mobilenet_v3_large: 32, squeezenet1_1: 64, vgg11_bn: 32,
+  densenet121: 64, googlenet: 64, efficientnet_b0: 32, shufflenet_v2_x0_5: 32, regnet_y_400mf: 32, convnext_narrow: 32,
+  vit_b_16_narrow: 64, swin_t_narrow: 32, timm_vit_tiny: 32, timm_deit_tiny: 32,
 };
+type Exporter = 'torchscript' | 'dynamo';
+/** Every model is exported in each of these (the issue's matrix): TorchScript at 13 and 17, dynamo at 18 and 20. */
+const EXPORTS: ReadonlyArray<{ suffix: string; exporter: Exporter; opset: number }> = [
+  { suffix: 'ts13', exporter: 'torchscript', opset: 13 }, { suffix: 'ts17', exporter: 'torchscript', opset: 17 },
+  { suffix: 'dynamo18', exporter: 'dynamo', opset: 18 }, { suffix: 'dynamo20', exporter: 'dynamo', opset: 20 },
+];
+/**
+ * The zoo's configurations, "<model>_<suffix>" (resnet18_ts13, …): the full matrix plus two
+ * dynamo-only models for op forms the torchvision zoo lacks: ops_mix (GroupNorm, Split num_outputs, Resize
+ * linear, Pad and Reduce* with input axes, Gelu tanh) at 18 and 20 and the ViT with one tanh GELU at 20.
+ */
+const ZOO: Record<string, { model: string; size: number; opset: number; exporter: Exporter }> = Object.fromEntries([
+  ...Object.entries(MODELS).flatMap(([model, size]) => EXPORTS.map((e) => [`${model}_${e.suffix}`, { model, size, opset: e.opset, exporter: e.exporter }] as const)),
+  ['ops_mix_dynamo18', { model: 'ops_mix', size: 16, opset: 18, exporter: 'dynamo' }],
+  ['ops_mix_dynamo20', { model: 'ops_mix', size: 16, opset: 20, exporter: 'dynamo' }],
+  ['vit_b_16_narrow_gelus_dynamo20', { model: 'vit_b_16_narrow_gelus', size: 64, opset: 20, exporter: 'dynamo' }],
+]);
+/** The configurations `npm test` runs (the rest with JUMPRELU_ZOO=all or by name). */
+const CI = new Set(['resnet18_ts13', 'mobilenet_v2_ts13', 'mobilenet_v3_large_ts17', 'squeezenet1_1_ts17', 'convnext_narrow_ts13', 'vit_b_16_narrow_ts17',
+  'swin_t_narrow_ts17', 'timm_vit_tiny_ts17', 'ops_mix_dynamo20', 'resnet18_dynamo18', 'vit_b_16_narrow_gelus_dynamo20']);
+/** JUMPRELU_ZOO: unset for the CI set, 'all' for every configuration, else a comma-separated list of configurations or models (a model: all of its). */
 const wanted = process.env['JUMPRELU_ZOO'];
-const selected = wanted === 'all' ? Object.keys(ZOO) : wanted ? wanted.split(',') : Object.keys(ZOO).filter((n) => ZOO[n]!.ci);
+const selected = (!wanted ? Object.keys(ZOO).filter((n) => CI.has(n)) : wanted === 'all' ? Object.keys(ZOO)
+  : wanted.split(',').flatMap((w) => (ZOO[w] || !Object.values(ZOO).some((c) => c.model === w) ? [w] : Object.keys(ZOO).filter((n) => ZOO[n]!.model === w))))
+  // TorchScript first: their checks run while the slower dynamo exports are still being built.
+  .sort((a, b) => Number(ZOO[a]?.exporter === 'dynamo') - Number(ZOO[b]?.exporter === 'dynamo'));
 
 function cacheDir(): string {
   if (process.env['JUMPRELU_ZOO_DIR']) return process.env['JUMPRELU_ZOO_DIR'];
@@ -100,6 +116,9 @@ function cacheDir(): string {
 
 /** Where .ci/run installs PyPI's torch 2.x, torchvision and onnxscript (pip --target) for the dynamo exporter. */
 const TORCH2_DIR = join(repoRoot(), 'fixtures', '.cache', 'torch2');
+/** Where .ci/run installs timm (--no-deps), for both interpreters. */
+const PY_DEPS = join(repoRoot(), 'fixtures', '.cache', 'py');
+const withPath = (env: NodeJS.ProcessEnv, ...dirs: string[]) => ({ ...env, PYTHONPATH: [...dirs, env['PYTHONPATH']].filter(Boolean).join(':') });
 
 /**
  * The interpreter and environment that run the dynamo exports: $JUMPRELU_TORCH2_PYTHON as it is, else python3 on
@@ -109,7 +128,7 @@ const TORCH2_DIR = join(repoRoot(), 'fixtures', '.cache', 'torch2');
 async function torch2Python(): Promise<{ py: string; env: NodeJS.ProcessEnv } | { reason: string }> {
   const own = process.env['JUMPRELU_TORCH2_PYTHON'];
   const py = own ?? 'python3';
-  const env = own ? { ...process.env } : { ...process.env, PYTHONPATH: [TORCH2_DIR, process.env['PYTHONPATH']].filter(Boolean).join(':') };
+  const env = own ? withPath(process.env, PY_DEPS) : withPath(process.env, TORCH2_DIR, PY_DEPS);
   const probe = 'import torch, torchvision, onnxscript; v = tuple(int(p) for p in torch.__version__.split(".")[:2]); assert v >= (2, 5), torch.__version__';
   const res = await new Promise<{ code: number; output: string }>((resolve) => {
     const child = spawn(py, ['-c', probe], { stdio: ['ignore', 'ignore', 'pipe'], env });
@@ -122,65 +141,90 @@ async function torch2Python(): Promise<{ py: string; env: NodeJS.ProcessEnv } | 
   return { reason: `needs torch >= 2.5 with torchvision and onnxscript for the dynamo exporter (${own ? `JUMPRELU_TORCH2_PYTHON=${own}` : `python3 with ${TORCH2_DIR}; .ci/run installs it`}): ${res.output.trim().split('\n').pop()}` };
 }
 
-function runPython(py: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
+/** Runs zoo_reference.py; `onLine` sees each line of its standard output as it comes. */
+function runPython(py: string, args: string[], env: NodeJS.ProcessEnv, onLine: (line: string) => void): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(py, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let output = '';
-    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
+    let partial = '';
+    child.stdout.on('data', (b: Buffer) => {
+      output += b.toString();
+      const lines = (partial + b.toString()).split('\n');
+      partial = lines.pop()!;
+      lines.forEach(onLine);
+    });
     child.stderr.on('data', (b: Buffer) => (output += b.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+    child.on('close', (code) => {
+      if (partial) onLine(partial);
+      resolve({ code: code ?? -1, output });
+    });
   });
 }
 
-interface Zoo { ok: true; dir: string; skipped: Map<string, string> }
-let building: Promise<Zoo | { ok: false; reason: string }> | undefined;
+type Built = { ok: true; dir: string } | { ok: false; reason: string; fail?: boolean };
+let builds: Map<string, Promise<Built>> | undefined;
 
 /**
- * Builds the selected models once: into a temporary folder, each model renamed into the cache when
- * complete. Models the script could not build (timm absent) are returned with the reason.
+ * The folder of one configuration, built on first use: every selected configuration missing from the cache is
+ * built by one zoo_reference.py process per exporter (Debian's torch for TorchScript, torch 2.x for dynamo; the
+ * two run at once), which writes each model's configurations into a temporary folder and prints `zoo-built NAME`
+ * for each; the test moves it into the cache then, so a model's checks start while the next model is being
+ * built. Resolves with the reason when the configuration cannot be built here (torchvision, timm or torch 2.x
+ * absent: `fail` unless that is a skip).
  */
-function ensureZoo(py: string) {
-  building ??= (async () => {
+function zooConfig(py: string, name: string): Promise<Built> {
+  if (!builds) {
+    const all = new Map<string, Promise<Built>>();
+    builds = all;
     const dir = cacheDir();
-    const skipped = new Map<string, string>();
-    const missing = selected.filter((n) => !existsSync(join(dir, n, 'meta.json')));
-    if (missing.length === 0) return { ok: true as const, dir, skipped };
-    const tmp = `${dir}.tmp-${process.pid}`;
-    const pydeps = join(repoRoot(), 'fixtures', '.cache', 'py'); // .ci/run installs timm there (--no-deps)
-    const env = { ...process.env, PYTHONPATH: [pydeps, process.env['PYTHONPATH']].filter(Boolean).join(':') };
-    try {
-      const scripted = missing.filter((n) => ZOO[n]?.exporter !== 'dynamo');
-      const dynamo = missing.filter((n) => ZOO[n]?.exporter === 'dynamo');
-      const built: string[] = [];
-      if (scripted.length > 0) {
-        const res = await runPython(py, ['--out', tmp, '--models', scripted.join(',')], env);
-        if (res.code === 3) return { ok: false as const, reason: `needs torchvision (apt-get install python3-torchvision): ${res.output.trim().split('\n').pop()}` };
-        if (res.code !== 0) throw new Error(`zoo_reference.py failed (exit ${res.code}):\n${res.output}`);
-        built.push(...scripted);
+    const missing = selected.filter((n) => ZOO[n] && !existsSync(join(dir, n, 'meta.json')));
+    for (const n of selected) if (!missing.includes(n)) all.set(n, Promise.resolve({ ok: true, dir: join(dir, n) }));
+    const settle = new Map<string, (b: Built) => void>();
+    for (const n of missing) all.set(n, new Promise((resolve) => settle.set(n, resolve)));
+    const finish = (n: string, b: Built) => { settle.get(n)?.(b); settle.delete(n); };
+    const family = async (exporter: Exporter) => {
+      const names = missing.filter((n) => ZOO[n]!.exporter === exporter);
+      if (names.length === 0) return;
+      let run: { py: string; env: NodeJS.ProcessEnv } | { reason: string } = { py, env: withPath(process.env, PY_DEPS) };
+      if (exporter === 'dynamo') run = await torch2Python();
+      if ('reason' in run) { for (const n of names) finish(n, { ok: false, reason: run.reason }); return; }
+      const tmp = `${dir}.tmp-${process.pid}-${exporter}`;
+      try {
+        const res = await runPython(run.py, ['--out', tmp, '--models', names.join(',')], run.env, (line) => {
+          const done = /^zoo-built (\S+)$/.exec(line)?.[1];
+          if (!done || !settle.has(done)) return;
+          const why = join(tmp, done, 'skipped.txt');
+          if (existsSync(why)) { finish(done, { ok: false, reason: readFileSync(why, 'utf8').trim() }); return; }
+          rmSync(join(dir, done), { recursive: true, force: true });
+          mkdirSync(dir, { recursive: true });
+          renameSync(join(tmp, done), join(dir, done));
+          finish(done, { ok: true, dir: join(dir, done) });
+        });
+        const reason = res.code === 3 ? `needs torchvision (apt-get install python3-torchvision): ${res.output.trim().split('\n').pop()}`
+          : `zoo_reference.py (${exporter} exporter, ${run.py}) failed (exit ${res.code}):\n${res.output}`;
+        for (const n of names) finish(n, { ok: false, reason, fail: res.code !== 3 });
+      } catch (e) {
+        for (const n of names) finish(n, { ok: false, reason: String(e), fail: true });
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
       }
-      if (dynamo.length > 0) {
-        const t2 = await torch2Python();
-        if ('reason' in t2) for (const n of dynamo) skipped.set(n, t2.reason);
-        else {
-          const res = await runPython(t2.py, ['--out', tmp, '--models', dynamo.join(',')], t2.env);
-          if (res.code !== 0) throw new Error(`zoo_reference.py (dynamo exporter, ${t2.py}) failed (exit ${res.code}):\n${res.output}`);
-          built.push(...dynamo);
-        }
-      }
-      for (const n of built) {
-        const why = join(tmp, n, 'skipped.txt');
-        if (existsSync(why)) { skipped.set(n, readFileSync(why, 'utf8').trim()); continue; }
-        rmSync(join(dir, n), { recursive: true, force: true });
-        mkdirSync(dir, { recursive: true });
-        renameSync(join(tmp, n), join(dir, n));
-      }
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
-    return { ok: true as const, dir, skipped };
-  })();
-  return building;
+    };
+    void Promise.all([family('torchscript'), family('dynamo')]);
+  }
+  return builds.get(name) ?? Promise.resolve({ ok: false, reason: `unknown zoo configuration '${name}' in JUMPRELU_ZOO`, fail: true });
+}
+
+/** The configuration's folder, or undefined after skipping the test (failing it for a build error or under JUMPRELU_REQUIRE_FIXTURES=1). */
+async function requireConfig(t: TestContext, name: string): Promise<string | undefined> {
+  const py = await requireTorch(t);
+  if (!py) return undefined;
+  const built = await zooConfig(py, name);
+  if (built.ok) return built.dir;
+  if (built.fail) throw new Error(built.reason);
+  if (process.env['JUMPRELU_REQUIRE_FIXTURES'] === '1') throw new Error(`${built.reason} (JUMPRELU_REQUIRE_FIXTURES=1 turns this skip into a failure)`);
+  t.skip(built.reason);
+  return undefined;
 }
 
 /** The worst relative errors of one run, and how many samples (logit differences: sample-candidate pairs) each mode compared. */
@@ -385,21 +429,12 @@ const KNOWN_FAILURES: Record<string, string> = {};
 for (const name of selected) {
   const spec = ZOO[name];
   const todo = KNOWN_FAILURES[name];
-  test(`zoo: ${name} (${spec?.exporter === 'dynamo' ? 'dynamo' : 'TorchScript'} export, opset ${spec?.opset}, ${spec?.size} px) gradients agree with PyTorch autograd`, todo ? { todo } : {}, async (t) => {
-    assert.ok(spec, `unknown zoo model '${name}' in JUMPRELU_ZOO`);
-    const py = await requireTorch(t);
-    if (!py) return;
-    const zoo = await ensureZoo(py);
-    if (!zoo.ok) { t.skip(zoo.reason); return; }
-    const dir = join(zoo.dir, name);
-    const why = zoo.skipped.get(name);
-    if (why) {
-      if (process.env['JUMPRELU_REQUIRE_FIXTURES'] === '1') throw new Error(`${why} (JUMPRELU_REQUIRE_FIXTURES=1 turns this skip into a failure)`);
-      t.skip(why);
-      return;
-    }
+  test(`zoo: ${spec?.model ?? name} (${spec?.exporter === 'dynamo' ? 'dynamo' : 'TorchScript'} export, opset ${spec?.opset}, ${spec?.size} px) gradients agree with PyTorch autograd`, todo ? { todo } : {}, async (t) => {
+    assert.ok(spec, `unknown zoo configuration '${name}' in JUMPRELU_ZOO (configurations: <model>_{${EXPORTS.map((e) => e.suffix).join(',')}} or a model name)`);
+    const dir = await requireConfig(t, name);
+    if (!dir) return;
     const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta;
-    assert.equal(meta.opset, spec.opset);
+    assert.deepEqual([meta.opset, meta.size, meta.exporter], [spec.opset, spec.size, spec.exporter], `${name}: meta.json does not match the test's ZOO`);
     const model = loadModel(join(dir, 'model.onnx'));
     const plain = await compare(model, meta, dir, '');
     t.diagnostic(`${meta.parameters} parameters; κ = 0 (as exported): ${fmt(plain, meta)}`);
@@ -425,8 +460,8 @@ for (const name of selected) {
 
 // A transformer has GELU only: eval refuses it ('no-relu-sites', every κ would give the same model) unless
 // --allow-no-sites asks for its own figures at κ = 0, which the report then says.
-const NO_RELU = new Set(['timm_vit_tiny']);
-const EVAL_MODELS = ['resnet18', 'mobilenet_v3_large', 'timm_vit_tiny'].filter((n) => selected.includes(n));
+const NO_RELU = new Set(['timm_vit_tiny_ts17']);
+const EVAL_MODELS = ['resnet18_ts13', 'mobilenet_v3_large_ts17', 'timm_vit_tiny_ts17'].filter((n) => selected.includes(n));
 
 interface EvalReport {
   results: Array<{ attack: string; n: number; accuracy: number; fooling_rate: number; rho_all: number }>; warnings: string[];
@@ -463,12 +498,10 @@ const evalResults = new Map<string, EvalReport>();
 
 for (const name of EVAL_MODELS) {
   test(`zoo: jumprelu eval runs FGSM and DeepFool-L2 on 8 samples of ${name}`, async (t) => {
-    const py = await requireTorch(t);
-    if (!py) return;
-    const zoo = await ensureZoo(py);
-    if (!zoo.ok) { t.skip(zoo.reason); return; }
-    const meta = JSON.parse(readFileSync(join(zoo.dir, name, 'meta.json'), 'utf8')) as Meta;
-    const modelPath = join(zoo.dir, name, 'model.onnx');
+    const zoo = await requireConfig(t, name);
+    if (!zoo) return;
+    const meta = JSON.parse(readFileSync(join(zoo, 'meta.json'), 'utf8')) as Meta;
+    const modelPath = join(zoo, 'model.onnx');
     const dir = mkdtempSync(join(tmpdir(), 'jumprelu-zoo-eval-'));
     try {
       const report = await evalJson(modelPath, await evalData(meta, modelPath, dir), NO_RELU.has(name) ? ['--allow-no-sites'] : []);
@@ -523,18 +556,16 @@ function logOfSoftmax(model: Model): Model {
   return model;
 }
 
-if (selected.includes('resnet18')) {
+if (selected.includes('resnet18_ts13')) {
   test('zoo: jumprelu eval on resnet18 wrapped as users export it (NHWC input, probabilities next to features, log-probabilities) gives the figures of the plain model', async (t) => {
-    const py = await requireTorch(t);
-    if (!py) return;
-    const zoo = await ensureZoo(py);
-    if (!zoo.ok) { t.skip(zoo.reason); return; }
-    const meta = JSON.parse(readFileSync(join(zoo.dir, 'resnet18', 'meta.json'), 'utf8')) as Meta;
-    const modelPath = join(zoo.dir, 'resnet18', 'model.onnx');
+    const zoo = await requireConfig(t, 'resnet18_ts13');
+    if (!zoo) return;
+    const meta = JSON.parse(readFileSync(join(zoo, 'meta.json'), 'utf8')) as Meta;
+    const modelPath = join(zoo, 'model.onnx');
     const dir = mkdtempSync(join(tmpdir(), 'jumprelu-zoo-wrapped-'));
     try {
       const data = await evalData(meta, modelPath, dir);
-      const plain = evalResults.get('resnet18') ?? await evalJson(modelPath, data, []);
+      const plain = evalResults.get('resnet18_ts13') ?? await evalJson(modelPath, data, []);
       const wrapped = join(dir, 'nhwc_probs.onnx');
       saveModel(nhwcWithProbabilities(loadModel(modelPath), meta.size), wrapped);
       const logp = join(dir, 'log_softmax.onnx');

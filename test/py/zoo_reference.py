@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The vision zoo for the gradient compiler's tests (test/autodiff-zoo.test.ts): builds torchvision and timm
-classifiers with random weights, exports each to ONNX with the TorchScript exporter, and writes PyTorch
-autograd's gradients for the test to compare with.
+classifiers with random weights, exports each to ONNX with the TorchScript exporter or the dynamo exporter, and
+writes PyTorch autograd's gradients for the test to compare with.
 
 Per model (OUT/<name>/): model.onnx (input 'input' [N, 3, S, S], output 'logits' [N, 10], N symbolic),
 and little-endian float32 files, shapes in shapes.json:
@@ -25,8 +25,14 @@ Random weights: each model is built with torch.manual_seed; BatchNorm running st
 forward passes in training mode over random images (so activations have realistic scales instead of
 growing through depth); a linear layer initialised to zeros (torchvision ViT's head) gets random weights.
 
+Configurations (ZOO): every model of MODELS exported by the TorchScript exporter at opsets 13 and 17 and by the dynamo
+exporter at 18 and 20, named <model>_ts13, _ts17, _dynamo18, _dynamo20, plus dynamo-only extras. One process builds
+any number of them; each model is built and its gradients computed once, then exported in each of its configurations.
+After each configuration's folder is complete the script prints "zoo-built <configuration>".
+
 Usage: zoo_reference.py --out DIR [--models a,b,…] [--list]
-Exit codes: 0 ok, 3 torch/torchvision missing (a timm model without timm gets OUT/<name>/skipped.txt).
+Exit codes: 0 ok, 3 torch/torchvision missing (a timm model without timm, or a dynamo configuration under a torch
+without the dynamo exporter, gets OUT/<name>/skipped.txt).
 """
 from __future__ import annotations
 
@@ -138,40 +144,48 @@ def timm_model(name: str, **kw):
     return build
 
 
-# name: (builder, image size, opset[, exporter]); exporter "dynamo" = torch.onnx.export(..., dynamo=True), which needs
-# torch >= 2.5 and onnxscript (the test runs those with the PyPI torch in fixtures/.cache/torch2, see .ci/run).
+# The zoo's models: name -> (builder, image size). Each is exported in every configuration of EXPORTS (the test's
+# matrix): the TorchScript exporter at opsets 13 and 17 (Debian's torch 1.13) and the dynamo exporter at 18 and 20
+# (torch.onnx.export(..., dynamo=True), which needs torch >= 2.5 and onnxscript: the test runs those with the PyPI
+# torch in fixtures/.cache/torch2, see .ci/run).
+MODELS = {
+    "resnet18": (lambda: tvm.resnet18(num_classes=CLASSES), 32),
+    "resnet50": (lambda: tvm.resnet50(num_classes=CLASSES), 32),
+    "mobilenet_v2": (lambda: tvm.mobilenet_v2(num_classes=CLASSES), 32),
+    "mobilenet_v3_small": (lambda: tvm.mobilenet_v3_small(num_classes=CLASSES), 32),
+    "mobilenet_v3_large": (lambda: tvm.mobilenet_v3_large(num_classes=CLASSES), 32),
+    "squeezenet1_1": (lambda: tvm.squeezenet1_1(num_classes=CLASSES), 64),
+    "vgg11_bn": (vgg11_bn_small, 32),
+    "densenet121": (lambda: tvm.densenet121(num_classes=CLASSES), 64),
+    "googlenet": (lambda: tvm.googlenet(num_classes=CLASSES, aux_logits=False, init_weights=True), 64),
+    "efficientnet_b0": (lambda: tvm.efficientnet_b0(num_classes=CLASSES), 32),
+    "shufflenet_v2_x0_5": (lambda: tvm.shufflenet_v2_x0_5(num_classes=CLASSES), 32),
+    "regnet_y_400mf": (lambda: tvm.regnet_y_400mf(num_classes=CLASSES), 32),
+    "convnext_narrow": (convnext_narrow, 32),
+    "vit_b_16_narrow": (vit_b_16_narrow, 64),
+    "swin_t_narrow": (swin_t_narrow, 32),
+    "timm_vit_tiny": (timm_model("vit_tiny_patch16_224", img_size=32, patch_size=8), 32),
+    "timm_deit_tiny": (timm_model("deit_tiny_patch16_224", img_size=32, patch_size=8), 32),
+    # Outside the matrix, dynamo only: op forms the torchvision zoo lacks.
+    "ops_mix": (OpsMix, 16),
+    "vit_b_16_narrow_gelus": (vit_b_16_narrow_gelus, 64),
+}
+
+# (suffix, exporter, opset) of every export configuration of the matrix.
+EXPORTS = (("ts13", "torchscript", 13), ("ts17", "torchscript", 17), ("dynamo18", "dynamo", 18), ("dynamo20", "dynamo", 20))
+EXTRAS = {"ops_mix": ("dynamo18", "dynamo20"), "vit_b_16_narrow_gelus": ("dynamo20",)}
+
+# Configuration name ("<model>_<suffix>", e.g. resnet18_ts13) -> (builder, image size, opset, exporter, model name).
 ZOO = {
-    "resnet18": (lambda: tvm.resnet18(num_classes=CLASSES), 32, 13),
-    "resnet50": (lambda: tvm.resnet50(num_classes=CLASSES), 32, 17),
-    "mobilenet_v2": (lambda: tvm.mobilenet_v2(num_classes=CLASSES), 32, 13),
-    "mobilenet_v3_small": (lambda: tvm.mobilenet_v3_small(num_classes=CLASSES), 32, 13),
-    "mobilenet_v3_large": (lambda: tvm.mobilenet_v3_large(num_classes=CLASSES), 32, 17),
-    "squeezenet1_1": (lambda: tvm.squeezenet1_1(num_classes=CLASSES), 64, 17),
-    "vgg11_bn": (vgg11_bn_small, 32, 13),
-    "densenet121": (lambda: tvm.densenet121(num_classes=CLASSES), 64, 17),
-    "googlenet": (lambda: tvm.googlenet(num_classes=CLASSES, aux_logits=False, init_weights=True), 64, 13),
-    "efficientnet_b0": (lambda: tvm.efficientnet_b0(num_classes=CLASSES), 32, 17),
-    "shufflenet_v2_x0_5": (lambda: tvm.shufflenet_v2_x0_5(num_classes=CLASSES), 32, 13),
-    "regnet_y_400mf": (lambda: tvm.regnet_y_400mf(num_classes=CLASSES), 32, 17),
-    "convnext_narrow": (convnext_narrow, 32, 13),
-    "convnext_narrow_17": (convnext_narrow, 32, 17),
-    "vit_b_16_narrow": (vit_b_16_narrow, 64, 13),
-    "vit_b_16_narrow_17": (vit_b_16_narrow, 64, 17),
-    "swin_t_narrow": (swin_t_narrow, 32, 17),
-    "timm_vit_tiny": (timm_model("vit_tiny_patch16_224", img_size=32, patch_size=8), 32, 17),
-    "timm_deit_tiny": (timm_model("deit_tiny_patch16_224", img_size=32, patch_size=8), 32, 13),
-    "resnet18_dynamo18": (lambda: tvm.resnet18(num_classes=CLASSES), 32, 18, "dynamo"),
-    "swin_t_narrow_dynamo18": (swin_t_narrow, 32, 18, "dynamo"),
-    "vit_b_16_narrow_gelus_dynamo20": (vit_b_16_narrow_gelus, 64, 20, "dynamo"),
-    "convnext_narrow_dynamo20": (convnext_narrow, 32, 20, "dynamo"),
-    "mobilenet_v3_large_dynamo20": (lambda: tvm.mobilenet_v3_large(num_classes=CLASSES), 32, 20, "dynamo"),
-    "ops_mix_dynamo18": (OpsMix, 16, 18, "dynamo"),
-    "ops_mix_dynamo20": (OpsMix, 16, 20, "dynamo"),
+    f"{model}_{suffix}": (builder, size, opset, exporter, model)
+    for model, (builder, size) in MODELS.items()
+    for suffix, exporter, opset in EXPORTS
+    if suffix in EXTRAS.get(model, tuple(s for s, _, _ in EXPORTS))
 }
 
 
 def exporter_of(name: str) -> str:
-    return ZOO[name][3] if len(ZOO[name]) > 3 else "torchscript"
+    return ZOO[name][3]
 
 
 def dynamo_available() -> str | None:
@@ -310,30 +324,33 @@ def gradients(model: nn.Module, x: torch.Tensor, cot: torch.Tensor, labels: torc
     return out, [kind for kind, _ in pre]
 
 
-def build(name: str, out: Path) -> dict:
-    builder, size, opset = ZOO[name][:3]
-    exporter = exporter_of(name)
-    if exporter == "dynamo" and (why := dynamo_available()):
-        raise Unavailable(f"skipped: {why} (the test uses the PyPI torch that .ci/run installs into fixtures/.cache/torch2)")
-    seed = sum(map(ord, name))
-    torch.manual_seed(seed)
-    model = builder()
-    calibrate(model, size)
-    d = out / name
-    d.mkdir(parents=True, exist_ok=True)
-    samples = BATCHES.get(name, BATCH)
-    x = torch.randn(samples, 3, size, size)
-    t0 = time.time()
+def export(model: nn.Module, x: torch.Tensor, exporter: str, opset: int, path: Path) -> None:
     if exporter == "dynamo":
         # As users call it: torch.export with a symbolic batch, torchlib translation, onnxscript's optimiser (default).
         # The batch stays symbolic for N >= 2 (torch.export specialises 0 and 1), so export with N >= 2 samples.
         batch = torch.export.Dim("N", min=2, max=1024)
-        torch.onnx.export(model, (x,), str(d / "model.onnx"), dynamo=True, opset_version=opset, input_names=["input"],
+        torch.onnx.export(model, (x,), str(path), dynamo=True, opset_version=opset, input_names=["input"],
                           output_names=["logits"], dynamic_shapes=({0: batch},), verbose=False)
     else:
-        torch.onnx.export(model, x, str(d / "model.onnx"), opset_version=opset, input_names=["input"], output_names=["logits"],
+        torch.onnx.export(model, x, str(path), opset_version=opset, input_names=["input"], output_names=["logits"],
                           dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, do_constant_folding=True)
-    export_s = time.time() - t0
+
+
+def build(model_name: str, configs: list[str], out: Path) -> list[dict]:
+    """One model of MODELS in the given configurations of ZOO: built, calibrated and its PyTorch gradients computed
+    once (they do not depend on the export), then exported once per configuration into OUT/<configuration>/."""
+    builder, size = MODELS[model_name]
+    for name in configs:
+        if exporter_of(name) == "dynamo" and (why := dynamo_available()):
+            raise Unavailable(f"skipped: {why} (the test uses the PyPI torch that .ci/run installs into fixtures/.cache/torch2)")
+    seed = sum(map(ord, model_name))
+    t0 = time.process_time()
+    torch.manual_seed(seed)
+    model = builder()
+    calibrate(model, size)
+    samples = BATCHES.get(model_name, BATCH)
+    x = torch.randn(samples, 3, size, size)
+    t1 = time.process_time()
     g = torch.Generator().manual_seed(seed + 1)
     cot = torch.randn(samples, CLASSES, generator=g)
     labels = torch.randint(0, CLASSES, (samples,), generator=g)
@@ -347,43 +364,68 @@ def build(name: str, out: Path) -> dict:
             jump, jump_kinds = gradients(model, x, cot, labels, candidates, acts)
         assert jump_kinds == kinds
         outputs.update({f"jump_{k}": v for k, v in jump.items()})
-    for k, v in outputs.items():
-        v.detach().numpy().astype("<f4").tofile(d / f"{k}.f32")
-    meta = {
-        "name": name, "opset": opset, "exporter": exporter, "size": size, "batch": samples, "classes": CLASSES, "kappa": KAPPA if has_relu else None,
-        "labels": labels.tolist(), "candidates": candidates.tolist(), "parameters": sum(p.numel() for p in model.parameters()),
-        "activations": kinds, "pools": sum(1 for k in plain if k.startswith("pool")), "torch": torch.__version__, "torchvision": torchvision.__version__, "export_s": round(export_s, 2),
-        "shapes": {k: list(v.shape) for k, v in outputs.items()},
-    }
-    (d / "meta.json").write_text(json.dumps(meta))
-    return meta
+    arrays = {k: v.detach().numpy().astype("<f4") for k, v in outputs.items()}
+    t2 = time.process_time()
+    metas = []
+    for name in configs:
+        opset, exporter = ZOO[name][2], exporter_of(name)
+        d = out / name
+        d.mkdir(parents=True, exist_ok=True)
+        t3 = time.process_time()
+        export(model, x, exporter, opset, d / "model.onnx")
+        t4 = time.process_time()
+        for k, v in arrays.items():
+            v.tofile(d / f"{k}.f32")
+        meta = {
+            "name": name, "model": model_name, "opset": opset, "exporter": exporter, "size": size, "batch": samples, "classes": CLASSES,
+            "kappa": KAPPA if has_relu else None, "labels": labels.tolist(), "candidates": candidates.tolist(),
+            "parameters": sum(p.numel() for p in model.parameters()), "activations": kinds,
+            "pools": sum(1 for k in plain if k.startswith("pool")), "torch": torch.__version__, "torchvision": torchvision.__version__,
+            # CPU seconds spent, all threads (the model's build and its reference gradients are shared by its
+            # configurations; CPU time rather than wall time since the machines that run this are often shared).
+            "build_s": round(t1 - t0, 2), "reference_s": round(t2 - t1, 2), "export_s": round(t4 - t3, 2),
+            "shapes": {k: list(v.shape) for k, v in outputs.items()},
+        }
+        (d / "meta.json").write_text(json.dumps(meta))
+        metas.append(meta)
+        # The folder is complete: the test moves it into its cache and checks it while the next one is built.
+        print(f"zoo-built {name}", flush=True)
+    return metas
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--models", default=",".join(ZOO))
+    ap.add_argument("--models", default=",".join(ZOO), help="configurations of ZOO (e.g. resnet18_ts13), comma-separated")
     ap.add_argument("--list", action="store_true")
     a = ap.parse_args()
     if a.list:
-        print(json.dumps({k: {"size": v[1], "opset": v[2], "exporter": exporter_of(k)} for k in ZOO for v in [ZOO[k]]}))
+        print(json.dumps({k: {"model": v[4], "size": v[1], "opset": v[2], "exporter": v[3]} for k, v in ZOO.items()}))
         return 0
     if a.out is None:
         ap.error("--out is required")
     torch.set_num_threads(2)
+    by_model: dict[str, list[str]] = {}
     for name in a.models.split(","):
         if name not in ZOO:
-            print(f"zoo_reference: unknown model '{name}' (known: {', '.join(ZOO)})", file=sys.stderr)
+            print(f"zoo_reference: unknown configuration '{name}' (known: {', '.join(ZOO)})", file=sys.stderr)
             return 2
-        t0 = time.time()
+        by_model.setdefault(ZOO[name][4], []).append(name)
+    for model_name, configs in by_model.items():
+        t0 = time.process_time()
         try:
-            meta = build(name, a.out)
+            metas = build(model_name, configs, a.out)
         except Unavailable as exc:
-            (a.out / name).mkdir(parents=True, exist_ok=True)
-            (a.out / name / "skipped.txt").write_text(str(exc))
-            print(f"{name}: {exc}", flush=True)
+            for name in configs:
+                (a.out / name).mkdir(parents=True, exist_ok=True)
+                (a.out / name / "skipped.txt").write_text(str(exc))
+                print(f"zoo-built {name}", flush=True)
+            print(f"{model_name}: {exc}", flush=True)
             continue
-        print(f"{name}: opset {meta['opset']}, {meta['size']} px, {meta['parameters']} parameters, {time.time() - t0:.1f} s", flush=True)
+        m = metas[0]
+        exports = ", ".join(f"{x['name']} {x['export_s']:.1f} s" for x in metas)
+        print(f"{model_name}: {m['size']} px, {m['parameters']} parameters, {time.process_time() - t0:.1f} CPU s (build {m['build_s']:.1f} s, "
+              f"reference gradients {m['reference_s']:.1f} s, exports: {exports})", flush=True)
     return 0
 
 
