@@ -41,4 +41,4 @@ step('table2', () => formatSiteTable(report.sites).length);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convert-steps-'));
 step('encode+write', () => saveModel(model, path.join(dir, 'out.onnx')));
 fs.rmSync(dir, { recursive: true, force: true });
-console.log(JSON.stringify({ ms: out, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+console.log(JSON.stringify({ ms: out, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024), load: os.loadavg()[0] }));

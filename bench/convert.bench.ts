@@ -191,7 +191,8 @@ function sitesSweep(): void {
   const sweepDir = path.join(dir, 'sites');
   fs.mkdirSync(sweepDir, { recursive: true });
   const nodeStart = median([0, 1, 2, 3, 4].map(() => timeQuiet(process.execPath, ['-e', ''])));
-  console.log(`\nsites sweep: Relu chains, whole process (node start ${nodeStart.toFixed(0)} ms included), median of 3`);
+  const load = (): string => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  console.log(`\nsites sweep: Relu chains, whole process (node start ${nodeStart.toFixed(0)} ms included), median of 3; load average ${load()}`);
   console.log('  nodes    convert ms  ms/1k sites   --list ms       cp ms');
   for (const k of [1, 2, 4, 8, 16, 32, 64, 128]) {
     const n = k * 1024;
@@ -213,6 +214,7 @@ function sitesSweep(): void {
     fs.rmSync(input, { force: true });
     fs.rmSync(output, { force: true });
   }
+  console.log(`  load average at the end ${load()}`);
 }
 
 fs.mkdirSync(dir, { recursive: true });

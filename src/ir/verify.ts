@@ -69,10 +69,16 @@ function verifyGraphTree(root: Graph, where: string, problems: string[]): void {
 function verifyGraph(graph: Graph, where: string, problems: string[]): Array<{ graph: Graph; where: string }> {
   const subs: Array<{ graph: Graph; where: string }> = [];
   const defined = new Map<string, Value>();
-  const define = (v: Value, what: string): void => {
+  // `producer` names the node for the message; the text is built only for a problem (once per value
+  // otherwise, which on a 128k-node graph is that many strings for nothing).
+  const define = (v: Value, what: string, producer: Node | null = null): void => {
     if (v.name === '') return;
     const prev = defined.get(v.name);
-    if (prev && prev !== v) problems.push(`${where}: '${v.name}' is defined twice (${what})`);
+    if (prev === undefined) {
+      defined.set(v.name, v);
+      return;
+    }
+    if (prev !== v) problems.push(`${where}: '${v.name}' is defined twice (${producer ? `${what} ${producer.label}` : what})`);
     defined.set(v.name, v);
   };
   const listed = new Set<Value>();
@@ -103,7 +109,7 @@ function verifyGraph(graph: Graph, where: string, problems: string[]): Array<{ g
     if (node.graph !== graph) problems.push(`${where}: node ${node.label} does not point back at its graph`);
     checkArity(node, where, problems);
     for (const out of node.outputs) {
-      define(out, `output of ${node.label}`);
+      define(out, 'output of', node);
       if (out.producer !== node) problems.push(`${where}: '${out.name}' does not point back at its producer ${node.label}`);
     }
     const inputs = node.inputs;

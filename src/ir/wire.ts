@@ -406,9 +406,11 @@ export class ChunkWriter {
 
   floatField(no: number, v: number): void {
     this.tag(no, WireType.Fixed32);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, v, true);
-    this.push(b);
+    FLOAT_BITS[0] = v; // little-endian bytes of the float32, without an array per value
+    this.reserve(4);
+    this.buf.set(FLOAT_BYTES, this.pos);
+    this.pos += 4;
+    this.length += 4;
   }
 
   bytesField(no: number, payload: Uint8Array): void {
@@ -463,6 +465,45 @@ export class ChunkWriter {
     return out;
   }
 
+  /**
+   * Empties the writer to encode another message with it, reusing its scratch buffer: one writer serves
+   * every node of a graph instead of one writer, buffer and copy per node. What was written before must
+   * have been consumed (appendTo copies it).
+   */
+  reset(): void {
+    this._chunks.length = 0;
+    this.length = 0;
+    this.start = 0;
+    this.pos = 0;
+  }
+
+  /** Whether the bytes written so far are exactly `bytes` (compared in place, nothing flushed). */
+  equals(bytes: Uint8Array): boolean {
+    if (bytes.length !== this.length) return false;
+    let off = 0;
+    for (const c of this._chunks) {
+      for (let i = 0; i < c.length; i++) if (c[i] !== bytes[off++]) return false;
+    }
+    const buf = this.buf;
+    for (let i = this.start; i < this.pos; i++) if (buf[i] !== bytes[off++]) return false;
+    return true;
+  }
+
+  /**
+   * Appends what this writer holds to `w`. Bytes in this writer's current scratch buffer are copied (reset
+   * reuses it); longer chunks pushed as views of other memory stay views.
+   */
+  appendTo(w: ChunkWriter): void {
+    const scratch = this.buf.buffer;
+    for (const c of this._chunks) w.pushCopy(c, c.buffer === scratch);
+    if (this.pos > this.start) w.pushCopy(this.buf.subarray(this.start, this.pos), true);
+  }
+
+  /** push(), copying `bytes` when `mustCopy` even if they are long (a view of a buffer that will be reused). */
+  private pushCopy(bytes: Uint8Array, mustCopy: boolean): void {
+    this.push(mustCopy && bytes.length > SMALL ? bytes.slice() : bytes);
+  }
+
   /** Ends the pending small-write run as a chunk (a view of the scratch buffer). */
   private flush(): void {
     if (this.pos > this.start) {
@@ -485,6 +526,9 @@ export class ChunkWriter {
 const SMALL = 256;
 const SCRATCH = 4096;
 const EMPTY = new Uint8Array(0);
+const FLOAT_BITS = new Float32Array(1);
+const FLOAT_BYTES = new Uint8Array(FLOAT_BITS.buffer);
+if (new Uint16Array(Uint8Array.of(1, 0).buffer)[0] !== 1) throw new Error('the codec assumes a little-endian machine');
 
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;

@@ -310,7 +310,7 @@ function jumpSpec(spec: KappaSpec, name: string): JumpSpec {
 /** After a re-targeting, the JumpRelu function and the project's opset imports may be left unused. */
 function pruneUnusedDefinitions(model: Model): void {
   const used = new Set<string>();
-  for (const { node } of model.allNodes()) used.add(node.domain);
+  for (const graph of model.graphs()) for (const node of graph.nodes) used.add(node.domain);
   if (!used.has(FUNCTION_DOMAIN)) {
     model.functions = model.functions.filter((f) => f.domain !== FUNCTION_DOMAIN);
   }
