@@ -1,23 +1,54 @@
-// One conversion in a fresh process, for the benchmark: prints its steps' wall times and peak RSS as JSON.
-// It imports what `jumprelu-convert` needs for a conversion (not the package entry, which loads the
+// One conversion in a fresh process, for the benchmark: prints its steps' wall and CPU times and peak RSS as
+// JSON. It imports what `jumprelu-convert` needs for a conversion (not the package entry, which loads the
 // harness and ORT), after Node's own start-up, so the import time is measured on its own:
 //   startMs   process start → this module running (Node's bootstrap and loading this file)
 //   importMs  importing the IR and the passes
-//   loadMs, retrofitMs, saveMs, and ms = their sum (the in-process figure); cpuMs: its CPU time (user + sys)
+//   loadMs, retrofitMs, saveMs, and ms = their sum (the in-process figure); *CpuMs: CPU time (user + sys)
+//   node dist/bench/convert-once.js IN OUT
+//   node dist/bench/convert-once.js IN OUT --copy   the file copied by the saver's copy loop alone (a baseline)
 
 const startMs = performance.now();
-const [{ loadModel, saveModel }, { retrofit }] = await Promise.all([import('../src/ir/io.js'), import('../src/passes/retrofit.js')]);
-const t0 = performance.now();
-const cpu0 = process.cpuUsage();
 const [input, output] = process.argv.slice(2) as [string, string];
-const model = loadModel(input);
-const t1 = performance.now();
-retrofit(model, { kappa: 0.07 });
-const t2 = performance.now();
-saveModel(model, output);
-const t3 = performance.now();
-const cpu = process.cpuUsage(cpu0);
-process.stdout.write(`${JSON.stringify({
-  startMs, importMs: t0 - startMs, loadMs: t1 - t0, retrofitMs: t2 - t1, saveMs: t3 - t2, ms: t3 - t0, cpuMs: (cpu.user + cpu.system) / 1000,
-  maxRssBytes: process.resourceUsage().maxRSS * 1024,
-})}\n`);
+const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const steps: Record<string, number> = {};
+let wall = performance.now();
+let cpu = cpuNow();
+function step(name: string, f: () => void): void {
+  f();
+  const w = performance.now();
+  const c = cpuNow();
+  steps[`${name}Ms`] = w - wall;
+  steps[`${name}CpuMs`] = c - cpu;
+  wall = w;
+  cpu = c;
+}
+
+if (process.argv.includes('--copy')) {
+  const fs = await import('node:fs');
+  const { copyBytes } = await import('../src/ir/file-span.js');
+  const importMs = performance.now() - startMs;
+  wall = performance.now();
+  cpu = cpuNow();
+  step('copy', () => {
+    const inFd = fs.openSync(input, 'r');
+    const outFd = fs.openSync(output, 'w');
+    copyBytes(inFd, 0, fs.fstatSync(inFd).size, outFd, null, () => new Error('short'));
+    fs.closeSync(outFd);
+    fs.closeSync(inFd);
+  });
+  process.stdout.write(`${JSON.stringify({ startMs, importMs, ...steps, ms: steps['copyMs'], cpuMs: steps['copyCpuMs'], maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
+} else {
+  const [{ loadModel, saveModel }, { retrofit }] = await Promise.all([import('../src/ir/io.js'), import('../src/passes/retrofit.js')]);
+  const importMs = performance.now() - startMs;
+  wall = performance.now();
+  cpu = cpuNow();
+  let model: ReturnType<typeof loadModel> | null = null;
+  step('load', () => (model = loadModel(input)));
+  step('retrofit', () => retrofit(model!, { kappa: 0.07 }));
+  step('save', () => saveModel(model!, output));
+  const sum = (k: string): number => steps[`load${k}`]! + steps[`retrofit${k}`]! + steps[`save${k}`]!;
+  process.stdout.write(`${JSON.stringify({ startMs, importMs, ...steps, ms: sum('Ms'), cpuMs: sum('CpuMs'), maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
+}

@@ -86,25 +86,24 @@ function timeCmd(cmd: string, args: string[]): Timed {
   return { wall, cpu: m ? (Number(m[1]) + Number(m[2])) * 1000 : null };
 }
 
+/** What convert-once.ts reports (the step fields are absent in --copy mode), plus the wall time around it. */
 interface Once {
   wallMs: number;
-  cpuMs: number;
   startMs: number;
   importMs: number;
-  loadMs: number;
-  retrofitMs: number;
-  saveMs: number;
   ms: number;
+  cpuMs: number;
   rss: number;
+  [step: string]: number;
 }
 
-function convert(input: string, output: string): Once {
+function convert(input: string, output: string, extra: string[] = []): Once {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [convertOnce, input, output], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [convertOnce, input, output, ...extra], { encoding: 'utf8' });
   const wallMs = performance.now() - t0;
   if (r.status !== 0) throw new Error(`convert failed: ${r.stderr}`);
-  const j = JSON.parse(r.stdout) as Omit<Once, 'wallMs' | 'rss'> & { maxRssBytes: number };
-  return { ...j, wallMs, rss: j.maxRssBytes };
+  const j = JSON.parse(r.stdout) as Record<string, number>;
+  return { ...j, startMs: j['startMs']!, importMs: j['importMs']!, ms: j['ms']!, cpuMs: j['cpuMs']!, wallMs, rss: j['maxRssBytes']! };
 }
 
 function nodeBaselineRss(): number {
@@ -117,8 +116,9 @@ const loadAverage = (): string => os.loadavg().map((x) => x.toFixed(2)).join(' '
 
 let baseRss = 0;
 /**
- * `cp`, `node -e ''`, the `jumprelu-convert` CLI and convert-once.ts (which times its steps) on the same
- * file, each from a clean output folder after `sync`, in an order that alternates run by run; medians.
+ * `cp`, `node -e ''`, the `jumprelu-convert` CLI, convert-once.ts (which times its steps) and, for inline
+ * models, its copy loop alone on the same file, each from a clean output folder after `sync`, in an order
+ * that alternates run by run; medians.
  */
 function bench(name: string, input: string, dataFiles: string[], outDir: string, runs: number): void {
   const bytes = [input, ...dataFiles].reduce((a, f) => a + fs.statSync(f).size, 0);
@@ -126,6 +126,7 @@ function bench(name: string, input: string, dataFiles: string[], outDir: string,
   const nodeT: Timed[] = [];
   const cliT: Timed[] = [];
   const conv: Once[] = [];
+  const copy: Once[] = [];
   fs.mkdirSync(outDir, { recursive: true });
   const out = path.join(outDir, path.basename(input));
   const clearOutputs = (): void => {
@@ -139,6 +140,8 @@ function bench(name: string, input: string, dataFiles: string[], outDir: string,
     cli: () => cliT.push(timeCmd(process.execPath, [cli, input, out, '--kappa', '0.07'])),
     convert: () => conv.push(convert(input, out)),
   };
+  // The saver's copy loop alone, in a fresh process: what copying the bytes from JS costs against `cp`.
+  if (dataFiles.length === 0) steps['copy'] = () => copy.push(convert(input, out, ['--copy']));
   const load0 = loadAverage();
   for (let i = 0; i < runs; i++) {
     // Alternate the order: the later steps of a round run with a warmer cache.
@@ -149,7 +152,7 @@ function bench(name: string, input: string, dataFiles: string[], outDir: string,
     }
   }
   const cp = median(cpT.map((t) => t.wall));
-  const m = (f: (c: Once) => number): number => median(conv.map(f));
+  const m = (f: (c: Once) => number, of = conv): number => median(of.map(f));
   const cpuOf = (ts: Timed[]): number | null => (ts.every((t) => t.cpu !== null) ? median(ts.map((t) => t.cpu!)) : null);
   const cpCpu = cpuOf(cpT);
   const wall = m((c) => c.wallMs);
@@ -159,16 +162,19 @@ function bench(name: string, input: string, dataFiles: string[], outDir: string,
   const mb = bytes / 1e6;
   const cpuText = (cpu: number | null): string => (cpu === null || cpCpu === null ? ''
     : `   CPU ${cpu.toFixed(0).padStart(5)} ms = ${cpCpu > 0 ? (cpu / cpCpu).toFixed(2) : '∞'}× cp's`);
-  const row = (label: string, ms: number, cpu: number | null, ratio = true): string =>
-    `  ${label.padEnd(28)} ${ms.toFixed(0).padStart(7)} ms  ${(mb / (ms / 1000)).toFixed(0).padStart(6)} MB/s${ratio ? `  ratio ${(ms / cp).toFixed(2)}× cp` : '             '}${cpuText(cpu)}`;
+  const row = (label: string, ms: number, cpu: number | null, ratio = true, rate = true): string =>
+    `  ${label.padEnd(28)} ${ms.toFixed(0).padStart(7)} ms  ${rate ? `${(mb / (ms / 1000)).toFixed(0).padStart(6)} MB/s` : '           '}` +
+    `${ratio ? `  ratio ${(ms / cp).toFixed(2)}× cp` : '             '}${cpuText(cpu)}`;
   console.log(`\n${name}: ${mb.toFixed(1)} MB on disk (${(proto / 1e6).toFixed(1)} MB protobuf), median of ${runs}; load average ${load0} → ${loadAverage()}`);
   console.log(row('cp', cp, cpCpu, false));
-  console.log(row("node -e ''", median(nodeT.map((t) => t.wall)), cpuOf(nodeT)));
+  console.log(row("node -e ''", median(nodeT.map((t) => t.wall)), cpuOf(nodeT), true, false));
   console.log(row('jumprelu-convert (CLI)', median(cliT.map((t) => t.wall)), cpuOf(cliT)));
   console.log(row('convert-once wall', wall, null));
   console.log(row('load+retrofit+save', inproc, m((c) => c.cpuMs)));
-  console.log(`  steps (convert-once, medians): node start ${m((c) => c.startMs).toFixed(0)} ms, imports ${m((c) => c.importMs).toFixed(0)}, ` +
-    `load ${m((c) => c.loadMs).toFixed(0)}, retrofit ${m((c) => c.retrofitMs).toFixed(0)}, save ${m((c) => c.saveMs).toFixed(0)}, ` +
+  if (copy.length) console.log(row('JS copy loop, in process', m((c) => c.ms, copy), m((c) => c.cpuMs, copy)));
+  const ms = (k: string): string => `${m((c) => c[`${k}Ms`]!).toFixed(0)} (CPU ${m((c) => c[`${k}CpuMs`]!).toFixed(0)})`;
+  console.log(`  steps (convert-once, medians, ms): node start ${m((c) => c.startMs).toFixed(0)}, imports ${m((c) => c.importMs).toFixed(0)}, ` +
+    `load ${ms('load')}, retrofit ${ms('retrofit')}, save ${ms('save')}, ` +
     `exit ${m((c) => c.wallMs - c.startMs - c.importMs - c.ms).toFixed(0)} (wall − the rest)`);
   const above = Math.max(0, rss - baseRss);
   console.log(`  peak RSS                     ${(rss / 1e6).toFixed(0).padStart(7)} MB  (${(above / 1e6).toFixed(0)} MB above a bare node process) = ` +

@@ -18,6 +18,7 @@ import { allTensors, loadModel, saveModel } from '../src/ir/io.js';
 import type { Model } from '../src/ir/model.js';
 import { SPAN_MIN } from '../src/ir/model-image.js';
 import { Tensor } from '../src/ir/tensor.js';
+import { Value } from '../src/ir/value.js';
 import { retrofit } from '../src/index.js';
 import { ChunkWriter } from '../src/ir/wire.js';
 import { ModelBuilder } from './helpers/build-model.js';
@@ -116,6 +117,22 @@ describe('initializers left on disk', () => {
       t.name = 'renamed';
     }
     const out = path.join(tmp, 'renamed.onnx');
+    saveModel(m, out);
+    assert.ok(Buffer.from(encodeModel(e).toBytes()).equals(fs.readFileSync(out)));
+    fs.rmSync(out);
+  });
+
+  test('one tensor written twice (two initializers sharing it) is copied twice', () => {
+    const m = loadModel(input);
+    const e = eager(input);
+    for (const model of [m, e]) {
+      const t = [...allTensors(model)].find((x) => x.name === 'conv_w__1')!;
+      const v = new Value('twice');
+      v.initializer = t;
+      v.scope = model.graph;
+      model.graph.initializers.set('twice', v);
+    }
+    const out = path.join(tmp, 'twice.onnx');
     saveModel(m, out);
     assert.ok(Buffer.from(encodeModel(e).toBytes()).equals(fs.readFileSync(out)));
     fs.rmSync(out);
