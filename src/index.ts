@@ -1,6 +1,6 @@
 // Library entry point: load a model, retrofit it, save it. The CLI is a thin layer over these.
 
-export { loadModel, saveModel, readExternalBytes, sessionBytes, type SaveOptions, type SaveResult } from './ir/io.js';
+export { loadModel, saveModel, readExternalBytes, sessionBytes, type LoadOptions, type SaveOptions, type SaveResult } from './ir/io.js';
 export { decodeModel } from './ir/decode.js';
 export { encodeModel } from './ir/encode.js';
 export { verifyModel, assertValid } from './ir/verify.js';

@@ -21,7 +21,7 @@ import { Tensor } from '../src/ir/tensor.js';
 import { Value } from '../src/ir/value.js';
 import { retrofit } from '../src/index.js';
 import { ChunkWriter } from '../src/ir/wire.js';
-import { ModelBuilder } from './helpers/build-model.js';
+import { ModelBuilder, makeRng } from './helpers/build-model.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/jumprelu-convert.js', import.meta.url));
 
@@ -253,6 +253,51 @@ describe('initializers left on disk', () => {
     saveModel(loaded, out);
     assert.ok(Buffer.from(want).equals(fs.readFileSync(out)));
     fs.rmSync(dir, { recursive: true });
+  });
+
+  test('mutated headers: leaving data on disk gives the same model or the same error as reading it all', () => {
+    // The header scan must frame every field exactly as the decoder does, or give up; a mutant the two read
+    // differently would show here as a different error or different saved bytes.
+    const spans = onDisk(loadModel(input)).map((t) => t.dataOnDisk!);
+    const rng = makeRng(11);
+    const headerPositions: number[] = [];
+    let from = 0;
+    for (const s of spans) {
+      for (let p = from; p < s.offset; p++) headerPositions.push(p);
+      from = s.offset + s.length;
+    }
+    for (let p = from; p < bytes.length; p++) headerPositions.push(p);
+    const f = path.join(tmp, 'mutant.onnx');
+    const out = path.join(tmp, 'mutant-out.onnx');
+    const outcome = (leaveDataOnDisk: boolean): string | Buffer => {
+      try {
+        saveModel(loadModel(f, { leaveDataOnDisk }), out);
+        const b = fs.readFileSync(out);
+        fs.rmSync(out);
+        return b;
+      } catch (e) {
+        return `${(e as Error).name} ${(e as JumpReluError).code} ${(e as Error).message}`;
+      }
+    };
+    let errors = 0;
+    for (let i = 0; i < 40; i++) {
+      const mutant = Buffer.from(bytes);
+      const edits = 1 + Math.floor(rng() * 3);
+      for (let k = 0; k < edits; k++) {
+        // Mostly the few bytes before a span (raw_data's tag and length, the tensor's fields), else anywhere outside.
+        const near = spans[Math.floor(rng() * spans.length)]!.offset - 1 - Math.floor(rng() * 40);
+        const pos = rng() < 0.6 ? near : headerPositions[Math.floor(rng() * headerPositions.length)]!;
+        mutant[pos] = Math.floor(rng() * 256);
+      }
+      fs.writeFileSync(f, mutant);
+      const lazy = outcome(true);
+      const eagerOutcome = outcome(false);
+      if (typeof lazy === 'string') errors++;
+      if (typeof lazy === 'string' || typeof eagerOutcome === 'string') assert.equal(lazy, eagerOutcome, `mutant ${i}`);
+      else assert.ok(lazy.equals(eagerOutcome), `mutant ${i}: saved bytes differ`);
+    }
+    assert.ok(errors > 0 && errors < 40, `${errors} of 40 mutants failed to load: the mix should have both`);
+    fs.rmSync(f);
   });
 
   test('a span source refuses a file that changed under it', () => {

@@ -25,7 +25,15 @@ import { AttributeType } from './attribute.js';
 /** Protobuf messages are limited to 2 GiB; larger models must keep their weights in external data. */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 
-export function loadModel(file: string): Model {
+export interface LoadOptions {
+  /**
+   * Leave big inline initializers' data in the file until it is needed or saved (default true). False reads
+   * the whole file into memory, e.g. to let the file be rewritten while the model is still in use.
+   */
+  leaveDataOnDisk?: boolean;
+}
+
+export function loadModel(file: string, options: LoadOptions = {}): Model {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
@@ -39,7 +47,7 @@ export function loadModel(file: string): Model {
   const real = fs.realpathSync(file);
   const fd = fs.openSync(real, 'r');
   try {
-    const image = readModelImage(fd, real, stampOf(fs.fstatSync(fd, { bigint: true })));
+    const image = readModelImage(fd, real, stampOf(fs.fstatSync(fd, { bigint: true })), options.leaveDataOnDisk ?? true);
     const model = decodeModel(image.bytes, path.dirname(path.resolve(file)));
     model.sourceFile = real;
     leaveOnDisk(model, image.bytes, image.spans, fd);

@@ -28,13 +28,14 @@ export interface ModelImage {
   readonly spans: FileSpan[];
 }
 
-export function readModelImage(fd: number, file: string, stamp: FileStamp): ModelImage {
+/** `leaveOnDisk: false` reads every byte (the spans list is then empty). */
+export function readModelImage(fd: number, file: string, stamp: FileStamp, leaveOnDisk = true): ModelImage {
   const size = Number(stamp.size);
   const buf = Buffer.allocUnsafe(size);
   // The decoder's views are plain Uint8Arrays, as they were when the loader used readFileSync.
   const bytes = new Uint8Array(buf.buffer, buf.byteOffset, size);
   const reader = new ImageReader(fd, file, bytes);
-  const found = size >= IMAGE_MIN ? findSpans(reader) : null;
+  const found = leaveOnDisk && size >= IMAGE_MIN ? findSpans(reader) : null;
   if (!found) {
     reader.readAll();
     return { bytes, spans: [] };
