@@ -2,7 +2,7 @@
 // their encoded bytes because no pass here needs them.
 
 import type { Graph } from './graph.js';
-import type { Origin, UnknownFields } from './origin.js';
+import { NO_UNKNOWN_FIELDS, type Origin, type UnknownFields } from './origin.js';
 import type { Tensor } from './tensor.js';
 
 export const AttributeType = {
@@ -38,8 +38,8 @@ export class Attribute {
   /** Set for attributes of function bodies that refer to an attribute of the calling node. */
   refAttrName: string | null = null;
   docString: string | null = null;
-  /** Fields outside the typed value: sparse tensors, type protos, stray values old exporters wrote. */
-  unknownFields: UnknownFields = [];
+  /** Fields outside the typed value: sparse tensors, type protos, stray values old exporters wrote (assign a new array to change them; the empty one is shared). */
+  unknownFields: UnknownFields = NO_UNKNOWN_FIELDS;
   origin: Origin | null = null;
 
   constructor(name: string, data: AttributeValue) {

@@ -319,28 +319,31 @@ function decodeAttribute(bytes: Uint8Array): { attr: Attribute; graphRaws: RawFi
   attr.docString = docString;
   // Fields outside the typed value (sparse tensors, type protos, values of other types that old
   // exporters wrote beside the real one) are kept as unknown fields.
-  const typedFields = typedFieldNumbers(type);
+  const typedField = typedFieldNumber(type);
+  let unknownFields: RawField[] | null = null;
   for (const x of fields) {
     const modelled = x.no === AttributeField.name || x.no === AttributeField.type || x.no === AttributeField.refAttrName
-      || x.no === AttributeField.docString || typedFields.has(x.no);
-    if (!modelled) attr.unknownFields.push(x);
+      || x.no === AttributeField.docString || x.no === typedField;
+    if (!modelled) (unknownFields ??= []).push(x);
   }
+  if (unknownFields) attr.unknownFields = unknownFields;
   return { attr, graphRaws: pendingGraphs, src: bytes };
 }
 
-function typedFieldNumbers(type: number): Set<number> {
+/** The AttributeProto field holding a value of this type, or 0 for none. */
+function typedFieldNumber(type: number): number {
   switch (type) {
-    case AttributeType.FLOAT: return new Set([AttributeField.f]);
-    case AttributeType.INT: return new Set([AttributeField.i]);
-    case AttributeType.STRING: return new Set([AttributeField.s]);
-    case AttributeType.TENSOR: return new Set([AttributeField.t]);
-    case AttributeType.GRAPH: return new Set([AttributeField.g]);
-    case AttributeType.FLOATS: return new Set([AttributeField.floats]);
-    case AttributeType.INTS: return new Set([AttributeField.ints]);
-    case AttributeType.STRINGS: return new Set([AttributeField.strings]);
-    case AttributeType.TENSORS: return new Set([AttributeField.tensors]);
-    case AttributeType.GRAPHS: return new Set([AttributeField.graphs]);
-    default: return new Set();
+    case AttributeType.FLOAT: return AttributeField.f;
+    case AttributeType.INT: return AttributeField.i;
+    case AttributeType.STRING: return AttributeField.s;
+    case AttributeType.TENSOR: return AttributeField.t;
+    case AttributeType.GRAPH: return AttributeField.g;
+    case AttributeType.FLOATS: return AttributeField.floats;
+    case AttributeType.INTS: return AttributeField.ints;
+    case AttributeType.STRINGS: return AttributeField.strings;
+    case AttributeType.TENSORS: return AttributeField.tensors;
+    case AttributeType.GRAPHS: return AttributeField.graphs;
+    default: return 0;
   }
 }
 

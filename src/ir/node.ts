@@ -3,7 +3,7 @@
 
 import { Attribute } from './attribute.js';
 import type { Graph } from './graph.js';
-import type { Origin, UnknownFields } from './origin.js';
+import { NO_UNKNOWN_FIELDS, type Origin, type UnknownFields } from './origin.js';
 import { type Use, Value } from './value.js';
 
 export interface NodeInit {
@@ -17,8 +17,6 @@ export interface NodeInit {
 
 /** The attributes of a node that has none (shared, read-only). */
 const NO_ATTRIBUTES: ReadonlyMap<string, Attribute> = new Map();
-/** The unknown fields of a node that has none (shared; a node with some gets its own array). */
-const NO_FIELDS: UnknownFields = Object.freeze([]) as unknown as UnknownFields;
 
 /** The subgraphs of a node without graph attributes (shared). */
 const NO_GRAPHS: readonly Graph[] = Object.freeze([]);
@@ -32,7 +30,7 @@ export class Node {
   /** The graph whose node list holds this node; null once removed. */
   graph: Graph | null = null;
   /** Fields this code does not model; assign a new array to change them (the empty one is shared). */
-  unknownFields: UnknownFields = NO_FIELDS;
+  unknownFields: UnknownFields = NO_UNKNOWN_FIELDS;
   origin: Origin | null = null;
   /** @internal — neighbours in the owning graph's node list (maintained by Graph). */
   _prev: Node | null = null;

@@ -32,7 +32,7 @@ export function dependencies(graph: Graph, node: Node): Node[] {
 }
 
 /** Whether every node's dependencies (see `dependencies`) come before it. */
-function inOrder(graph: Graph, nodes: readonly Node[], index: ReadonlyMap<Node, number>): boolean {
+function inOrder(graph: Graph, nodes: readonly Node[], index: { get(n: Node): number | undefined }): boolean {
   const before = (v: Value | null, i: number): boolean => {
     const p = v?.producer;
     return !p || p.graph !== graph || index.get(p)! < i;
@@ -51,8 +51,13 @@ function inOrder(graph: Graph, nodes: readonly Node[], index: ReadonlyMap<Node, 
  */
 export function topologicalOrder(graph: Graph): Node[] | null {
   const nodes = graph.nodes;
-  const index = new Map<Node, number>();
-  for (let i = 0; i < nodes.length; i++) index.set(nodes[i]!, i);
+  // The graph's cached positions (shared with the verifier run after a pass): node → index in `nodes`.
+  const index = {
+    get: (n: Node): number | undefined => {
+      const i = graph.indexOf(n);
+      return i < 0 ? undefined : i;
+    },
+  };
   // A graph already in order (the usual case) ends after one pass that allocates nothing per node.
   if (inOrder(graph, nodes, index)) return [...nodes];
   // Otherwise one pass collects every node's dependencies.

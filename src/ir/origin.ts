@@ -31,3 +31,9 @@ export function emitWithOrigin(origin: Origin | null | undefined, current: Uint8
 
 /** Fields a decoder did not understand, kept to be written back. */
 export type UnknownFields = RawField[];
+
+/**
+ * The unknown fields of a message that has none, shared (frozen): assign a new array to give a message
+ * some. Saves an empty array per node and attribute of a big graph.
+ */
+export const NO_UNKNOWN_FIELDS: UnknownFields = Object.freeze([]) as unknown as UnknownFields;

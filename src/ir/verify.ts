@@ -101,8 +101,12 @@ function verifyGraph(graph: Graph, where: string, problems: string[]): Array<{ g
   for (const s of graph.sparseInitializers) define(s.value, 'sparse initializer');
 
   const nodes = graph.nodes;
-  const position = new Map<Node, number>();
-  nodes.forEach((n, i) => position.set(n, i));
+  // Positions from the graph's own cache (built once per edit-free stretch, so the topological sort a pass
+  // ends with and the check after it share one).
+  const position = (n: Node): number => {
+    const i = graph.indexOf(n);
+    return i < 0 ? Infinity : i;
+  };
   let unsorted = false;
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i]!;
@@ -118,12 +122,12 @@ function verifyGraph(graph: Graph, where: string, problems: string[]): Array<{ g
       if (!v) continue;
       if (!node.inputUseRecorded(k)) problems.push(`${where}: use list of '${v.name}' misses input ${k} of ${node.label}`);
       checkUse(graph, where, node, v, problems);
-      if (v.producer && v.producer.graph === graph && (position.get(v.producer) ?? Infinity) >= i) unsorted = true;
+      if (v.producer && v.producer.graph === graph && position(v.producer) >= i) unsorted = true;
     }
     // Values a subgraph takes from this scope must be produced before the node that holds it.
     for (const sub of node.subgraphs) {
       for (const v of outerUses(sub)) {
-        if (v.producer && v.producer.graph === graph && (position.get(v.producer) ?? Infinity) >= i) unsorted = true;
+        if (v.producer && v.producer.graph === graph && position(v.producer) >= i) unsorted = true;
       }
       subs.push({ graph: sub, where: `${where}/${node.label}` });
     }

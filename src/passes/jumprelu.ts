@@ -12,6 +12,7 @@ import type { IrFunction } from '../ir/function.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import { NameAuthority } from '../ir/names.js';
+import { NO_UNKNOWN_FIELDS } from '../ir/origin.js';
 import { Node } from '../ir/node.js';
 import { Value } from '../ir/value.js';
 import { removeIfUnused, topologicalSort } from './cleanup.js';
@@ -327,7 +328,7 @@ function pruneUnusedDefinitions(model: Model): void {
  */
 function carryNodeMetadata(from: Node, to: Node): void {
   to.docString = from.docString;
-  to.unknownFields = [...from.unknownFields];
+  to.unknownFields = from.unknownFields.length > 0 ? [...from.unknownFields] : NO_UNKNOWN_FIELDS;
 }
 
 function requireInput(site: Site): Value {
