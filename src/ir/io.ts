@@ -81,7 +81,8 @@ export function* allTensors(model: Model): Generator<Tensor> {
   for (const g of model.graphs()) {
     for (const v of g.initializers.values()) if (v.initializer) yield v.initializer;
     for (const s of g.sparseInitializers) if (s.tensors) yield* s.tensors;
-    for (const n of g.nodes) {
+    for (let n = g.firstNode; n; n = n._next) {
+      if (n.attributes.size === 0) continue; // no iterator for the many nodes without attributes
       for (const a of n.attributes.values()) {
         if (a.data.type === AttributeType.TENSOR) yield a.data.value as Tensor;
         if (a.data.type === AttributeType.TENSORS) yield* a.data.value as Tensor[];

@@ -1,7 +1,7 @@
 // A Node is one operator application. It owns its output Values and keeps the use lists of its input
 // Values up to date, so the use-def links are right after any edit made through these methods.
 
-import { Attribute } from './attribute.js';
+import { Attribute, AttributeType } from './attribute.js';
 import type { Graph } from './graph.js';
 import { NO_UNKNOWN_FIELDS, type Origin, type UnknownFields } from './origin.js';
 import { type Use, Value } from './value.js';
@@ -36,6 +36,8 @@ export class Node {
   _prev: Node | null = null;
   /** @internal */
   _next: Node | null = null;
+  /** @internal — position in the owning graph's list, valid while the graph says so (see Graph.indexOf). */
+  _position = -1;
   // Arrays are made at their final size and the attribute map only for a node that has attributes: on a
   // 128k-node graph, arrays grown from [] and an empty Map per node were a large part of the memory.
   private _attributes: Map<string, Attribute> | null = null;
@@ -145,9 +147,16 @@ export class Node {
   /** Subgraphs held by attributes, in attribute order. */
   get subgraphs(): readonly Graph[] {
     if (!this._attributes) return NO_GRAPHS;
-    const out: Graph[] = [];
-    for (const a of this._attributes.values()) for (const g of a.subgraphs) out.push(g);
-    return out;
+    // The list is made only for a node that has a graph attribute: the verifier and every subgraph walk
+    // ask each node, and most nodes with attributes (a ThresholdedRelu's alpha) hold no graph.
+    let out: Graph[] | null = null;
+    for (const a of this._attributes.values()) {
+      const t = a.data.type;
+      if (t !== AttributeType.GRAPH && t !== AttributeType.GRAPHS) continue;
+      out ??= [];
+      for (const g of a.subgraphs) out.push(g);
+    }
+    return out ?? NO_GRAPHS;
   }
 
   /** A readable identifier for messages: the node's name, or its op and first output. */

@@ -13,7 +13,7 @@ import type { Model } from './model.js';
 import type { Node } from './node.js';
 import { hasCycle, outerUses } from './order.js';
 import { arityOf } from './schema.js';
-import type { Value } from './value.js';
+import type { Use, Value } from './value.js';
 
 export { dependencies, outerUses } from './order.js';
 
@@ -65,28 +65,52 @@ function verifyGraphTree(root: Graph, where: string, problems: string[]): void {
   }
 }
 
+/**
+ * A graph's check in progress: the names defined so far and where problems go. One object per graph
+ * (not closures per node or per value), so the pass over a 128k-node graph allocates almost nothing
+ * beyond its name map.
+ */
+class GraphCheck {
+  readonly defined = new Map<string, Value>();
+  readonly stale: (use: Use, v: Value) => void;
+
+  constructor(readonly where: string, readonly problems: string[]) {
+    this.stale = (u, v) => {
+      if (!u.node.graph || u.node.inputs[u.index] !== v) problems.push(`${where}: use list of '${v.name}' names a stale use by ${u.node.label}`);
+    };
+  }
+
+  // `producer` names the node for the message; the text is built only for a problem (once per value
+  // otherwise, which on a 128k-node graph is that many strings for nothing).
+  define(v: Value, what: string, producer: Node | null): void {
+    const name = v.name;
+    if (name === '') return;
+    const prev = this.defined.get(name);
+    if (prev === undefined) {
+      this.defined.set(name, v);
+      return;
+    }
+    if (prev !== v) this.problems.push(`${this.where}: '${name}' is defined twice (${producer ? `${what} ${producer.label}` : what})`);
+    this.defined.set(name, v);
+  }
+}
+
+/** The node's position in its graph for the order check (Infinity for a node not in `graph`). */
+function position(graph: Graph, n: Node): number {
+  const i = graph.indexOf(n);
+  return i < 0 ? Infinity : i;
+}
+
 /** Checks one graph; returns its subgraphs (with their context) for the caller to check. */
 function verifyGraph(graph: Graph, where: string, problems: string[]): Array<{ graph: Graph; where: string }> {
   const subs: Array<{ graph: Graph; where: string }> = [];
-  const defined = new Map<string, Value>();
-  // `producer` names the node for the message; the text is built only for a problem (once per value
-  // otherwise, which on a 128k-node graph is that many strings for nothing).
-  const define = (v: Value, what: string, producer: Node | null = null): void => {
-    if (v.name === '') return;
-    const prev = defined.get(v.name);
-    if (prev === undefined) {
-      defined.set(v.name, v);
-      return;
-    }
-    if (prev !== v) problems.push(`${where}: '${v.name}' is defined twice (${producer ? `${what} ${producer.label}` : what})`);
-    defined.set(v.name, v);
-  };
+  const check = new GraphCheck(where, problems);
   const listed = new Set<Value>();
   for (const v of graph.inputs) {
     if (listed.has(v)) problems.push(`${where}: '${v.name}' is listed twice as a graph input`);
     listed.add(v);
     if (v.scope !== graph) problems.push(`${where}: graph input '${v.name}' is not defined by its graph`);
-    define(v, 'input');
+    check.define(v, 'input', null);
   }
   for (const [key, v] of graph.initializers) {
     if (key !== v.name && graph.initializers.get(v.name) !== v) problems.push(`${where}: initializer '${v.name}' is defined twice`);
@@ -96,24 +120,21 @@ function verifyGraph(graph: Graph, where: string, problems: string[]): Array<{ g
     }
     if (!v.initializer) problems.push(`${where}: initializer '${v.name}' has no tensor`);
     if (v.scope !== graph) problems.push(`${where}: initializer '${v.name}' is not defined by its graph`);
-    define(v, 'initializer');
+    check.define(v, 'initializer', null);
   }
-  for (const s of graph.sparseInitializers) define(s.value, 'sparse initializer');
+  for (const s of graph.sparseInitializers) check.define(s.value, 'sparse initializer', null);
 
-  const nodes = graph.nodes;
-  // Positions from the graph's own cache (built once per edit-free stretch, so the topological sort a pass
-  // ends with and the check after it share one).
-  const position = (n: Node): number => {
-    const i = graph.indexOf(n);
-    return i < 0 ? Infinity : i;
-  };
+  // Positions come from the graph's own cache (built once per edit-free stretch, so the topological sort
+  // a pass ends with and the check after it share one).
   let unsorted = false;
-  for (let i = 0; i < nodes.length; i++) {
-    const node = nodes[i]!;
+  let i = 0;
+  for (let node = graph.firstNode; node; node = node._next, i++) {
     if (node.graph !== graph) problems.push(`${where}: node ${node.label} does not point back at its graph`);
     checkArity(node, where, problems);
-    for (const out of node.outputs) {
-      define(out, 'output of', node);
+    const outputs = node.outputs;
+    for (let k = 0; k < outputs.length; k++) {
+      const out = outputs[k]!;
+      check.define(out, 'output of', node);
       if (out.producer !== node) problems.push(`${where}: '${out.name}' does not point back at its producer ${node.label}`);
     }
     const inputs = node.inputs;
@@ -122,21 +143,29 @@ function verifyGraph(graph: Graph, where: string, problems: string[]): Array<{ g
       if (!v) continue;
       if (!node.inputUseRecorded(k)) problems.push(`${where}: use list of '${v.name}' misses input ${k} of ${node.label}`);
       checkUse(graph, where, node, v, problems);
-      if (v.producer && v.producer.graph === graph && position(v.producer) >= i) unsorted = true;
+      if (v.producer && v.producer.graph === graph && position(graph, v.producer) >= i) unsorted = true;
     }
     // Values a subgraph takes from this scope must be produced before the node that holds it.
-    for (const sub of node.subgraphs) {
+    const subgraphs = node.subgraphs;
+    for (let k = 0; k < subgraphs.length; k++) {
+      const sub = subgraphs[k]!;
       for (const v of outerUses(sub)) {
-        if (v.producer && v.producer.graph === graph && position(v.producer) >= i) unsorted = true;
+        if (v.producer && v.producer.graph === graph && position(graph, v.producer) >= i) unsorted = true;
       }
       subs.push({ graph: sub, where: `${where}/${node.label}` });
     }
   }
-  // And the other direction: every use a value lists must be a live node input holding that value.
-  for (const v of graph.definedValues()) {
-    v.forEachUse((u) => {
-      if (!u.node.graph || u.node.inputs[u.index] !== v) problems.push(`${where}: use list of '${v.name}' names a stale use by ${u.node.label}`);
-    });
+  // And the other direction: every use a value lists must be a live node input holding that value (in
+  // the order of Graph.definedValues, walked directly rather than through its generator).
+  for (const v of graph.inputs) v.forEachUse(check.stale, v);
+  for (const v of graph.initializers.values()) v.forEachUse(check.stale, v);
+  for (const s of graph.sparseInitializers) s.value.forEachUse(check.stale, s.value);
+  for (let node = graph.firstNode; node; node = node._next) {
+    const outputs = node.outputs;
+    for (let k = 0; k < outputs.length; k++) {
+      const o = outputs[k]!;
+      if (o.name !== '') o.forEachUse(check.stale, o);
+    }
   }
   for (const v of graph.outputs) {
     if (!v.scope || !visible(graph, v)) problems.push(`${where}: graph output '${v.name}' is not defined`);
