@@ -171,11 +171,12 @@ function bench(name: string, input: string, dataFiles: string[], outDir: string,
   console.log(row('jumprelu-convert (CLI)', median(cliT.map((t) => t.wall)), cpuOf(cliT)));
   console.log(row('convert-once wall', wall, null));
   console.log(row('load+retrofit+save', inproc, m((c) => c.cpuMs)));
+  console.log(row('the same, 2nd call in process', m((c) => c['warmMs']!), m((c) => c['warmCpuMs']!)));
   if (copy.length) console.log(row('JS copy loop, in process', m((c) => c.ms, copy), m((c) => c.cpuMs, copy)));
   const ms = (k: string): string => `${m((c) => c[`${k}Ms`]!).toFixed(0)} (CPU ${m((c) => c[`${k}CpuMs`]!).toFixed(0)})`;
   console.log(`  steps (convert-once, medians, ms): node start ${m((c) => c.startMs).toFixed(0)}, imports ${m((c) => c.importMs).toFixed(0)}, ` +
     `load ${ms('load')}, retrofit ${ms('retrofit')}, save ${ms('save')}, ` +
-    `exit ${m((c) => c.wallMs - c.startMs - c.importMs - c.ms).toFixed(0)} (wall − the rest)`);
+    `exit ${m((c) => c.wallMs - (c['endMs'] ?? c.startMs + c.importMs + c.ms)).toFixed(0)} (wall − the rest)`);
   const above = Math.max(0, rss - baseRss);
   console.log(`  peak RSS                     ${(rss / 1e6).toFixed(0).padStart(7)} MB  (${(above / 1e6).toFixed(0)} MB above a bare node process) = ` +
     `${(rss / bytes).toFixed(2)}× the model's ${mb.toFixed(0)} MB; ${(above / proto).toFixed(2)}× the protobuf file above the baseline`);
