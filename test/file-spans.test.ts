@@ -172,6 +172,31 @@ describe('initializers left on disk', () => {
     fs.rmSync(again);
   });
 
+  test('saving over the input a model with a renamed tensor, or with external data, leaves it usable: read and save again like the eager one', () => {
+    for (const kind of ['renamed', 'external'] as const) {
+      const f = fresh(`over-${kind}.onnx`);
+      const again = path.join(tmp, `over-${kind}-again.onnx`);
+      try {
+        const m = loadModel(f);
+        const e = eager(f);
+        for (const model of [m, e]) {
+          const t = [...allTensors(model)].find((x) => x.name === 'conv_w__1')!;
+          if (kind === 'renamed') t.name = 'renamed';
+        }
+        saveModel(m, f, kind === 'external' ? { externalData: { threshold: 1024, location: `over-${kind}.data` } } : {});
+        // The tensors whose data could not follow to the new file have it in memory; the others follow.
+        for (const t of onDisk(m)) assert.equal(t.dataOnDisk!.file, fs.realpathSync(f));
+        saveModel(m, again);
+        assert.ok(Buffer.from(encodeModel(e).toBytes()).equals(fs.readFileSync(again)), `${kind}: second save differs from the eager path`);
+        const name = kind === 'renamed' ? 'renamed' : 'conv_w__1';
+        const values = (model: Model): Float32Array => [...allTensors(model)].find((x) => x.name === name)!.float32Data(() => assert.fail('no external data'));
+        assert.deepEqual(values(m), values(e));
+      } finally {
+        for (const x of [f, again, path.join(tmp, `over-${kind}.data`)]) fs.rmSync(x, { force: true });
+      }
+    }
+  });
+
   test('an input rewritten after loading is refused on save and on reading values; no output is left', () => {
     const f = fresh('changed.onnx');
     const m = loadModel(f);

@@ -250,6 +250,7 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
         { kind: 'unsupported-model', code: 'output-too-large' });
     }
     const written = writeChunks(stage(outFile), chunks.chunks, holes);
+    if (model.sourceFile !== null && realOrSelf(outFile) === model.sourceFile) keepDataNotFollowed(model, holes);
     for (const s of staged) fs.renameSync(s.tmp, s.final);
     staged.length = 0;
     done = true;
@@ -265,6 +266,18 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
   } finally {
     for (const s of staged) fs.rmSync(s.tmp, { force: true });
     if (!done) for (const d of createdDirs) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Before the input file is replaced by the output: tensors whose data is left in it but not copied into the
+ * output as a hole (renamed, moved to external data, or not written at all) could not follow it to the new
+ * file (Holes.moveTo), and the old file is about to go, so their data is read into memory now. Otherwise the
+ * model would stay in memory unusable: every later read or save refused with input-changed.
+ */
+function keepDataNotFollowed(model: Model, holes: Holes): void {
+  for (const t of allTensors(model)) {
+    if (t.dataOnDisk && t.dataOnDisk.file === model.sourceFile && !holes.holds(t)) t.loadDataIntoMemory();
   }
 }
 

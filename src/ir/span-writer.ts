@@ -34,6 +34,12 @@ export class Holes {
     this.sorted = null;
   }
 
+  /** Whether `tensor` was encoded with its data left on disk (so writeChunks copies it and moveTo can follow it). */
+  holds(tensor: Tensor): boolean {
+    for (const holes of this.byBuffer.values()) for (const h of holes.values()) if (h.tensor === tensor) return true;
+    return false;
+  }
+
   get empty(): boolean {
     return this.total === 0;
   }

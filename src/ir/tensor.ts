@@ -181,6 +181,17 @@ export class Tensor {
     return true;
   }
 
+  /**
+   * Reads the payload left on disk into the source bytes (the image's unread bytes at `at`), so the tensor no
+   * longer depends on the model file: for a save about to replace that file with one where this tensor's
+   * data is not where a span could follow it (renamed, or moved to external data).
+   */
+  loadDataIntoMemory(): void {
+    if (!this.onDisk) return;
+    readSpan(this.onDisk.span, this.src, this.onDisk.at);
+    this.onDisk = null;
+  }
+
   /** After the model was saved over its own file: the same bytes, now at `span` of the new file. */
   movedOnDisk(span: FileSpan): void {
     if (!this.onDisk || span.length !== this.onDisk.span.length) throw new Error(`tensor '${this.name}': no data on disk to move`);
