@@ -404,7 +404,10 @@ def main() -> int:
         return 0
     if a.out is None:
         ap.error("--out is required")
-    torch.set_num_threads(2)
+    # One thread: the test runs the TorchScript and the dynamo builds at once, next to its own checks; and PyPI's
+    # torch 2.15 is 10-100x slower at two threads than at one on these small batches (shufflenet_v2_x0_5's
+    # reference gradients: 4.3 s vs 0.08 s on a 2-core machine; Debian's torch 1.13 the same at either).
+    torch.set_num_threads(1)
     by_model: dict[str, list[str]] = {}
     for name in a.models.split(","):
         if name not in ZOO:
