@@ -141,4 +141,18 @@ describe('codec: external data keys and sparse external data', () => {
     fs.writeFileSync(missing, addModel({ sparse: sparseW('nowhere.bin') }));
     assert.throws(() => loadModel(missing), (e: unknown) => e instanceof ExternalDataError && e.code === 'external-data-missing');
   });
+
+  test('a tensor with raw_data given twice has the last one, as protobuf (onnx.load, ONNX Runtime) reads it', () => {
+    // Two length-delimited raw_data fields, then one of the wrong wire type (protobuf keeps that as an
+    // unknown field, so it is not the data). Taking the first, as the codec did, gave passes other weights
+    // than the runtime runs with.
+    const w = tensorProto({ name: 'w', dims: [4], type: 1, floats: [1, 2, 3, 4] });
+    w.bytesField(9, new Uint8Array(Float32Array.from([5, 6, 7, 8]).buffer));
+    w.int64Field(9, 3);
+    const file = path.join(tmp, 'two-raw.onnx');
+    fs.writeFileSync(file, addModel({ dense: w }));
+    const t = loadModel(file).graph.initializers.get('w')!.initializer!;
+    assert.deepEqual([...t.float32Data(() => assert.fail('not external'))], [5, 6, 7, 8]);
+    assert.equal(t.inlineRawLength, 16);
+  });
 });

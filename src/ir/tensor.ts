@@ -140,8 +140,15 @@ export class Tensor {
     return rawByteSize(this.dataType, this.elementCount);
   }
 
+  /**
+   * The raw_data field as protobuf reads it: the last one given (a singular field's last value wins), of the
+   * length-delimited wire type (one of another type is an unknown field to protobuf, not the data).
+   */
   private get rawField(): RawField | null {
-    for (const f of this.fields) if (f.no === TensorField.rawData) return f;
+    for (let i = this.fields.length - 1; i >= 0; i--) {
+      const f = this.fields[i]!;
+      if (f.no === TensorField.rawData && f.wireType === WireType.LengthDelimited) return f;
+    }
     return null;
   }
 
