@@ -333,13 +333,20 @@ describe('initializers left on disk', () => {
       out[out.length - 1]! &= 0x7f;
       return out;
     };
-    const field = (no: number, payload: Uint8Array | number[], o: { lenWidth?: number; tagWidth?: number } = {}): Uint8Array =>
-      Uint8Array.from([...varint(no * 8 + 2, o.tagWidth), ...varint(payload.length, o.lenWidth), ...payload]);
+    const field = (no: number, payload: Uint8Array, o: { lenWidth?: number; tagWidth?: number } = {}): Uint8Array =>
+      Buffer.concat([Uint8Array.from([...varint(no * 8 + 2, o.tagWidth), ...varint(payload.length, o.lenWidth)]), payload]);
     const int = (no: number, v: number): Uint8Array => Uint8Array.from([...varint(no * 8), ...varint(v)]);
-    const cat = (...parts: Uint8Array[]): Uint8Array => Uint8Array.from(Buffer.concat(parts));
+    const cat = (...parts: Uint8Array[]): Uint8Array => Buffer.concat(parts);
     const str = (t: string): Uint8Array => new TextEncoder().encode(t);
+    // Payloads are slices of one random pool, at varying offsets so no two are alike.
     const rng = makeRng(5);
-    const data = (bytes: number): Uint8Array => Uint8Array.from({ length: bytes }, () => Math.floor(rng() * 256));
+    const pool = new Uint8Array(12 << 20);
+    for (let i = 0; i < pool.length; i++) pool[i] = Math.floor(rng() * 256);
+    let at = 0;
+    const data = (bytes: number): Uint8Array => {
+      at = (at + 4099) % (pool.length - bytes);
+      return pool.subarray(at, at + bytes);
+    };
     const N = 600_000; // float32 elements: 2.4 MB a tensor
     const tensor = (name: string, o: { type?: number; count?: number; raw?: Uint8Array[]; rawFirst?: boolean; lenWidth?: number; tagWidth?: number; tail?: Uint8Array } = {}): Uint8Array => {
       const type = o.type ?? 1;
