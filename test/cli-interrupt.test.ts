@@ -99,3 +99,38 @@ describe('SIGINT during a conversion of a big model', () => {
     });
   }
 });
+
+describe('withInterruptsHeld with an asynchronous write', () => {
+  test('SIGINT while the promise is pending: the write finishes, then exit 130, nothing partial left', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jumprelu-interrupt-async-'));
+    try {
+      const out = path.join(dir, 'out.txt');
+      // The write makes its temporary file, says so, waits (the event loop turns, so the signal is
+      // delivered while it is pending) and only then renames.
+      const script = `
+        import * as fs from 'node:fs';
+        import { withInterruptsHeld } from ${JSON.stringify(new URL('../src/cli/interrupt.js', import.meta.url).href)};
+        const out = ${JSON.stringify(out)};
+        await withInterruptsHeld(out, async () => {
+          fs.writeFileSync(out + '.tmp', 'complete');
+          process.stdout.write('writing\\n');
+          await new Promise((r) => setTimeout(r, 400));
+          fs.renameSync(out + '.tmp', out);
+        });`;
+      const r = await new Promise<Exit>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+        child.stdout.setEncoding('utf8').on('data', (d: string) => { if (d.includes('writing')) child.kill('SIGINT'); });
+        child.on('error', reject);
+        child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
+      });
+      assert.deepEqual([r.code, r.signal], [130, null], r.stderr);
+      assert.match(r.stderr, /interrupted \(SIGINT\) while writing .*out\.txt: the write was finished first/);
+      assert.deepEqual(fs.readdirSync(dir), ['out.txt'], 'no temporary file left');
+      assert.equal(fs.readFileSync(out, 'utf8'), 'complete');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
