@@ -133,4 +133,35 @@ describe('withInterruptsHeld with an asynchronous write', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+  test('SIGINT while a write is pending that then fails: exit 130 with the failure said, not "finished"', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jumprelu-interrupt-fail-'));
+    try {
+      const out = path.join(dir, 'out.txt');
+      const script = `
+        import * as fs from 'node:fs';
+        import { withInterruptsHeld } from ${JSON.stringify(new URL('../src/cli/interrupt.js', import.meta.url).href)};
+        const out = ${JSON.stringify(out)};
+        await withInterruptsHeld(out, async () => {
+          fs.writeFileSync(out + '.tmp', 'partial');
+          process.stdout.write('writing\\n');
+          await new Promise((r) => setTimeout(r, 400));
+          fs.rmSync(out + '.tmp');
+          throw new Error('no space left on device');
+        });`;
+      const r = await new Promise<Exit>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+        child.stdout.setEncoding('utf8').on('data', (d: string) => { if (d.includes('writing')) child.kill('SIGINT'); });
+        child.on('error', reject);
+        child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
+      });
+      assert.deepEqual([r.code, r.signal], [130, null], r.stderr);
+      assert.match(r.stderr, /interrupted \(SIGINT\) while writing .*out\.txt: the write failed first \(no space left on device\)/);
+      assert.doesNotMatch(r.stderr, /finished/);
+      assert.deepEqual(fs.readdirSync(dir), [], 'nothing left');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -19,9 +19,14 @@ import { constants } from 'node:os';
  */
 export function withInterruptsHeld<T>(what: string, write: () => T): T {
   let writing = true;
+  let failure: unknown = null; // what the write threw, once it has
   let held: NodeJS.Signals | null = null;
   const exit = (signal: NodeJS.Signals): void => {
-    process.stderr.write(`\ninterrupted (${signal}) while writing ${what}: the write was finished first, so nothing partial is left\n`);
+    // A failed write has removed its temporary files; its error is said here, since the exit comes before
+    // the caller could report it.
+    const how = failure === null ? 'the write was finished first'
+      : `the write failed first (${failure instanceof Error ? failure.message : String(failure)}) and its temporary files were removed`;
+    process.stderr.write(`\ninterrupted (${signal}) while writing ${what}: ${how}, so nothing partial is left\n`);
     process.exit(128 + (constants.signals[signal] ?? 2));
   };
   const stop = (signal: NodeJS.Signals): void => {
@@ -38,16 +43,20 @@ export function withInterruptsHeld<T>(what: string, write: () => T): T {
       process.off('SIGTERM', stop);
     }));
   };
+  const failed = (e: unknown): never => {
+    failure = e ?? new Error('unknown error');
+    done();
+    throw e;
+  };
   let result: T;
   try {
     result = write();
   } catch (e) {
-    done();
-    throw e;
+    return failed(e);
   }
   if (isPromise(result)) {
     // The caller gets the same settlement; the exit for a held signal comes after it has been decided.
-    return result.then((v) => { done(); return v; }, (e: unknown) => { done(); throw e; }) as T;
+    return result.then((v) => { done(); return v; }, failed) as T;
   }
   done();
   return result;
