@@ -14,6 +14,13 @@ import { encodeModel } from '../src/ir/encode.js';
 import { loadModel, saveModel } from '../src/ir/io.js';
 import type { Model } from '../src/ir/model.js';
 import { retrofit } from '../src/index.js';
+import { constantOf } from '../src/ir/analysis/constants.js';
+import { Graph } from '../src/ir/graph.js';
+import { Model as IrModel } from '../src/ir/model.js';
+import { Node } from '../src/ir/node.js';
+import { DataType, Tensor } from '../src/ir/tensor.js';
+import { Value } from '../src/ir/value.js';
+import { ValueInfo } from '../src/ir/value-info.js';
 import type { Target } from '../src/passes/retrofit-record.js';
 import { ModelBuilder, makeRng, sitesModel } from './helpers/build-model.js';
 import { type Feeds, describeDifference, randomFeed, runModel, sameOutputs } from './helpers/ort.js';
@@ -252,4 +259,29 @@ describe('external data', () => {
     const weights = 8 * 3 * 3 * 3 + 8 + 10 * 72 + 10;
     for (const f of files) assert.ok(typeof res[f] === 'number' && res[f] >= weights, `${path.relative(tmp, f)}: ${res[f]}`);
   });
+});
+
+test('a small external constant is read as its own byte range, not with its whole data file (here a sparse 3 GiB file, more than readFileSync takes)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jumprelu-ext-range-'));
+  try {
+    const at = 3 * 2 ** 30;
+    const fd = fs.openSync(path.join(dir, 'w.bin'), 'w');
+    fs.writeSync(fd, new Uint8Array(new Float32Array([0.25]).buffer), 0, 4, at); // sparse: nothing before it on disk
+    fs.closeSync(fd);
+    const g = new Graph('g');
+    const m = new IrModel(g);
+    m.irVersion = 8n;
+    m.opsetImports = [{ domain: '', version: 17n }];
+    const x = new Value('x');
+    x.scope = g;
+    g.addInput(x, ValueInfo.tensor(DataType.FLOAT, [1]));
+    const k = g.addInitializer(Tensor.fromFloat32('k', [1], [0.25]).withExternalData('w.bin', at, 4));
+    g.addOutput(g.append(new Node('Add', [x, k], { name: 'add', outputNames: ['y'] })).outputs[0]!, ValueInfo.tensor(DataType.FLOAT, [1]));
+    fs.writeFileSync(path.join(dir, 'm.onnx'), encodeModel(m).toBytes());
+    const loaded = loadModel(path.join(dir, 'm.onnx'));
+    const v = loaded.graph.initializers.get('k') ?? assert.fail('no initializer k');
+    assert.deepEqual(constantOf(v)?.values, [0.25]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -20,6 +20,9 @@ import type { Model } from './model.js';
 import { readModelImage } from './model-image.js';
 import { Holes, writeChunks } from './span-writer.js';
 import type { ExternalBytes, Tensor } from './tensor.js';
+import { readExternalBytes } from './external-bytes.js';
+
+export { readExternalBytes };
 import { AttributeType } from './attribute.js';
 
 /** Protobuf messages are limited to 2 GiB; larger models must keep their weights in external data. */
@@ -137,23 +140,6 @@ function resolveExternalData(baseDir: string, t: Tensor): ExternalBytes {
       `tensor '${t.name}': external data range ${ref.offset}+${length} runs past the end of '${loc}' (${st.size} bytes)`, { code: 'external-data-range' });
   }
   return { file: real, offset: Number(ref.offset), length: Number(length) };
-}
-
-/** Reads a tensor's external bytes (only passes that need values call this). */
-export function readExternalBytes(ref: ExternalBytes): Uint8Array {
-  const out = Buffer.allocUnsafe(ref.length);
-  const fd = fs.openSync(ref.file, 'r');
-  try {
-    let done = 0;
-    while (done < ref.length) {
-      const n = fs.readSync(fd, out, done, ref.length - done, ref.offset + done);
-      if (n === 0) throw new ExternalDataError(`'${ref.file}' is shorter than declared`, { code: 'external-data-range' });
-      done += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 /**

@@ -1,9 +1,8 @@
 // Small constant tensors: reading the values of initializers and Constant nodes (shape vectors, axes,
 // pads, indices, Clip bounds, κ) and making new ones (gradient graphs, lowerings). Large weights are never read here.
 
-import { readFileSync } from 'node:fs';
-
 import { AttributeType } from '../attribute.js';
+import { readExternalBytes } from '../external-bytes.js';
 import type { Node } from '../node.js';
 import { DataType, Tensor, TensorField } from '../tensor.js';
 import type { Value } from '../value.js';
@@ -27,8 +26,7 @@ export function tensorValues(t: Tensor): number[] | null {
   if (count > MAX_CONSTANT_ELEMENTS) return null;
   let raw = t.inlineRawData;
   if (t.externalBytes) {
-    const { file, offset, length } = t.externalBytes;
-    raw = readFileSync(file).subarray(offset, offset + length);
+    raw = readExternalBytes(t.externalBytes);
   } else if (t.external) {
     return null;
   }
