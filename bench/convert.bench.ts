@@ -12,14 +12,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeModel } from '../src/ir/encode.js';
-import { Graph } from '../src/ir/graph.js';
 import { Model } from '../src/ir/model.js';
 import { Node } from '../src/ir/node.js';
 import { Attribute } from '../src/ir/attribute.js';
 import { DataType, Tensor } from '../src/ir/tensor.js';
-import { Value } from '../src/ir/value.js';
 import { ValueInfo } from '../src/ir/value-info.js';
-import { buildReluChain } from '../test/helpers/build-model.js';
+import { buildReluChain, modelWithInput } from '../test/helpers/build-model.js';
 
 const dir = path.join(os.tmpdir(), 'jumprelu-bench');
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -27,13 +25,7 @@ const convertOnce = path.join(here, 'convert-once.js');
 
 /** Conv(C→C, 3×3) + Relu blocks; weights inline (random) or in an external file. */
 function buildChain(blocks: number, channels: number, external: { file: string; location: string } | null): Model {
-  const g = new Graph('bench');
-  const model = new Model(g);
-  model.irVersion = 8n;
-  model.opsetImports = [{ domain: '', version: 17n }];
-  const x = new Value('x');
-  x.scope = g;
-  g.addInput(x, ValueInfo.tensor(DataType.FLOAT, ['N', channels, 8, 8]));
+  const { model, g, x } = modelWithInput('bench', ['N', channels, 8, 8]);
   const perTensor = channels * channels * 9 * 4;
   const fd = external ? fs.openSync(external.file, 'w') : null;
   const chunk = Buffer.alloc(Math.min(perTensor, 64 << 20));

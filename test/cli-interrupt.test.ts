@@ -12,24 +12,16 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Attribute } from '../src/ir/attribute.js';
 import { encodeModel } from '../src/ir/encode.js';
-import { Graph } from '../src/ir/graph.js';
-import { Model } from '../src/ir/model.js';
 import { Node } from '../src/ir/node.js';
 import { DataType, Tensor } from '../src/ir/tensor.js';
-import { Value } from '../src/ir/value.js';
 import { ValueInfo } from '../src/ir/value-info.js';
+import { modelWithInput } from './helpers/build-model.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/', import.meta.url));
 
 /** `blocks` Conv(C→C, 3×3) + Relu blocks with inline weights: C = 256 is 2.4 MB per block. */
 function bigModel(blocks: number, channels: number): Uint8Array {
-  const g = new Graph('big');
-  const model = new Model(g);
-  model.irVersion = 8n;
-  model.opsetImports = [{ domain: '', version: 17n }];
-  const x = new Value('x');
-  x.scope = g;
-  g.addInput(x, ValueInfo.tensor(DataType.FLOAT, ['N', channels, 8, 8]));
+  const { model, g, x } = modelWithInput('big', ['N', channels, 8, 8]);
   let cur = x;
   for (let i = 0; i < blocks; i++) {
     const data = new Float32Array(channels * channels * 9);
@@ -100,31 +92,38 @@ describe('SIGINT during a conversion of a big model', () => {
   }
 });
 
+/**
+ * Runs in a child `withInterruptsHeld(out, async () => { …; then })`: the write makes its temporary file, says
+ * so, waits 400 ms (the event loop turns, so a signal is delivered while the promise is pending) and then
+ * runs `then` (JS source); SIGINT is sent when it says it is writing.
+ */
+function heldAsyncWrite(out: string, then: string): Promise<Exit> {
+  const script = `
+    import * as fs from 'node:fs';
+    import { withInterruptsHeld } from ${JSON.stringify(new URL('../src/cli/interrupt.js', import.meta.url).href)};
+    const out = ${JSON.stringify(out)};
+    await withInterruptsHeld(out, async () => {
+      fs.writeFileSync(out + '.tmp', 'complete');
+      process.stdout.write('writing\\n');
+      await new Promise((r) => setTimeout(r, 400));
+      ${then}
+    });`;
+  return new Promise<Exit>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { if (d.includes('writing')) child.kill('SIGINT'); });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
+  });
+}
+
 describe('withInterruptsHeld with an asynchronous write', () => {
   test('SIGINT while the promise is pending: the write finishes, then exit 130, nothing partial left', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jumprelu-interrupt-async-'));
     try {
       const out = path.join(dir, 'out.txt');
-      // The write makes its temporary file, says so, waits (the event loop turns, so the signal is
-      // delivered while it is pending) and only then renames.
-      const script = `
-        import * as fs from 'node:fs';
-        import { withInterruptsHeld } from ${JSON.stringify(new URL('../src/cli/interrupt.js', import.meta.url).href)};
-        const out = ${JSON.stringify(out)};
-        await withInterruptsHeld(out, async () => {
-          fs.writeFileSync(out + '.tmp', 'complete');
-          process.stdout.write('writing\\n');
-          await new Promise((r) => setTimeout(r, 400));
-          fs.renameSync(out + '.tmp', out);
-        });`;
-      const r = await new Promise<Exit>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stderr = '';
-        child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-        child.stdout.setEncoding('utf8').on('data', (d: string) => { if (d.includes('writing')) child.kill('SIGINT'); });
-        child.on('error', reject);
-        child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
-      });
+      const r = await heldAsyncWrite(out, "fs.renameSync(out + '.tmp', out);");
       assert.deepEqual([r.code, r.signal], [130, null], r.stderr);
       assert.match(r.stderr, /interrupted \(SIGINT\) while writing .*out\.txt: the write was finished first/);
       assert.deepEqual(fs.readdirSync(dir), ['out.txt'], 'no temporary file left');
@@ -137,25 +136,7 @@ describe('withInterruptsHeld with an asynchronous write', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jumprelu-interrupt-fail-'));
     try {
       const out = path.join(dir, 'out.txt');
-      const script = `
-        import * as fs from 'node:fs';
-        import { withInterruptsHeld } from ${JSON.stringify(new URL('../src/cli/interrupt.js', import.meta.url).href)};
-        const out = ${JSON.stringify(out)};
-        await withInterruptsHeld(out, async () => {
-          fs.writeFileSync(out + '.tmp', 'partial');
-          process.stdout.write('writing\\n');
-          await new Promise((r) => setTimeout(r, 400));
-          fs.rmSync(out + '.tmp');
-          throw new Error('no space left on device');
-        });`;
-      const r = await new Promise<Exit>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stderr = '';
-        child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-        child.stdout.setEncoding('utf8').on('data', (d: string) => { if (d.includes('writing')) child.kill('SIGINT'); });
-        child.on('error', reject);
-        child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
-      });
+      const r = await heldAsyncWrite(out, "fs.rmSync(out + '.tmp'); throw new Error('no space left on device');");
       assert.deepEqual([r.code, r.signal], [130, null], r.stderr);
       assert.match(r.stderr, /interrupted \(SIGINT\) while writing .*out\.txt: the write failed first \(no space left on device\)/);
       assert.doesNotMatch(r.stderr, /finished/);

@@ -15,14 +15,11 @@ import { loadModel, saveModel } from '../src/ir/io.js';
 import type { Model } from '../src/ir/model.js';
 import { retrofit } from '../src/index.js';
 import { constantOf } from '../src/ir/analysis/constants.js';
-import { Graph } from '../src/ir/graph.js';
-import { Model as IrModel } from '../src/ir/model.js';
 import { Node } from '../src/ir/node.js';
 import { DataType, Tensor } from '../src/ir/tensor.js';
-import { Value } from '../src/ir/value.js';
 import { ValueInfo } from '../src/ir/value-info.js';
 import type { Target } from '../src/passes/retrofit-record.js';
-import { ModelBuilder, makeRng, sitesModel } from './helpers/build-model.js';
+import { ModelBuilder, makeRng, modelWithInput, sitesModel } from './helpers/build-model.js';
 import { type Feeds, describeDifference, randomFeed, runModel, sameOutputs } from './helpers/ort.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/jumprelu-convert.js', import.meta.url));
@@ -268,13 +265,7 @@ test('a small external constant is read as its own byte range, not with its whol
     const fd = fs.openSync(path.join(dir, 'w.bin'), 'w');
     fs.writeSync(fd, new Uint8Array(new Float32Array([0.25]).buffer), 0, 4, at); // sparse: nothing before it on disk
     fs.closeSync(fd);
-    const g = new Graph('g');
-    const m = new IrModel(g);
-    m.irVersion = 8n;
-    m.opsetImports = [{ domain: '', version: 17n }];
-    const x = new Value('x');
-    x.scope = g;
-    g.addInput(x, ValueInfo.tensor(DataType.FLOAT, [1]));
+    const { model: m, g, x } = modelWithInput('g', [1]);
     const k = g.addInitializer(Tensor.fromFloat32('k', [1], [0.25]).withExternalData('w.bin', at, 4));
     g.addOutput(g.append(new Node('Add', [x, k], { name: 'add', outputNames: ['y'] })).outputs[0]!, ValueInfo.tensor(DataType.FLOAT, [1]));
     fs.writeFileSync(path.join(dir, 'm.onnx'), encodeModel(m).toBytes());

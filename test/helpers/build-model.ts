@@ -445,15 +445,21 @@ export function buildFromSpec(spec: GraphSpec, options: { opset?: number; unique
   return { builder: mb, sites, reluCount: sites.length, inputShape: spec.input, inputName: x.value.name };
 }
 
-/** A chain of n Relu nodes on a [1, 4] input: every node is a site, the weights are nothing. */
-export function buildReluChain(n: number): Model {
-  const g = new Graph('relu_chain');
+/** An empty IR 8 / opset 17 model whose graph `name` has one float input `x` of the given shape. */
+export function modelWithInput(name: string, shape: (number | string)[]): { model: Model; g: Graph; x: Value } {
+  const g = new Graph(name);
   const model = new Model(g);
   model.irVersion = 8n;
   model.opsetImports = [{ domain: '', version: 17n }];
   const x = new Value('x');
   x.scope = g;
-  g.addInput(x, ValueInfo.tensor(DataType.FLOAT, [1, 4]));
+  g.addInput(x, ValueInfo.tensor(DataType.FLOAT, shape));
+  return { model, g, x };
+}
+
+/** A chain of n Relu nodes on a [1, 4] input: every node is a site, the weights are nothing. */
+export function buildReluChain(n: number): Model {
+  const { model, g, x } = modelWithInput('relu_chain', [1, 4]);
   let cur = x;
   for (let i = 0; i < n; i++) cur = g.append(new Node('Relu', [cur], { name: `relu${i}`, outputNames: [`r${i}`] })).outputs[0]!;
   g.addOutput(cur, ValueInfo.tensor(DataType.FLOAT, [1, 4]));
