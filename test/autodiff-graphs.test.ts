@@ -1,6 +1,7 @@
 // Generated graphs (fast-check): random op sequences over a 4-D or 2-D input, each step picking an op
-// that fits the current shapes (convolutions, pooling, normalisation, reshapes, matrix products,
-// activations, broadcasting arithmetic with constants and with earlier values). Every graph's vjp model
+// that fits the current shapes (convolutions, pooling, normalisations (batch, layer, instance), reshapes,
+// gathers, tiling, broadcasts, resizing, matrix products (Gemm, MatMul, Einsum), activations, ops on positive
+// values (Sqrt, Log, Reciprocal, Pow, Exp), broadcasting arithmetic with constants and with earlier values). Every graph's vjp model
 // is checked against finite differences (autodiff-helpers.ts: same check and tolerance as the per-op
 // tests); a graph whose piecewise ops change branch along the probe segment is discarded, not passed.
 // All gradient models built along the way then go through onnx.checker (full_check) in one batch.
@@ -22,8 +23,14 @@ interface Shaped { v: Value; shape: number[] }
 const STEP_OPS = [
   'conv', 'maxpool', 'avgpool', 'gap', 'bn', 'pad', 'slice', 'transpose', 'flatten', 'concat', 'split',
   'gemm', 'matmul', 'softmax', 'logsoftmax', 'reduce', 'unary', 'const-binary', 'value-binary',
+  'positive', 'reshape', 'expand', 'tile', 'gather', 'resize', 'einsum', 'layernorm', 'instancenorm', 'prelu',
 ] as const;
-const UNARY = ['Relu', 'Sigmoid', 'Tanh', 'LeakyRelu', 'ThresholdedRelu', 'Neg', 'Identity', 'Clip', 'JumpWhere', 'HardSigmoid', 'Elu', 'Softplus', 'Erf'] as const;
+const UNARY = [
+  'Relu', 'Sigmoid', 'Tanh', 'LeakyRelu', 'ThresholdedRelu', 'Neg', 'Identity', 'Clip', 'JumpWhere', 'HardSigmoid', 'Elu',
+  'Softplus', 'Erf', 'HardSwish', 'Selu', 'Cast',
+] as const;
+/** Ops defined on positive inputs only, applied to x² + ½. */
+const POSITIVE = ['Sqrt', 'Log', 'Reciprocal', 'Pow', 'ExpNeg'] as const;
 
 interface Step { op: (typeof STEP_OPS)[number]; a: number; b: number }
 
@@ -32,7 +39,7 @@ const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
 /** Builds the model a step list describes; steps that do not fit the current shape are skipped. */
 function buildGraph(fourD: boolean, steps: Step[], seed: number): { model: Model; input: number[]; ops: string[] } {
   const r = rng(seed);
-  const m = new TinyModel();
+  const m = new TinyModel(17); // LayerNormalization (17), HardSwish (14); ReduceMean still takes axes as an attribute
   const inputShape = fourD ? [2, 3, 5, 5] : [3, 6];
   const values: Shaped[] = [{ v: m.input('x', inputShape), shape: inputShape }];
   const ops: string[] = [];
@@ -157,11 +164,95 @@ function buildGraph(fourD: boolean, steps: Step[], seed: number): { model: Model
         if (u === 'LeakyRelu') y = m.one(u, [cur.v], { alpha: F(0.1) });
         else if (u === 'ThresholdedRelu') y = m.one(u, [cur.v], { alpha: F(0.25) });
         else if (u === 'HardSigmoid') y = m.one(u, [cur.v], { alpha: F(0.5), beta: F(0.5) });
+        else if (u === 'Cast') y = m.one('Cast', [m.one('Cast', [cur.v], { to: 11 })], { to: 1 }); // through double and back
         else if (u === 'Clip') y = m.one(u, [cur.v, m.init(`w${k++}`, [], [-1]), m.init(`w${k++}`, [], [1])]);
         else if (u === 'JumpWhere') {
           y = m.one('Where', [m.one('Greater', [cur.v, m.init(`w${k++}`, [], [0.25])]), cur.v, m.init(`w${k++}`, [], [0])]);
         } else y = m.one(u, [cur.v]);
         push(y, s, u);
+        break;
+      }
+      case 'positive': {
+        const p = POSITIVE[a % POSITIVE.length]!;
+        const base = m.one('Add', [m.one('Mul', [cur.v, cur.v]), m.init(`w${k++}`, [], [0.5])]);
+        const y = p === 'Pow' ? m.one('Pow', [base, m.init(`w${k++}`, [], [1.5])])
+          : p === 'ExpNeg' ? m.one('Exp', [m.one('Neg', [base])]) : m.one(p, [base]);
+        push(y, s, `${p}(x² + ½)`);
+        break;
+      }
+      case 'reshape': {
+        // Unsqueeze + Squeeze, or Reshape to [N, -1] and back: the shapes round-trip, the gradient must too.
+        if (a % 2 === 0) {
+          const axis = m.ints(`w${k++}`, [1 + (b % s.length)]);
+          push(m.one('Squeeze', [m.one('Unsqueeze', [cur.v, axis]), axis]), s, 'Unsqueeze+Squeeze');
+        } else {
+          const flat = m.one('Reshape', [cur.v, m.ints(`w${k++}`, [s[0]!, -1])]);
+          push(m.one('Reshape', [flat, m.ints(`w${k++}`, s)]), s, 'Reshape+Reshape');
+        }
+        break;
+      }
+      case 'expand': {
+        // A value reduced over its last axis, broadcast back with Expand (its gradient sums over the copies) and
+        // added to the value (alone it would be constant along the axis, and a following softmax constant).
+        const axis = s.length - 1;
+        if (s[axis]! < 2) break;
+        const mean = m.one('ReduceMean', [cur.v], { axes: [axis] });
+        push(m.one('Add', [cur.v, m.one('Expand', [mean, m.ints(`w${k++}`, s)])]), s, 'x + Expand(ReduceMean x)');
+        break;
+      }
+      case 'tile': {
+        const axis = s.length - 1;
+        if (s[axis]! > 6) break;
+        const reps = s.map((_, i) => (i === axis ? 2 : 1));
+        const out = s.map((d, i) => d * reps[i]!);
+        push(m.one('Tile', [cur.v, m.ints(`w${k++}`, reps)]), out, 'Tile');
+        break;
+      }
+      case 'gather': {
+        // Constant indices along the last axis, with a repeat and a negative one (the gradient adds them up).
+        const axis = s.length - 1;
+        const d = s[axis]!;
+        const indices = [d - 1, 0, a % d, -1];
+        const out = [...s];
+        out[axis] = indices.length;
+        push(m.one('Gather', [cur.v, m.ints(`w${k++}`, indices)], { axis }), out, `Gather ${indices}`);
+        break;
+      }
+      case 'resize': {
+        if (!is4 || s[2]! > 6) break;
+        const mode = b % 2 ? 'linear' : 'nearest';
+        const scales = m.init(`w${k++}`, [4], [1, 1, 2, 2]);
+        push(m.one('Resize', [cur.v, null, scales], { mode }), [s[0]!, s[1]!, s[2]! * 2, s[3]! * 2], `Resize ${mode}`);
+        break;
+      }
+      case 'einsum': {
+        if (is4) break;
+        const out = 2 + (a % 3);
+        push(m.one('Einsum', [cur.v, weight([out, s[1]!], s[1]!)], { equation: 'ij,kj->ik' }), [s[0]!, out], 'Einsum ij,kj->ik');
+        break;
+      }
+      case 'layernorm': {
+        const c = s[s.length - 1]!;
+        if (c < 2) break;
+        const p = (lo: number, hi: number) => m.init(`w${k++}`, [c], gridValues(r, c, lo, hi));
+        // A ramp added along the axis first: after a Tile, Gather or Resize the values there can be copies of one
+        // value, and normalising a constant vector is all rounding noise times 1/√ε.
+        const ramp = m.init(`w${k++}`, [c], Array.from({ length: c }, (_, i) => 0.3 * i));
+        push(m.one('LayerNormalization', [m.one('Add', [cur.v, ramp]), p(0.5, 1.5), p(-0.5, 0.5)], { axis: -1 }), s, 'LayerNormalization');
+        break;
+      }
+      case 'instancenorm': {
+        if (!is4 || s[2]! * s[3]! < 2) break;
+        const c = s[1]!;
+        const p = (lo: number, hi: number) => m.init(`w${k++}`, [c], gridValues(r, c, lo, hi));
+        const [h, w] = [s[2]!, s[3]!];
+        const ramp = m.init(`w${k++}`, [h, w], Array.from({ length: h * w }, (_, i) => 0.3 * i)); // as for LayerNormalization
+        push(m.one('InstanceNormalization', [m.one('Add', [cur.v, ramp]), p(0.5, 1.5), p(-0.5, 0.5)]), s, 'InstanceNormalization');
+        break;
+      }
+      case 'prelu': {
+        const slopeShape = is4 ? [s[1]!, 1, 1] : [s[1]!];
+        push(m.one('PRelu', [cur.v, m.init(`w${k++}`, slopeShape, gridValues(r, s[1]!, 0.05, 0.5))]), s, 'PRelu');
         break;
       }
       case 'const-binary': {
@@ -193,6 +284,8 @@ let checked = 0;
 let discarded = 0;
 let worst = 0;
 let worstCase = '';
+/** ONNX op types of the graphs checked (not discarded). */
+const covered = new Set<string>();
 
 test('generated graphs: vjp against finite differences (fast-check)', async (t) => {
   const step = fc.record({ op: fc.constantFrom(...STEP_OPS), a: fc.nat({ max: 1000 }), b: fc.nat({ max: 1000 }) });
@@ -203,6 +296,7 @@ test('generated graphs: vjp against finite differences (fast-check)', async (t) 
       try {
         const res = await directionalCheck(model, { wrt: { x: { dims: input, values: x } }, of: [model.graph.outputs[0]!.name], seed });
         checked++;
+        for (const n of model.graph.nodes) covered.add(n.opType);
         if (res.error / res.tolerance > worst) {
           worst = res.error / res.tolerance;
           worstCase = `${ops.join(' → ')} (error ${res.error.toExponential(2)}, tolerance ${res.tolerance.toExponential(2)})`;
@@ -219,10 +313,16 @@ test('generated graphs: vjp against finite differences (fast-check)', async (t) 
         throw e;
       }
     }),
-    { numRuns: 200, seed: 20240611, endOnFailure: true, includeErrorInReport: true },
+    { numRuns: 400, seed: 20240611, endOnFailure: true, includeErrorInReport: true },
   );
   t.diagnostic(`${checked} graphs checked, ${discarded} discarded (a piecewise op changed branch along the probe); largest error/tolerance ${worst.toFixed(3)}: ${worstCase}`);
-  assert.ok(checked >= 150, `only ${checked} graphs were checked`);
+  assert.ok(checked >= 300, `only ${checked} graphs were checked`);
+  // Every op the generator can emit was in some checked graph (the fixed seed decides which graphs there are).
+  const emitted = ['Conv', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'BatchNormalization', 'Pad', 'Slice', 'Transpose', 'Flatten',
+    'Concat', 'Split', 'Gemm', 'MatMul', 'Softmax', 'LogSoftmax', 'ReduceMean', 'ReduceSum', 'Add', 'Sub', 'Mul', 'Div',
+    ...UNARY.filter((u) => u !== 'JumpWhere'), 'Where', 'Greater', 'Sqrt', 'Log', 'Reciprocal', 'Pow', 'Exp', 'Unsqueeze', 'Squeeze',
+    'Reshape', 'Expand', 'Tile', 'Gather', 'Resize', 'Einsum', 'LayerNormalization', 'InstanceNormalization', 'PRelu'];
+  assert.deepEqual(emitted.filter((op) => !covered.has(op)), [], 'ops the generator emits but no checked graph contained');
 });
 
 test('generated gradient models pass onnx.checker (full_check)', (t) => {
