@@ -13,6 +13,7 @@ import fc from 'fast-check';
 
 import { buildGradientModel } from '../src/autodiff/index.js';
 import type { Model } from '../src/ir/model.js';
+import { DataType } from '../src/ir/tensor.js';
 import type { Value } from '../src/ir/value.js';
 import {
   BranchChange, F, TinyModel, directionalCheck, gridValues, hasOnnxChecker, onnxCheck, rng,
@@ -24,22 +25,30 @@ const STEP_OPS = [
   'conv', 'maxpool', 'avgpool', 'gap', 'bn', 'pad', 'slice', 'transpose', 'flatten', 'concat', 'split',
   'gemm', 'matmul', 'softmax', 'logsoftmax', 'reduce', 'unary', 'const-binary', 'value-binary',
   'positive', 'reshape', 'expand', 'tile', 'gather', 'resize', 'einsum', 'layernorm', 'instancenorm', 'prelu',
+  'batch-matmul', 'gather-elements', 'groupnorm', 'where-const',
 ] as const;
 const UNARY = [
   'Relu', 'Sigmoid', 'Tanh', 'LeakyRelu', 'ThresholdedRelu', 'Neg', 'Identity', 'Clip', 'JumpWhere', 'HardSigmoid', 'Elu',
-  'Softplus', 'Erf', 'HardSwish', 'Selu', 'Cast',
+  'Softplus', 'Erf', 'HardSwish', 'Selu', 'Cast', 'Gelu', 'GeluTanh', 'Dropout',
 ] as const;
 /** Ops defined on positive inputs only, applied to x² + ½. */
 const POSITIVE = ['Sqrt', 'Log', 'Reciprocal', 'Pow', 'ExpNeg'] as const;
 
 interface Step { op: (typeof STEP_OPS)[number]; a: number; b: number }
 
+// COPIES: no step fills an axis with copies of one value (Tile, Gather, Resize or Concat of a size-1 axis, as after a
+// reduction or GlobalAveragePool). A softmax or a normalisation over such an axis is invariant to that value
+// (shift and scale), so the function is constant there: its true derivative is 0 and any float32 gradient is
+// rounding noise, which a relative tolerance cannot pass.
+
 const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
 
 /** Builds the model a step list describes; steps that do not fit the current shape are skipped. */
 function buildGraph(fourD: boolean, steps: Step[], seed: number): { model: Model; input: number[]; ops: string[] } {
   const r = rng(seed);
-  const m = new TinyModel(17); // LayerNormalization (17), HardSwish (14); ReduceMean still takes axes as an attribute
+  // Opset 21: GroupNormalization with per-channel scale (21), Gelu (20), LayerNormalization (17), HardSwish (14);
+  // reductions take their axes as an input (18).
+  const m = new TinyModel(21);
   const inputShape = fourD ? [2, 3, 5, 5] : [3, 6];
   const values: Shaped[] = [{ v: m.input('x', inputShape), shape: inputShape }];
   const ops: string[] = [];
@@ -119,6 +128,7 @@ function buildGraph(fourD: boolean, steps: Step[], seed: number): { model: Model
         push(m.one('Flatten', [cur.v]), [s[0]!, size(s.slice(1))], 'Flatten');
         break;
       case 'concat': {
+        if (s[1]! < 2) break; // (see COPIES)
         const other = values.filter((x) => x.shape.join() === s.join());
         const pick = other[a % other.length]!;
         const out = [...s];
@@ -145,17 +155,51 @@ function buildGraph(fourD: boolean, steps: Step[], seed: number): { model: Model
         }
         break;
       }
-      case 'softmax': case 'logsoftmax':
-        if (is4) break;
-        push(m.one(op === 'softmax' ? 'Softmax' : 'LogSoftmax', [cur.v], { axis: 1 }), s, op);
+      case 'softmax': case 'logsoftmax': {
+        // Any axis, negative ones included.
+        const axis = (a % (2 * s.length)) - s.length;
+        const d = s[(axis + s.length) % s.length]!;
+        if (d < 2) break;
+        push(m.one(op === 'softmax' ? 'Softmax' : 'LogSoftmax', [cur.v], { axis }), s, `${op} axis ${axis}`);
         break;
+      }
       case 'reduce': {
         const axis = 1 + (a % (s.length - 1));
-        const onnxOp = b % 2 ? 'ReduceMean' : 'ReduceSum';
+        const onnxOp = (['ReduceMean', 'ReduceSum', 'ReduceL2', 'ReduceMax'] as const)[b % 4]!;
         const out = [...s];
         out[axis] = 1;
-        const y = onnxOp === 'ReduceSum' ? m.one(onnxOp, [cur.v, m.ints(`w${k++}`, [axis])]) : m.one(onnxOp, [cur.v], { axes: [axis] });
-        push(y, out, `${onnxOp} axis ${axis}`);
+        // ReduceL2 of x² + ½ (never 0, where it has no derivative); ReduceMax picks one element per slice, which
+        // the probe's points keep unless two are within the segment of each other (distinct grid values).
+        const x = onnxOp === 'ReduceL2' ? m.one('Add', [m.one('Mul', [cur.v, cur.v]), m.init(`w${k++}`, [], [0.5])]) : cur.v;
+        push(m.one(onnxOp, [x, m.ints(`w${k++}`, [axis])]), out, `${onnxOp} axis ${axis}`);
+        break;
+      }
+      case 'batch-matmul': {
+        // MatMul broadcasting a [W, out] weight over the leading axes of a 4-D value.
+        if (!is4) break;
+        const out = 2 + (a % 3);
+        push(m.one('MatMul', [cur.v, weight([s[3]!, out], s[3]!)]), [s[0]!, s[1]!, s[2]!, out], 'MatMul batched');
+        break;
+      }
+      case 'gather-elements': {
+        const axis = s.length - 1;
+        const d = s[axis]!;
+        const idx = Array.from({ length: size(s) }, (_, i) => (i * 7 + a) % d);
+        push(m.one('GatherElements', [cur.v, m.init(`w${k++}`, s, idx, DataType.INT64)], { axis }), s, 'GatherElements');
+        break;
+      }
+      case 'groupnorm': {
+        if (!is4 || s[1]! % 2 !== 0) break;
+        // Opset 21's form: scale and bias per channel (onnx.checker refuses opset 18's per-group form as deprecated).
+        const groups = s[1]! / 2;
+        const p = (lo: number, hi: number) => m.init(`w${k++}`, [s[1]!], gridValues(r, s[1]!, lo, hi));
+        push(m.one('GroupNormalization', [cur.v, p(0.5, 1.5), p(-0.5, 0.5)], { num_groups: groups }), s, 'GroupNormalization');
+        break;
+      }
+      case 'where-const': {
+        // Where on a constant condition (a mask baked into the graph), the other branch a function of x too.
+        const cond = m.init(`w${k++}`, s, Array.from({ length: size(s) }, (_, i) => ((i * 5 + a) % 3 === 0 ? 1 : 0)), DataType.BOOL);
+        push(m.one('Where', [cond, cur.v, m.one('Mul', [cur.v, m.init(`w${k++}`, [], [-0.5])])]), s, 'Where const');
         break;
       }
       case 'unary': {
@@ -164,6 +208,8 @@ function buildGraph(fourD: boolean, steps: Step[], seed: number): { model: Model
         if (u === 'LeakyRelu') y = m.one(u, [cur.v], { alpha: F(0.1) });
         else if (u === 'ThresholdedRelu') y = m.one(u, [cur.v], { alpha: F(0.25) });
         else if (u === 'HardSigmoid') y = m.one(u, [cur.v], { alpha: F(0.5), beta: F(0.5) });
+        else if (u === 'Gelu' || u === 'GeluTanh') y = m.one('Gelu', [cur.v], u === 'GeluTanh' ? { approximate: 'tanh' } : {});
+        else if (u === 'Dropout') y = m.one('Dropout', [cur.v]); // inference: the identity
         else if (u === 'Cast') y = m.one('Cast', [m.one('Cast', [cur.v], { to: 11 })], { to: 1 }); // through double and back
         else if (u === 'Clip') y = m.one(u, [cur.v, m.init(`w${k++}`, [], [-1]), m.init(`w${k++}`, [], [1])]);
         else if (u === 'JumpWhere') {
@@ -196,13 +242,13 @@ function buildGraph(fourD: boolean, steps: Step[], seed: number): { model: Model
         // added to the value (alone it would be constant along the axis, and a following softmax constant).
         const axis = s.length - 1;
         if (s[axis]! < 2) break;
-        const mean = m.one('ReduceMean', [cur.v], { axes: [axis] });
+        const mean = m.one('ReduceMean', [cur.v, m.ints(`w${k++}`, [axis])]);
         push(m.one('Add', [cur.v, m.one('Expand', [mean, m.ints(`w${k++}`, s)])]), s, 'x + Expand(ReduceMean x)');
         break;
       }
       case 'tile': {
         const axis = s.length - 1;
-        if (s[axis]! > 6) break;
+        if (s[axis]! > 6 || s[axis]! < 2) break; // (see COPIES)
         const reps = s.map((_, i) => (i === axis ? 2 : 1));
         const out = s.map((d, i) => d * reps[i]!);
         push(m.one('Tile', [cur.v, m.ints(`w${k++}`, reps)]), out, 'Tile');
@@ -212,6 +258,7 @@ function buildGraph(fourD: boolean, steps: Step[], seed: number): { model: Model
         // Constant indices along the last axis, with a repeat and a negative one (the gradient adds them up).
         const axis = s.length - 1;
         const d = s[axis]!;
+        if (d < 2) break; // (see COPIES)
         const indices = [d - 1, 0, a % d, -1];
         const out = [...s];
         out[axis] = indices.length;
@@ -219,7 +266,7 @@ function buildGraph(fourD: boolean, steps: Step[], seed: number): { model: Model
         break;
       }
       case 'resize': {
-        if (!is4 || s[2]! > 6) break;
+        if (!is4 || s[2]! > 6 || s[2]! < 2 || s[3]! < 2) break; // (see COPIES)
         const mode = b % 2 ? 'linear' : 'nearest';
         const scales = m.init(`w${k++}`, [4], [1, 1, 2, 2]);
         push(m.one('Resize', [cur.v, null, scales], { mode }), [s[0]!, s[1]!, s[2]! * 2, s[3]! * 2], `Resize ${mode}`);
@@ -233,21 +280,16 @@ function buildGraph(fourD: boolean, steps: Step[], seed: number): { model: Model
       }
       case 'layernorm': {
         const c = s[s.length - 1]!;
-        if (c < 2) break;
+        if (c < 3) break; // two values normalise to ±1 whatever they are: a zero gradient, all rounding noise
         const p = (lo: number, hi: number) => m.init(`w${k++}`, [c], gridValues(r, c, lo, hi));
-        // A ramp added along the axis first: after a Tile, Gather or Resize the values there can be copies of one
-        // value, and normalising a constant vector is all rounding noise times 1/√ε.
-        const ramp = m.init(`w${k++}`, [c], Array.from({ length: c }, (_, i) => 0.3 * i));
-        push(m.one('LayerNormalization', [m.one('Add', [cur.v, ramp]), p(0.5, 1.5), p(-0.5, 0.5)], { axis: -1 }), s, 'LayerNormalization');
+        push(m.one('LayerNormalization', [cur.v, p(0.5, 1.5), p(-0.5, 0.5)], { axis: -1 }), s, 'LayerNormalization');
         break;
       }
       case 'instancenorm': {
-        if (!is4 || s[2]! * s[3]! < 2) break;
+        if (!is4 || s[2]! * s[3]! < 3) break; // as for LayerNormalization
         const c = s[1]!;
         const p = (lo: number, hi: number) => m.init(`w${k++}`, [c], gridValues(r, c, lo, hi));
-        const [h, w] = [s[2]!, s[3]!];
-        const ramp = m.init(`w${k++}`, [h, w], Array.from({ length: h * w }, (_, i) => 0.3 * i)); // as for LayerNormalization
-        push(m.one('InstanceNormalization', [m.one('Add', [cur.v, ramp]), p(0.5, 1.5), p(-0.5, 0.5)]), s, 'InstanceNormalization');
+        push(m.one('InstanceNormalization', [cur.v, p(0.5, 1.5), p(-0.5, 0.5)]), s, 'InstanceNormalization');
         break;
       }
       case 'prelu': {
@@ -320,7 +362,7 @@ test('generated graphs: vjp against finite differences (fast-check)', async (t) 
   // Every op the generator can emit was in some checked graph (the fixed seed decides which graphs there are).
   const emitted = ['Conv', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'BatchNormalization', 'Pad', 'Slice', 'Transpose', 'Flatten',
     'Concat', 'Split', 'Gemm', 'MatMul', 'Softmax', 'LogSoftmax', 'ReduceMean', 'ReduceSum', 'Add', 'Sub', 'Mul', 'Div',
-    ...UNARY.filter((u) => u !== 'JumpWhere'), 'Where', 'Greater', 'Sqrt', 'Log', 'Reciprocal', 'Pow', 'Exp', 'Unsqueeze', 'Squeeze',
+    ...UNARY.filter((u) => u !== 'JumpWhere' && u !== 'GeluTanh'), 'Where', 'ReduceL2', 'ReduceMax', 'GatherElements', 'GroupNormalization', 'Greater', 'Sqrt', 'Log', 'Reciprocal', 'Pow', 'Exp', 'Unsqueeze', 'Squeeze',
     'Reshape', 'Expand', 'Tile', 'Gather', 'Resize', 'Einsum', 'LayerNormalization', 'InstanceNormalization', 'PRelu'];
   assert.deepEqual(emitted.filter((op) => !covered.has(op)), [], 'ops the generator emits but no checked graph contained');
 });
