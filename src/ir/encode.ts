@@ -77,10 +77,6 @@ export function encodeGraph(graph: Graph, tensorBytes: (t: Tensor) => Uint8Array
   return w;
 }
 
-export function emitNode(node: Node): Uint8Array {
-  return emitWithOrigin(node.origin, encodeNode(node));
-}
-
 /** Canonical NodeProto encoding of the node's current state. */
 export function encodeNode(node: Node): Uint8Array {
   const w = new ChunkWriter();

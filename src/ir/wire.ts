@@ -64,48 +64,8 @@ export function readSmallVarint(buf: Uint8Array, pos: number): [number, number] 
 /** Splits a message into its fields, in wire order. Throws ModelFormatError on any malformation. */
 export function parseFields(buf: Uint8Array): RawField[] {
   const fields: RawField[] = [];
-  let pos = 0;
-  while (pos < buf.length) {
-    const start = pos;
-    const [tag, afterTag] = readSmallVarint(buf, pos);
-    pos = afterTag;
-    const no = Math.floor(tag / 8);
-    const wireType = tag % 8;
-    if (no === 0) fail('field number 0');
-    let payloadStart = pos;
-    let payloadEnd: number;
-    switch (wireType) {
-      case WireType.Varint: {
-        payloadEnd = readVarint(buf, pos)[1];
-        break;
-      }
-      case WireType.Fixed64:
-        payloadEnd = pos + 8;
-        break;
-      case WireType.Fixed32:
-        payloadEnd = pos + 4;
-        break;
-      case WireType.LengthDelimited: {
-        const [len, after] = readSmallVarint(buf, pos);
-        payloadStart = after;
-        payloadEnd = after + len;
-        break;
-      }
-      case WireType.StartGroup:
-        payloadEnd = skipGroup(buf, pos, no);
-        break;
-      default:
-        fail(`unknown wire type ${wireType}`);
-    }
-    if (payloadEnd > buf.length) fail(`field ${no} runs past the end of its message`);
-    pos = payloadEnd;
-    fields.push({
-      no,
-      wireType: wireType as WireType,
-      bytes: buf.subarray(start, pos),
-      payload: buf.subarray(payloadStart, payloadEnd),
-    });
-  }
+  const c = new FieldCursor().reset(buf);
+  while (c.next()) fields.push(c.raw());
   return fields;
 }
 
@@ -113,7 +73,7 @@ export function parseFields(buf: Uint8Array): RawField[] {
  * Steps through one message's fields without allocating: after `next()` returns true, the cursor's fields
  * hold the current field's number, wire type and offsets into `buf`. The hot decoding paths (graphs and
  * nodes) read fields this way; parseFields makes an object and two views per field, which on a 128k-node
- * graph was most of the decoder's garbage. Same checks and messages as parseFields.
+ * graph was most of the decoder's garbage. parseFields is this cursor collecting RawFields.
  */
 export class FieldCursor {
   buf: Uint8Array = EMPTY;
