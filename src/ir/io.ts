@@ -17,7 +17,7 @@ import { encodeModel } from './encode.js';
 import { ExternalDataError, JumpReluError, ModelFormatError } from './errors.js';
 import { copyBytes, type FileSpan, SpanSource, stampOf } from './file-span.js';
 import type { Model } from './model.js';
-import { readModelImage } from './model-image.js';
+import { readFully, readModelImage } from './model-image.js';
 import { Holes, writeChunks } from './span-writer.js';
 import type { ExternalBytes, Tensor } from './tensor.js';
 import { readExternalBytes } from './external-bytes.js';
@@ -70,13 +70,7 @@ function leaveOnDisk(model: Model, image: Uint8Array, spans: readonly FileSpan[]
   if (spans.length === 0) return;
   const byOffset = new Map(spans.map((s) => [s.offset, s]));
   for (const v of model.graph.initializers.values()) v.initializer?.leaveDataOnDisk(image, byOffset);
-  for (const s of byOffset.values()) {
-    for (let done = 0; done < s.length;) {
-      const n = fs.readSync(fd, image, s.offset + done, s.length - done, s.offset + done);
-      if (n === 0) throw new JumpReluError(`'${s.file}' became shorter while it was being read`, { code: 'input-changed' });
-      done += n;
-    }
-  }
+  for (const s of byOffset.values()) readFully(fd, s.file, image, s.offset, s.offset + s.length);
 }
 
 /** Every tensor of the model (initializers, sparse initializers' parts, tensor attributes, all graphs). */
@@ -192,7 +186,10 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
   }
   const referenced = new Set<string>();
   for (const t of allTensors(model)) if (t.externalBytes) referenced.add(t.externalBytes.file);
-  if (referenced.has(realOrSelf(outFile))) {
+  // The output's real path (it exists when the model is saved over its own file, the one case that matters below).
+  const realOut = realOrSelf(outFile);
+  const overInput = model.sourceFile !== null && realOut === model.sourceFile;
+  if (referenced.has(realOut)) {
     throw new JumpReluError(`cannot write '${file}': it is an external-data file of the model being saved`, { code: 'output-path' });
   }
   const staged: Array<{ tmp: string; final: string }> = [];
@@ -236,11 +233,11 @@ export function saveModel(model: Model, file: string, options: SaveOptions = {})
         { kind: 'unsupported-model', code: 'output-too-large' });
     }
     const written = writeChunks(stage(outFile), chunks.chunks, holes);
-    if (model.sourceFile !== null && realOrSelf(outFile) === model.sourceFile) keepDataNotFollowed(model, holes);
+    if (overInput) keepDataNotFollowed(model, holes);
     for (const s of staged) fs.renameSync(s.tmp, s.final);
     staged.length = 0;
     done = true;
-    if (model.sourceFile === realOrSelf(outFile)) holes.moveTo(outFile, written);
+    if (overInput) holes.moveTo(outFile, written);
     return { modelBytes: chunks.length, externalFiles };
   } catch (e) {
     // File-system failures (permissions, full disk, a path component that is a file) are the user's

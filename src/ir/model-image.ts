@@ -83,11 +83,16 @@ class ImageReader {
   }
 
   private read(from: number, to: number): void {
-    for (let pos = from; pos < to;) {
-      const n = fs.readSync(this.fd, this.bytes, pos, to - pos, pos);
-      if (n === 0) throw new JumpReluError(`'${this.file}' became shorter while it was being read`, { code: 'input-changed' });
-      pos += n;
-    }
+    readFully(this.fd, this.file, this.bytes, from, to);
+  }
+}
+
+/** Reads bytes [from, to) of the open file into `image` at the same offsets. */
+export function readFully(fd: number, file: string, image: Uint8Array, from: number, to: number): void {
+  for (let pos = from; pos < to;) {
+    const n = fs.readSync(fd, image, pos, to - pos, pos);
+    if (n === 0) throw new JumpReluError(`'${file}' became shorter while it was being read`, { code: 'input-changed' });
+    pos += n;
   }
 }
 

@@ -21,6 +21,8 @@ export class Holes {
   private readonly byBuffer = new Map<ArrayBufferLike, Map<number, Hole>>();
   private sorted: Map<ArrayBufferLike, Hole[]> | null = null;
   private readonly sources = new Map<string, SpanSource>();
+  /** The tensors with a hole (for holds). */
+  private readonly tensors = new Set<Tensor>();
   /** Bytes that writeChunks must copy from spans: each encoding of a tensor counts (a tensor may be written twice). */
   total = 0;
 
@@ -30,14 +32,14 @@ export class Holes {
     if (!holes) this.byBuffer.set(bytes.buffer, (holes = new Map()));
     const start = bytes.byteOffset + at;
     if (!holes.has(start)) holes.set(start, { start, span, tensor });
+    this.tensors.add(tensor);
     this.total += span.length;
     this.sorted = null;
   }
 
   /** Whether `tensor` was encoded with its data left on disk (so writeChunks copies it and moveTo can follow it). */
   holds(tensor: Tensor): boolean {
-    for (const holes of this.byBuffer.values()) for (const h of holes.values()) if (h.tensor === tensor) return true;
-    return false;
+    return this.tensors.has(tensor);
   }
 
   get empty(): boolean {
