@@ -56,7 +56,7 @@ export class Node {
       for (const a of attributes) this._attributes.set(a.name, a);
     }
     this._inputs = inputs.slice();
-    this._useRecords = this._inputs.map((v, i) => (v ? v.addUse(this, i) : null));
+    this._useRecords = this.useRecordsFor(this._inputs);
     this._outputs = init.outputs ?? (init.outputNames ?? []).map((n) => new Value(n));
     for (const out of this._outputs) out.producer = this;
   }
@@ -136,12 +136,17 @@ export class Node {
   _adoptInputs(values: (Value | null)[]): void {
     if (this._inputs.length > 0) throw new Error(`${this.label} already has inputs`);
     this._inputs = values;
+    this._useRecords = this.useRecordsFor(values);
+  }
+
+  /** Registers this node as a user of each input slot's value; the records, parallel to `values`. */
+  private useRecordsFor(values: readonly (Value | null)[]): (Use | null)[] {
     const records = new Array<Use | null>(values.length);
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
       records[i] = v ? v.addUse(this, i) : null;
     }
-    this._useRecords = records;
+    return records;
   }
 
   /** Subgraphs held by attributes, in attribute order. */
